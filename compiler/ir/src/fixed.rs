@@ -1,0 +1,477 @@
+//! Fixed-point types and the exact integer arithmetic behind them.
+//!
+//! This module is the only place in aecc where rounding, saturation and wrapping are
+//! defined. A value of a tensor is an integer `x` standing for the real number
+//! `x * 2^-frac`; every backend reproduces these functions bit for bit and the
+//! co-simulation proves it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How a value that falls between two grid points is rounded.
+///
+/// The names follow QONNX (`ROUND`/`HALF_EVEN`, `CEIL`, `FLOOR`, `UP`, `DOWN`,
+/// `HALF_UP`, `HALF_DOWN`); `ROUND_TO_ZERO` is accepted as an alias of `DOWN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Rounding {
+    /// Round to nearest, ties to even (`np.round`, ONNX QuantizeLinear, `AP_RND_CONV`).
+    HalfEven,
+    /// Round to nearest, ties away from zero (QONNX `HALF_UP`).
+    HalfAwayFromZero,
+    /// Round to nearest, ties toward zero (QONNX `HALF_DOWN`).
+    HalfTowardZero,
+    /// Toward minus infinity (`np.floor`, `AP_TRN`).
+    Floor,
+    /// Toward plus infinity (`np.ceil`).
+    Ceil,
+    /// Toward zero (`np.fix`, QONNX `DOWN`/`ROUND_TO_ZERO`, `AP_TRN_ZERO`).
+    TowardZero,
+    /// Away from zero (QONNX `UP`).
+    AwayFromZero,
+}
+
+impl Rounding {
+    /// Parses a QONNX `rounding_mode` attribute (case-insensitive).
+    pub fn from_qonnx(mode: &str) -> Option<Rounding> {
+        Some(match mode.to_ascii_uppercase().as_str() {
+            "ROUND" | "HALF_EVEN" => Rounding::HalfEven,
+            "CEIL" => Rounding::Ceil,
+            "FLOOR" => Rounding::Floor,
+            "UP" => Rounding::AwayFromZero,
+            "DOWN" | "ROUND_TO_ZERO" => Rounding::TowardZero,
+            "HALF_UP" => Rounding::HalfAwayFromZero,
+            "HALF_DOWN" => Rounding::HalfTowardZero,
+            _ => return None,
+        })
+    }
+
+    /// The QONNX spelling of this mode.
+    pub fn qonnx_name(self) -> &'static str {
+        match self {
+            Rounding::HalfEven => "ROUND",
+            Rounding::HalfAwayFromZero => "HALF_UP",
+            Rounding::HalfTowardZero => "HALF_DOWN",
+            Rounding::Floor => "FLOOR",
+            Rounding::Ceil => "CEIL",
+            Rounding::TowardZero => "ROUND_TO_ZERO",
+            Rounding::AwayFromZero => "UP",
+        }
+    }
+
+    pub const ALL: [Rounding; 7] = [
+        Rounding::HalfEven,
+        Rounding::HalfAwayFromZero,
+        Rounding::HalfTowardZero,
+        Rounding::Floor,
+        Rounding::Ceil,
+        Rounding::TowardZero,
+        Rounding::AwayFromZero,
+    ];
+}
+
+/// What happens to a value outside the representable range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overflow {
+    /// Clamp to the nearest bound (QONNX `Quant`, `AP_SAT`).
+    Saturate,
+    /// Keep the low `width` bits, two's complement (`AP_WRAP`).
+    Wrap,
+}
+
+/// A fixed-point type: `width` bits, the integer `x` stands for `x * 2^-frac`.
+///
+/// `frac` may be negative (a coarse grid) or larger than `width` (all bits fractional).
+/// `rounding` and `overflow` describe how values are converted *into* this type; for
+/// exact intermediate signals (accumulators) they are `Floor`/`Wrap` and never act,
+/// because interval analysis sizes those types so nothing is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FixedType {
+    pub width: u32,
+    pub frac: i32,
+    pub signed: bool,
+    pub rounding: Rounding,
+    pub overflow: Overflow,
+}
+
+/// The widest integer type the IR allows on a tensor (values are held in `i64`).
+pub const MAX_WIDTH: u32 = 64;
+
+impl FixedType {
+    /// An exact type: conversion into it never rounds or saturates by construction.
+    pub fn exact(width: u32, frac: i32, signed: bool) -> FixedType {
+        FixedType {
+            width,
+            frac,
+            signed,
+            rounding: Rounding::Floor,
+            overflow: Overflow::Wrap,
+        }
+    }
+
+    /// The smallest exact type that holds every integer of `interval`.
+    pub fn for_interval(interval: Interval, frac: i32) -> FixedType {
+        let signed = interval.lo < 0;
+        FixedType::exact(bits_for_interval(interval), frac, signed)
+    }
+
+    /// Integer bits including the sign bit (the `I` of `ap_fixed<W,I>`).
+    pub fn int_bits(&self) -> i32 {
+        self.width as i32 - self.frac
+    }
+
+    /// Smallest integer representable.
+    pub fn min_int(&self) -> i128 {
+        if self.signed {
+            -(1i128 << (self.width - 1))
+        } else {
+            0
+        }
+    }
+
+    /// Largest integer representable.
+    pub fn max_int(&self) -> i128 {
+        if self.signed {
+            (1i128 << (self.width - 1)) - 1
+        } else {
+            (1i128 << self.width) - 1
+        }
+    }
+
+    /// The full interval of this type.
+    pub fn range(&self) -> Interval {
+        Interval::new(self.min_int(), self.max_int())
+    }
+
+    /// Whether `x` is representable.
+    pub fn contains(&self, x: i128) -> bool {
+        x >= self.min_int() && x <= self.max_int()
+    }
+
+    /// Brings `x` into range by this type's overflow mode.
+    pub fn fit(&self, x: i128) -> i128 {
+        match self.overflow {
+            Overflow::Saturate => x.clamp(self.min_int(), self.max_int()),
+            Overflow::Wrap => wrap(x, self.width, self.signed),
+        }
+    }
+
+    /// Real value of the integer `x` in this type (exact when `width <= 53`).
+    pub fn to_f64(&self, x: i128) -> f64 {
+        x as f64 * pow2(-self.frac)
+    }
+}
+
+impl fmt::Display for FixedType {
+    /// `s10.7` = signed, 10 bits, 7 fractional; `u9.8` = unsigned, 9 bits, 8 fractional.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}{}.{}",
+            if self.signed { 's' } else { 'u' },
+            self.width,
+            self.frac
+        )
+    }
+}
+
+/// A closed interval of integers, `lo <= hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Interval {
+    pub lo: i128,
+    pub hi: i128,
+}
+
+impl Interval {
+    pub fn new(lo: i128, hi: i128) -> Interval {
+        debug_assert!(lo <= hi, "interval [{lo}, {hi}] is empty");
+        Interval { lo, hi }
+    }
+    pub fn point(x: i128) -> Interval {
+        Interval { lo: x, hi: x }
+    }
+    pub fn hull(self, other: Interval) -> Interval {
+        Interval {
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+        }
+    }
+    pub fn add(self, other: Interval) -> Interval {
+        Interval {
+            lo: self.lo + other.lo,
+            hi: self.hi + other.hi,
+        }
+    }
+    /// The interval of `c * x` for a constant `c`.
+    pub fn scale(self, c: i128) -> Interval {
+        let (a, b) = (self.lo * c, self.hi * c);
+        Interval {
+            lo: a.min(b),
+            hi: a.max(b),
+        }
+    }
+    /// The interval of `x << s` (multiplication by `2^s`).
+    pub fn shl(self, s: u32) -> Interval {
+        Interval {
+            lo: self.lo << s,
+            hi: self.hi << s,
+        }
+    }
+    pub fn relu(self) -> Interval {
+        Interval {
+            lo: self.lo.max(0),
+            hi: self.hi.max(0),
+        }
+    }
+    pub fn contains(&self, x: i128) -> bool {
+        self.lo <= x && x <= self.hi
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}, {}]", self.lo, self.hi)
+    }
+}
+
+/// Fewest bits of a two's-complement (if `lo < 0`) or unsigned integer holding `interval`.
+/// At least one bit.
+pub fn bits_for_interval(interval: Interval) -> u32 {
+    fn unsigned_bits(x: i128) -> u32 {
+        // bits to hold 0..=x
+        128 - (x as u128).leading_zeros()
+    }
+    if interval.lo < 0 {
+        // signed: need -2^(w-1) <= lo and hi <= 2^(w-1)-1
+        let neg = unsigned_bits(-(interval.lo + 1)); // bits of |lo|-1
+        let pos = unsigned_bits(interval.hi.max(0));
+        neg.max(pos) + 1
+    } else {
+        unsigned_bits(interval.hi).max(1)
+    }
+}
+
+/// `2^e` as a float (exact for the exponents used here).
+pub fn pow2(e: i32) -> f64 {
+    (2.0f64).powi(e)
+}
+
+/// Two's-complement wrap of `x` to `width` bits.
+pub fn wrap(x: i128, width: u32, signed: bool) -> i128 {
+    if width >= 127 {
+        return x;
+    }
+    let m = 1i128 << width;
+    let low = x.rem_euclid(m);
+    if signed && low >= m / 2 {
+        low - m
+    } else {
+        low
+    }
+}
+
+/// `round(num / den)` exactly, for `den > 0`, with the given rounding mode.
+pub fn div_round(num: i128, den: i128, mode: Rounding) -> i128 {
+    assert!(den > 0, "div_round needs a positive divisor");
+    round_parts(num.div_euclid(den), num.rem_euclid(den), den, mode)
+}
+
+/// Rounds the rational `int_part + rem / den` (with `0 <= rem < den`) to an integer.
+///
+/// Splitting the value this way lets callers add an integer offset (a zero point) to
+/// `int_part` without multiplying it by a large denominator.
+pub fn round_parts(int_part: i128, rem: i128, den: i128, mode: Rounding) -> i128 {
+    debug_assert!(0 <= rem && rem < den);
+    let q = int_part; // floor of the value
+    if rem == 0 {
+        return q;
+    }
+    // The value lies strictly between q and q + 1; it is negative iff q < 0.
+    let negative = q < 0;
+    let toward_zero = if negative { q + 1 } else { q };
+    let away_from_zero = if negative { q } else { q + 1 };
+    match mode {
+        Rounding::Floor => q,
+        Rounding::Ceil => q + 1,
+        Rounding::TowardZero => toward_zero,
+        Rounding::AwayFromZero => away_from_zero,
+        Rounding::HalfEven | Rounding::HalfAwayFromZero | Rounding::HalfTowardZero => {
+            // compare rem/den with 1/2 without overflow: rem vs den - rem
+            let other = den - rem;
+            if rem < other {
+                q
+            } else if rem > other {
+                q + 1
+            } else {
+                match mode {
+                    Rounding::HalfEven => q + q.rem_euclid(2),
+                    Rounding::HalfAwayFromZero => away_from_zero,
+                    _ => toward_zero,
+                }
+            }
+        }
+    }
+}
+
+/// `round(x * 2^-shift)` for `shift >= 0` (a right shift with rounding).
+pub fn shift_round(x: i128, shift: u32, mode: Rounding) -> i128 {
+    if shift == 0 {
+        x
+    } else {
+        div_round(x, 1i128 << shift, mode)
+    }
+}
+
+/// A scale factor `mantissa * 2^exponent` with an odd (or unit) positive mantissa.
+///
+/// Every finite positive binary float is exactly such a dyadic rational, so a scale read
+/// from an ONNX float tensor is represented without error; a power of two has
+/// `mantissa == 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DyadicScale {
+    pub mantissa: u64,
+    pub exponent: i32,
+}
+
+impl DyadicScale {
+    pub fn pow2(exponent: i32) -> DyadicScale {
+        DyadicScale {
+            mantissa: 1,
+            exponent,
+        }
+    }
+
+    /// The exact dyadic form of a positive finite float; `None` for zero, negative,
+    /// NaN or infinite values.
+    pub fn from_f64(v: f64) -> Option<DyadicScale> {
+        if !(v.is_finite() && v > 0.0) {
+            return None;
+        }
+        let bits = v.to_bits();
+        let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+        let frac_bits = bits & ((1u64 << 52) - 1);
+        let (mut mantissa, mut exponent) = if exp_bits == 0 {
+            (frac_bits, -1074)
+        } else {
+            (frac_bits | (1u64 << 52), exp_bits - 1075)
+        };
+        let tz = mantissa.trailing_zeros();
+        mantissa >>= tz;
+        exponent += tz as i32;
+        Some(DyadicScale { mantissa, exponent })
+    }
+
+    pub fn is_pow2(&self) -> bool {
+        self.mantissa == 1
+    }
+
+    pub fn to_f64(&self) -> f64 {
+        self.mantissa as f64 * pow2(self.exponent)
+    }
+}
+
+impl fmt::Display for DyadicScale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mantissa == 1 {
+            write!(f, "2^{}", self.exponent)
+        } else {
+            write!(f, "{}*2^{}", self.mantissa, self.exponent)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_for_interval_matches_hand_values() {
+        assert_eq!(bits_for_interval(Interval::new(0, 0)), 1);
+        assert_eq!(bits_for_interval(Interval::new(0, 1)), 1);
+        assert_eq!(bits_for_interval(Interval::new(0, 255)), 8);
+        assert_eq!(bits_for_interval(Interval::new(0, 256)), 9);
+        assert_eq!(bits_for_interval(Interval::new(-128, 127)), 8);
+        assert_eq!(bits_for_interval(Interval::new(-129, 0)), 9);
+        assert_eq!(bits_for_interval(Interval::new(-1, 0)), 1);
+        assert_eq!(bits_for_interval(Interval::new(-1, 1)), 2);
+        assert_eq!(bits_for_interval(Interval::new(-128, 128)), 9);
+    }
+
+    #[test]
+    fn div_round_ties_and_signs() {
+        use Rounding::*;
+        // 5/2 = 2.5, -5/2 = -2.5, 7/4 = 1.75, -7/4 = -1.75
+        let cases: [(Rounding, [i128; 4]); 7] = [
+            (HalfEven, [2, -2, 2, -2]),
+            (HalfAwayFromZero, [3, -3, 2, -2]),
+            (HalfTowardZero, [2, -2, 2, -2]),
+            (Floor, [2, -3, 1, -2]),
+            (Ceil, [3, -2, 2, -1]),
+            (TowardZero, [2, -2, 1, -1]),
+            (AwayFromZero, [3, -3, 2, -2]),
+        ];
+        for (mode, want) in cases {
+            let got = [
+                div_round(5, 2, mode),
+                div_round(-5, 2, mode),
+                div_round(7, 4, mode),
+                div_round(-7, 4, mode),
+            ];
+            assert_eq!(got, want, "{mode:?}");
+        }
+        assert_eq!(div_round(3, 2, HalfEven), 2);
+        assert_eq!(div_round(-3, 2, HalfEven), -2);
+        assert_eq!(div_round(6, 3, HalfEven), 2);
+    }
+
+    #[test]
+    fn wrap_is_twos_complement() {
+        assert_eq!(wrap(128, 8, true), -128);
+        assert_eq!(wrap(-129, 8, true), 127);
+        assert_eq!(wrap(256, 8, false), 0);
+        assert_eq!(wrap(-1, 8, false), 255);
+    }
+
+    #[test]
+    fn dyadic_scale_is_exact() {
+        assert_eq!(
+            DyadicScale::from_f64(0.0078125),
+            Some(DyadicScale::pow2(-7))
+        );
+        assert_eq!(
+            DyadicScale::from_f64(3.0),
+            Some(DyadicScale {
+                mantissa: 3,
+                exponent: 0
+            })
+        );
+        let s = DyadicScale::from_f64(0.1f32 as f64).unwrap();
+        assert_eq!(s.to_f64(), 0.1f32 as f64);
+        assert!(DyadicScale::from_f64(0.0).is_none());
+        assert!(DyadicScale::from_f64(f64::NAN).is_none());
+        assert!(DyadicScale::from_f64(-1.0).is_none());
+    }
+
+    #[test]
+    fn rounding_names_round_trip() {
+        for m in Rounding::ALL {
+            assert_eq!(Rounding::from_qonnx(m.qonnx_name()), Some(m));
+        }
+        assert_eq!(
+            Rounding::from_qonnx("round_to_zero"),
+            Some(Rounding::TowardZero)
+        );
+        assert_eq!(Rounding::from_qonnx("bogus"), None);
+    }
+
+    #[test]
+    fn type_ranges() {
+        let t = FixedType::exact(10, 7, true);
+        assert_eq!((t.min_int(), t.max_int()), (-512, 511));
+        assert_eq!(t.int_bits(), 3);
+        let u = FixedType::exact(9, 8, false);
+        assert_eq!((u.min_int(), u.max_int()), (0, 511));
+        assert_eq!(u.to_string(), "u9.8");
+    }
+}

@@ -1,0 +1,24 @@
+//! aecc's fixed-point dataflow IR.
+//!
+//! - [`fixed`]: fixed-point types and the only rounding/saturation code in aecc;
+//! - [`quant`]: the QONNX quantizer, exact on integers;
+//! - [`ops`]: the operations and their shape/interval transfer functions;
+//! - [`graph`]: the petgraph-based dataflow graph;
+//! - [`linear`]: constant-weight layers as explicit sums of products;
+//! - [`printer`], [`verify`]: text form and invariant checks.
+
+pub mod error;
+pub mod fixed;
+pub mod graph;
+pub mod linear;
+pub mod ops;
+pub mod printer;
+pub mod quant;
+pub mod verify;
+
+pub use error::IrError;
+pub use fixed::{DyadicScale, FixedType, Interval, Overflow, Rounding};
+pub use graph::{Graph, Node, NodeId};
+pub use linear::{LinearMap, LinearRow};
+pub use ops::{AccumulatorGrid, ConstTensor, Conv, Dense, Op, TensorInfo};
+pub use quant::{ChannelQuant, Quantizer};

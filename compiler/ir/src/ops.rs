@@ -1,0 +1,509 @@
+//! The operations of the fixed-point dataflow IR and their transfer functions.
+//!
+//! Every tensor value is an integer on a power-of-two grid (see [`crate::fixed`]).
+//! Between quantizers all arithmetic is exact: each op's output type is inferred from
+//! the exact interval of its result, so no intermediate can overflow. Only
+//! [`Op::Quantize`] rounds or saturates.
+//!
+//! Shapes are the ONNX shapes with the batch dimension fixed to 1: the hardware takes
+//! one sample per clock.
+
+use crate::fixed::{FixedType, Interval, MAX_WIDTH};
+use crate::quant::Quantizer;
+use serde::{Deserialize, Serialize};
+
+/// Shape, type and value interval of the tensor a node produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorInfo {
+    pub shape: Vec<usize>,
+    pub ty: FixedType,
+    /// Every integer the tensor can hold lies in this interval.
+    pub interval: Interval,
+}
+
+impl TensorInfo {
+    /// A tensor whose type is the smallest exact type of `interval` on grid `frac`.
+    pub fn exact(shape: Vec<usize>, interval: Interval, frac: i32) -> TensorInfo {
+        TensorInfo {
+            shape,
+            ty: FixedType::for_interval(interval, frac),
+            interval,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Integer constants on the grid `2^-frac` (weights, biases).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConstTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<i64>,
+    pub frac: i32,
+}
+
+impl ConstTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<i64>, frac: i32) -> ConstTensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        ConstTensor { shape, data, frac }
+    }
+    pub fn interval(&self) -> Interval {
+        let lo = self.data.iter().copied().min().unwrap_or(0) as i128;
+        let hi = self.data.iter().copied().max().unwrap_or(0) as i128;
+        Interval::new(lo, hi)
+    }
+    pub fn ty(&self) -> FixedType {
+        FixedType::for_interval(self.interval(), self.frac)
+    }
+}
+
+/// `y[..., j] = sum_k x[..., k] * weight[k, j] + bias[j]` over the last axis
+/// (ONNX `MatMul` with a constant right operand, `Gemm`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dense {
+    /// `[K, M]`.
+    pub weight: ConstTensor,
+    /// `[M]`.
+    pub bias: Option<ConstTensor>,
+}
+
+/// 2-D convolution, NCHW, constant weights `[M, C/group, kh, kw]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Conv {
+    pub weight: ConstTensor,
+    /// `[M]`.
+    pub bias: Option<ConstTensor>,
+    pub strides: [usize; 2],
+    /// `[top, left, bottom, right]` (ONNX order `x1_begin, x2_begin, x1_end, x2_end`).
+    pub pads: [usize; 4],
+    pub dilations: [usize; 2],
+    pub group: usize,
+}
+
+impl Conv {
+    /// Output spatial size for an input of `h x w`, or `None` if the window does not fit.
+    pub fn out_hw(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let kh = self.weight.shape[2];
+        let kw = self.weight.shape[3];
+        let eff_h = self.dilations[0] * (kh - 1) + 1;
+        let eff_w = self.dilations[1] * (kw - 1) + 1;
+        let ph = h + self.pads[0] + self.pads[2];
+        let pw = w + self.pads[1] + self.pads[3];
+        if ph < eff_h || pw < eff_w || self.strides[0] == 0 || self.strides[1] == 0 {
+            return None;
+        }
+        Some((
+            (ph - eff_h) / self.strides[0] + 1,
+            (pw - eff_w) / self.strides[1] + 1,
+        ))
+    }
+}
+
+/// The accumulator alignment shared by `Dense` and `Conv`: products `x * w` live on
+/// grid `x_frac + w_frac`, the bias on `b_frac`; the accumulator uses the finer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccumulatorGrid {
+    pub frac: i32,
+    /// Left shift applied to every product.
+    pub product_shift: u32,
+    /// Left shift applied to the bias.
+    pub bias_shift: u32,
+}
+
+impl AccumulatorGrid {
+    pub fn new(x_frac: i32, weight: &ConstTensor, bias: Option<&ConstTensor>) -> AccumulatorGrid {
+        let pf = x_frac + weight.frac;
+        let frac = match bias {
+            Some(b) => pf.max(b.frac),
+            None => pf,
+        };
+        AccumulatorGrid {
+            frac,
+            product_shift: (frac - pf) as u32,
+            bias_shift: bias.map_or(0, |b| (frac - b.frac) as u32),
+        }
+    }
+}
+
+/// An operation of the fixed-point IR.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Op {
+    /// A graph input, already on its integer grid. `from_float` is the quantizer that
+    /// maps real-valued data onto that grid (the model's first `Quant`).
+    Input {
+        from_float: Option<Quantizer>,
+    },
+    /// Round and saturate onto a new grid (QONNX `Quant`, ONNX `QuantizeLinear` +
+    /// `DequantizeLinear`).
+    Quantize(Quantizer),
+    /// `max(x, 0)`.
+    Relu,
+    Dense(Dense),
+    Conv(Conv),
+    /// Element-wise sum of two tensors of the same shape.
+    Add,
+    /// Same data, new shape (row-major order is kept).
+    Reshape {
+        shape: Vec<usize>,
+    },
+    /// Axis permutation (ONNX `Transpose`).
+    Transpose {
+        perm: Vec<usize>,
+    },
+}
+
+impl Op {
+    /// Short name used in printing and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Quantize(_) => "quantize",
+            Op::Relu => "relu",
+            Op::Dense(_) => "dense",
+            Op::Conv(_) => "conv",
+            Op::Add => "add",
+            Op::Reshape { .. } => "reshape",
+            Op::Transpose { .. } => "transpose",
+        }
+    }
+
+    /// Number of operands.
+    pub fn arity(&self) -> usize {
+        match self {
+            Op::Input { .. } => 0,
+            Op::Add => 2,
+            _ => 1,
+        }
+    }
+
+    /// Infers the output tensor of this op from its operands. Errors are plain
+    /// messages; the graph adds the node name.
+    pub fn infer(&self, inputs: &[&TensorInfo]) -> Result<TensorInfo, String> {
+        if inputs.len() != self.arity() {
+            return Err(format!(
+                "expects {} operand(s), got {}",
+                self.arity(),
+                inputs.len()
+            ));
+        }
+        let out = match self {
+            Op::Input { .. } => return Err("an input's tensor is declared, not inferred".into()),
+            Op::Quantize(q) => infer_quantize(q, inputs[0])?,
+            Op::Relu => {
+                let x = inputs[0];
+                TensorInfo::exact(x.shape.clone(), x.interval.relu(), x.ty.frac)
+            }
+            Op::Dense(d) => infer_dense(d, inputs[0])?,
+            Op::Conv(c) => infer_conv(c, inputs[0])?,
+            Op::Add => {
+                let (a, b) = (inputs[0], inputs[1]);
+                if a.shape != b.shape {
+                    return Err(format!(
+                        "operand shapes {:?} and {:?} differ",
+                        a.shape, b.shape
+                    ));
+                }
+                let frac = a.ty.frac.max(b.ty.frac);
+                let ia = a.interval.shl((frac - a.ty.frac) as u32);
+                let ib = b.interval.shl((frac - b.ty.frac) as u32);
+                TensorInfo::exact(a.shape.clone(), ia.add(ib), frac)
+            }
+            Op::Reshape { shape } => {
+                let x = inputs[0];
+                let n: usize = shape.iter().product();
+                if n != x.len() {
+                    return Err(format!(
+                        "cannot reshape {:?} ({} elements) to {:?} ({} elements)",
+                        x.shape,
+                        x.len(),
+                        shape,
+                        n
+                    ));
+                }
+                TensorInfo {
+                    shape: shape.clone(),
+                    ..x.clone()
+                }
+            }
+            Op::Transpose { perm } => {
+                let x = inputs[0];
+                let mut seen = vec![false; x.shape.len()];
+                if perm.len() != x.shape.len()
+                    || perm
+                        .iter()
+                        .any(|&p| p >= seen.len() || std::mem::replace(&mut seen[p], true))
+                {
+                    return Err(format!(
+                        "perm {:?} is not a permutation of {} axes",
+                        perm,
+                        x.shape.len()
+                    ));
+                }
+                TensorInfo {
+                    shape: perm.iter().map(|&p| x.shape[p]).collect(),
+                    ..x.clone()
+                }
+            }
+        };
+        if out.ty.width > MAX_WIDTH {
+            return Err(format!(
+                "result needs {} bits (interval {}), more than the {} the IR supports",
+                out.ty.width, out.interval, MAX_WIDTH
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Largest left shift a quantizer may apply to its input before dividing (keeps the
+/// exact arithmetic inside i128).
+const MAX_QUANT_SHIFT: i32 = 56;
+
+fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
+    if q.channels.is_empty() {
+        return Err("quantizer has no scale".into());
+    }
+    if q.bit_width == 0 || q.bit_width > MAX_WIDTH {
+        return Err(format!(
+            "bit width {} is outside 1..={}",
+            q.bit_width, MAX_WIDTH
+        ));
+    }
+    if q.narrow && !q.signed && q.bit_width == 1 {
+        return Err("an unsigned narrow 1-bit quantizer has an empty range".into());
+    }
+    if let Some(axis) = q.axis {
+        if axis >= x.shape.len() || x.shape[axis] != q.channels.len() {
+            return Err(format!(
+                "per-channel quantizer with {} channels on axis {} does not fit input shape {:?}",
+                q.channels.len(),
+                axis,
+                x.shape
+            ));
+        }
+    } else if q.channels.len() != 1 {
+        return Err("per-tensor quantizer must have exactly one scale".into());
+    }
+    for ch in &q.channels {
+        if 64 - ch.scale.mantissa.leading_zeros() > crate::quant::MAX_SCALE_MANTISSA_BITS {
+            return Err(format!(
+                "scale {} has more than {} significant bits",
+                ch.scale,
+                crate::quant::MAX_SCALE_MANTISSA_BITS
+            ));
+        }
+        let k = -x.ty.frac - ch.scale.exponent;
+        if k > MAX_QUANT_SHIFT || -k > MAX_QUANT_SHIFT {
+            return Err(format!(
+                "scale {} is {} binary orders from the input grid 2^{} (at most {} supported)",
+                ch.scale,
+                k.abs(),
+                -x.ty.frac,
+                MAX_QUANT_SHIFT
+            ));
+        }
+        if ch.zero_point.unsigned_abs() > (1u64 << 62) {
+            return Err(format!("zero point {} is out of range", ch.zero_point));
+        }
+    }
+    let ty = q.out_type();
+    Ok(TensorInfo {
+        shape: x.shape.clone(),
+        ty,
+        interval: q.out_interval(),
+    })
+}
+
+fn check_weight_range(w: &ConstTensor) -> Result<(), String> {
+    if w.ty().width > MAX_WIDTH {
+        return Err("weights wider than 64 bits".into());
+    }
+    Ok(())
+}
+
+fn infer_dense(d: &Dense, x: &TensorInfo) -> Result<TensorInfo, String> {
+    let w = &d.weight;
+    if w.shape.len() != 2 {
+        return Err(format!("weight must be 2-D [K, M], got {:?}", w.shape));
+    }
+    let (k, m) = (w.shape[0], w.shape[1]);
+    if x.shape.last() != Some(&k) {
+        return Err(format!(
+            "input shape {:?} does not end in K = {} of weight {:?}",
+            x.shape, k, w.shape
+        ));
+    }
+    if let Some(b) = &d.bias {
+        if b.shape != [m] {
+            return Err(format!("bias shape {:?} does not match M = {}", b.shape, m));
+        }
+    }
+    check_weight_range(w)?;
+    let grid = AccumulatorGrid::new(x.ty.frac, w, d.bias.as_ref());
+    let mut out: Option<Interval> = None;
+    for j in 0..m {
+        let mut acc = Interval::point(0);
+        for kk in 0..k {
+            let wv = w.data[kk * m + j] as i128;
+            acc = acc.add(x.interval.scale(wv));
+        }
+        acc = acc.shl(grid.product_shift);
+        if let Some(b) = &d.bias {
+            acc = acc.add(Interval::point((b.data[j] as i128) << grid.bias_shift));
+        }
+        out = Some(out.map_or(acc, |o| o.hull(acc)));
+    }
+    let mut shape = x.shape.clone();
+    *shape.last_mut().unwrap() = m;
+    Ok(TensorInfo::exact(
+        shape,
+        out.unwrap_or(Interval::point(0)),
+        grid.frac,
+    ))
+}
+
+fn infer_conv(c: &Conv, x: &TensorInfo) -> Result<TensorInfo, String> {
+    let w = &c.weight;
+    if x.shape.len() != 4 {
+        return Err(format!("input must be 4-D NCHW, got {:?}", x.shape));
+    }
+    if w.shape.len() != 4 {
+        return Err(format!(
+            "weight must be 4-D [M, C/group, kh, kw], got {:?}",
+            w.shape
+        ));
+    }
+    let (n, ch, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+    let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+    if c.group == 0 || ch % c.group != 0 || m % c.group != 0 || cg * c.group != ch {
+        return Err(format!(
+            "input has {} channels but weight {:?} with group {} expects {}",
+            ch,
+            w.shape,
+            c.group,
+            cg * c.group
+        ));
+    }
+    if kh == 0 || kw == 0 || c.dilations.contains(&0) {
+        return Err("kernel size and dilations must be positive".into());
+    }
+    if let Some(b) = &c.bias {
+        if b.shape != [m] {
+            return Err(format!(
+                "bias shape {:?} does not match {} output channels",
+                b.shape, m
+            ));
+        }
+    }
+    let (oh, ow) = c.out_hw(h, wd).ok_or_else(|| {
+        format!(
+            "kernel {}x{} does not fit padded input {}x{} (or a stride is 0)",
+            kh, kw, h, wd
+        )
+    })?;
+    check_weight_range(w)?;
+    let grid = AccumulatorGrid::new(x.ty.frac, w, c.bias.as_ref());
+    // Padded taps read zero: bound each tap by the input interval joined with 0 when
+    // the convolution pads (sound for every output position).
+    let padded = c.pads.iter().any(|&p| p > 0);
+    let tap = if padded {
+        x.interval.hull(Interval::point(0))
+    } else {
+        x.interval
+    };
+    let per_out = cg * kh * kw;
+    let mut out: Option<Interval> = None;
+    for mo in 0..m {
+        let mut acc = Interval::point(0);
+        for &wv in &w.data[mo * per_out..(mo + 1) * per_out] {
+            acc = acc.add(tap.scale(wv as i128));
+        }
+        acc = acc.shl(grid.product_shift);
+        if let Some(b) = &c.bias {
+            acc = acc.add(Interval::point((b.data[mo] as i128) << grid.bias_shift));
+        }
+        out = Some(out.map_or(acc, |o| o.hull(acc)));
+    }
+    Ok(TensorInfo::exact(
+        vec![n, m, oh, ow],
+        out.unwrap_or(Interval::point(0)),
+        grid.frac,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixed::Rounding;
+
+    fn input(shape: Vec<usize>, lo: i128, hi: i128, frac: i32) -> TensorInfo {
+        TensorInfo::exact(shape, Interval::new(lo, hi), frac)
+    }
+
+    #[test]
+    fn dense_interval_is_exact_sum_of_extremes() {
+        // x in [-4, 3] on 2^-2, w = [[1, -2], [3, 0]] on 2^-1, b = [5, -1] on 2^-4
+        let d = Dense {
+            weight: ConstTensor::new(vec![2, 2], vec![1, -2, 3, 0], 1),
+            bias: Some(ConstTensor::new(vec![2], vec![5, -1], 4)),
+        };
+        let x = input(vec![1, 2], -4, 3, 2);
+        let y = Op::Dense(d).infer(&[&x]).unwrap();
+        assert_eq!(y.shape, vec![1, 2]);
+        assert_eq!(y.ty.frac, 4); // products on 2^-3, bias on 2^-4
+                                  // column 0: x0*1 + x1*3 in [-16, 12] -> <<1 = [-32, 24] + 5 = [-27, 29]
+                                  // column 1: x0*-2 in [-6, 8] -> <<1 = [-12, 16] - 1 = [-13, 15]
+        assert_eq!(y.interval, Interval::new(-27, 29));
+        assert_eq!(y.ty.width, 6);
+    }
+
+    #[test]
+    fn conv_same_padding_stride_2() {
+        let c = Conv {
+            weight: ConstTensor::new(vec![8, 1, 3, 3], vec![1; 72], 5),
+            bias: None,
+            strides: [2, 2],
+            pads: [0, 0, 1, 1],
+            dilations: [1, 1],
+            group: 1,
+        };
+        let x = input(vec![1, 1, 8, 8], -512, 511, 7);
+        let y = Op::Conv(c).infer(&[&x]).unwrap();
+        assert_eq!(y.shape, vec![1, 8, 4, 4]);
+        assert_eq!(y.interval, Interval::new(-512 * 9, 511 * 9));
+        assert_eq!(y.ty.frac, 12);
+    }
+
+    #[test]
+    fn shape_errors_are_reported() {
+        let d = Dense {
+            weight: ConstTensor::new(vec![3, 2], vec![0; 6], 0),
+            bias: None,
+        };
+        let x = input(vec![1, 4], 0, 1, 0);
+        assert!(Op::Dense(d)
+            .infer(&[&x])
+            .unwrap_err()
+            .contains("does not end in K = 3"));
+        let x = input(vec![2, 3], 0, 1, 0);
+        assert!(Op::Reshape { shape: vec![5] }.infer(&[&x]).is_err());
+        assert!(Op::Transpose { perm: vec![0, 0] }.infer(&[&x]).is_err());
+        let t = Op::Transpose { perm: vec![1, 0] }.infer(&[&x]).unwrap();
+        assert_eq!(t.shape, vec![3, 2]);
+    }
+
+    #[test]
+    fn quantize_and_relu_types() {
+        let x = input(vec![4], -1000, 1000, 12);
+        let q = Quantizer::pow2(11, 8, true, Rounding::HalfEven);
+        let y = Op::Quantize(q).infer(&[&x]).unwrap();
+        assert_eq!((y.ty.width, y.ty.frac, y.ty.signed), (11, 8, true));
+        let r = Op::Relu.infer(&[&y]).unwrap();
+        assert_eq!(r.interval, Interval::new(0, 1023));
+        assert_eq!((r.ty.width, r.ty.signed), (10, false));
+    }
+}

@@ -1,0 +1,1 @@
+pub use aecc_ir as ir;
