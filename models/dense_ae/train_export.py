@@ -464,8 +464,8 @@ def main():
             "Weights and biases are float initializers (fc*.weight, fc*.bias) that go through Quant nodes inside the "
             "graph; they are also listed as graph inputs (keep_initializers_as_inputs).",
             "Quant scale/zero_point/bit_width initializers are deduplicated by value across nodes.",
-            "value_info from the TorchScript exporter has symbolic dims after Quant nodes and the graph output is "
-            "declared with a symbolic batch dim; infer shapes yourself (qonnx InferShapes does).",
+            "value_info from the TorchScript exporter exists only for Quant outputs (Gemm/Relu outputs have none); "
+            "here all declared shapes are concrete and correct, output declared [1, 8].",
             "Gemm nodes have transB=1 (weights stored [out, in]).",
             "The latent has no ReLU: Gemm -> Quant (signed).",
         ],
@@ -490,7 +490,6 @@ def main():
             "final_train_loss": train_loss, "final_val_loss": val_loss,
             "baseline_val_loss_mean_waveform": baseline,
             "history": history,
-            "seconds": round(time.time() - t0),
         },
         "versions": versions,
     }

@@ -588,8 +588,10 @@ def main():
             "through Quant nodes inside the graph; they are also listed as graph inputs (keep_initializers_as_inputs).",
             "Quant scale/zero_point/bit_width are scalar float initializers, deduplicated by value across nodes "
             "(one initializer can serve several Quant nodes, e.g. the zero point).",
-            "value_info from the TorchScript exporter has symbolic and partly wrong dims after Quant nodes, and the "
-            "graph output is declared with a symbolic batch dim; infer shapes yourself (qonnx InferShapes does).",
+            "value_info from the TorchScript exporter exists only for Quant outputs; the conv activation Quant output "
+            "is declared [Quantlatent_dim_0, 8, Quantlatent_dim_0, <symbol>] although it is [1, 8, 4, 4] (one symbol "
+            "used for two different dims), and the graph output is declared [Quantlatent_dim_0, 16]. Infer shapes "
+            "yourself from the input shape; do not trust value_info (qonnx InferShapes gets [1,16]).",
             "Flatten (axis=1) in NCHW order: latent = W * flatten(C,H,W) - this is PyTorch order, not Keras HWC.",
             "Gemm has transB=1 (weight stored [16,128]).",
         ],
@@ -616,7 +618,6 @@ def main():
             "final_train_loss": train_loss, "final_val_loss": val_loss,
             "baseline_val_loss_mean_event": baseline,
             "history": history,
-            "seconds": round(time.time() - t0),
         },
         "hgcal_layout": {
             "note": "cell k*16+4*i+j of rhombic block k sits at image row 4*(k//2)+i, col 4*(k%2)+j; "
