@@ -971,3 +971,228 @@ fn imported_graph_evaluates_like_the_float_model() {
         assert_eq!(got[0], want, "sample {sample}");
     }
 }
+
+/// Structural fuzzing: random rewiring, op swaps, attribute values, shapes and quantizer
+/// parameters on the ECON-T-like model and a dense model; the importer must return
+/// (Ok or Err) and never panic. A failing model is written to the temp directory.
+#[test]
+fn structural_mutations_never_panic() {
+    use aecc::onnx::proto::{AttributeProto, AttributeType};
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut next = move |n: usize| -> usize {
+        state ^= state << 7;
+        state ^= state >> 9;
+        (state % n as u64) as usize
+    };
+    let ops = [
+        "Quant",
+        "Gemm",
+        "MatMul",
+        "Add",
+        "Conv",
+        "Pad",
+        "Relu",
+        "Flatten",
+        "Reshape",
+        "Transpose",
+        "Identity",
+        "Squeeze",
+        "Unsqueeze",
+        "Shape",
+        "Gather",
+        "Concat",
+        "Cast",
+        "Constant",
+    ];
+    let ints = [
+        -1i64,
+        0,
+        1,
+        2,
+        3,
+        7,
+        -7,
+        64,
+        65,
+        1 << 20,
+        1 << 40,
+        i64::MAX,
+        i64::MIN,
+    ];
+    let floats = [
+        0.0f32,
+        -0.5,
+        0.5,
+        0.1,
+        1.0,
+        3.0,
+        64.0,
+        65.0,
+        1e-30,
+        1e30,
+        1e-45,
+        f32::NAN,
+        f32::INFINITY,
+        -1.0,
+        0.375,
+    ];
+    let attr_names = [
+        "strides",
+        "pads",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "auto_pad",
+        "axis",
+        "perm",
+        "transA",
+        "transB",
+        "alpha",
+        "beta",
+        "signed",
+        "narrow",
+        "rounding_mode",
+        "allowzero",
+        "axes",
+        "to",
+        "value_ints",
+        "value_int",
+    ];
+    let mut bases = vec![econt_like().graph, {
+        let mut b = ModelBuilder::new();
+        b.input("x", &[-1, 8]).output("y");
+        b.quant("qi", "x", "xq", 8, 4, true);
+        b.f32("w", &[8, 4], &weights(32, 9));
+        b.quant("qw", "w", "wq", 6, 5, true);
+        b.node("MatMul", "mm", &["xq", "wq"], &["h"], vec![]);
+        b.f32("c", &[4], &[0.5, 0.25, -1.0, 0.0]);
+        b.node("Add", "add", &["h", "c"], &["y"], vec![]);
+        b.graph
+    }];
+    for fixture in ["qonnx_ops", "same_lower_gemm"] {
+        use prost::Message;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/data/{fixture}.onnx"));
+        let bytes = std::fs::read(path).unwrap();
+        let model = aecc::onnx::proto::ModelProto::decode(&bytes[..]).unwrap();
+        bases.push(model.graph.unwrap());
+    }
+    // AECC_FUZZ_ITERS=100000 for a longer run
+    let iters: usize = std::env::var("AECC_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    for iter in 0..iters {
+        let mut b = ModelBuilder::new();
+        b.graph = bases[iter % bases.len()].clone();
+        let g = &mut b.graph;
+        for _ in 0..1 + next(3) {
+            let nn = g.node.len();
+            let ni = g.initializer.len();
+            match next(6) {
+                0 => {
+                    let i = next(nn);
+                    g.node[i].op_type = ops[next(ops.len())].into();
+                    if g.node[i].op_type == "Quant" {
+                        g.node[i].domain = QONNX.into();
+                    } else {
+                        g.node[i].domain.clear();
+                    }
+                }
+                1 => {
+                    // rewire an input to another tensor
+                    let i = next(nn);
+                    let j = next(nn);
+                    if !g.node[i].input.is_empty() {
+                        let k = next(g.node[i].input.len());
+                        g.node[i].input[k] = g.node[j].output[0].clone();
+                    }
+                }
+                2 => {
+                    let i = next(nn);
+                    let name = attr_names[next(attr_names.len())];
+                    let a = match next(4) {
+                        0 => AttributeProto {
+                            name: name.into(),
+                            r#type: AttributeType::Int as i32,
+                            i: ints[next(ints.len())],
+                            ..Default::default()
+                        },
+                        1 => AttributeProto {
+                            name: name.into(),
+                            r#type: AttributeType::Ints as i32,
+                            ints: (0..next(9)).map(|_| ints[next(ints.len())]).collect(),
+                            ..Default::default()
+                        },
+                        2 => AttributeProto {
+                            name: name.into(),
+                            r#type: AttributeType::Float as i32,
+                            f: floats[next(floats.len())],
+                            ..Default::default()
+                        },
+                        _ => AttributeProto {
+                            name: name.into(),
+                            r#type: AttributeType::String as i32,
+                            s: ["SAME_UPPER", "VALID", "CEIL", "x", ""][next(5)].into(),
+                            ..Default::default()
+                        },
+                    };
+                    g.node[i].attribute.retain(|x| x.name != name);
+                    g.node[i].attribute.push(a);
+                }
+                3 => {
+                    // new scalar or small tensor data for an initializer
+                    let i = next(ni);
+                    let len = [1usize, 1, 2, 3, 4, 8, 16][next(7)];
+                    let data: Vec<f32> = (0..len).map(|_| floats[next(floats.len())]).collect();
+                    let dims: Vec<i64> = match next(4) {
+                        0 => vec![],
+                        1 => vec![len as i64],
+                        2 => vec![len as i64, 1, 1, 1],
+                        _ => vec![1, len as i64],
+                    };
+                    if dims.is_empty() && len != 1 {
+                        continue;
+                    }
+                    let name = g.initializer[i].name.clone();
+                    g.initializer[i] = tensor_f32(&name, &dims, &data);
+                }
+                4 => {
+                    // integer initializer (shapes, axes, indices)
+                    let i = next(ni);
+                    let len = 1 + next(4);
+                    let data: Vec<i64> = (0..len).map(|_| ints[next(ints.len())]).collect();
+                    let name = g.initializer[i].name.clone();
+                    g.initializer[i] = tensor_i64(&name, &[len as i64], &data);
+                }
+                _ => {
+                    // change an input dimension
+                    let d = [-1i64, 0, 1, 2, 3, 8, 1 << 30][next(7)];
+                    if let Some(t) = g.input[0]
+                        .r#type
+                        .as_mut()
+                        .and_then(|t| t.tensor_type.as_mut())
+                        .and_then(|t| t.shape.as_mut())
+                    {
+                        let k = next(t.dim.len());
+                        t.dim[k] = value_info("", &[d])
+                            .r#type
+                            .unwrap()
+                            .tensor_type
+                            .unwrap()
+                            .shape
+                            .unwrap()
+                            .dim[0]
+                            .clone();
+                    }
+                }
+            }
+        }
+        let bytes = b.bytes();
+        let result = std::panic::catch_unwind(|| import_bytes(&bytes));
+        if result.is_err() {
+            let _ = std::fs::write(std::env::temp_dir().join("aecc_fuzz_fail.onnx"), &bytes);
+        }
+        assert!(result.is_ok(), "iteration {iter} panicked");
+    }
+}

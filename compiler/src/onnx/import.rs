@@ -8,7 +8,7 @@ use super::error::{ImportError, UnsupportedNode};
 use super::ops;
 use super::proto::{tensor_shape_proto::dimension, GraphProto, ModelProto, NodeProto};
 use aecc_ir::{Graph, IrError, NodeId, Op};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 /// What an ONNX tensor name stands for during the walk.
@@ -48,6 +48,9 @@ pub(crate) struct Importer {
     /// Readers of each IR node's tensors not visited yet (graph outputs never count down):
     /// a node with none left may be rewritten in place (bias folding).
     pending: HashMap<NodeId, usize>,
+    /// Every ONNX tensor name, and the names of helper IR nodes: helper nodes get fresh
+    /// names so IR node names stay unique.
+    names: HashSet<String>,
 }
 
 impl Importer {
@@ -191,11 +194,28 @@ impl<'a> NodeCtx<'a> {
         operands: &[NodeId],
         suffix: &str,
     ) -> Result<NodeId, ImportError> {
-        let name = format!("{}{}", self.out_name(0), suffix);
-        Ok(self
+        let mut name = format!("{}{}", self.out_name(0), suffix);
+        if !suffix.is_empty() {
+            let base = name.clone();
+            let mut k = 1;
+            while self.imp.names.contains(&name) {
+                k += 1;
+                name = format!("{base}~{k}");
+            }
+            self.imp.names.insert(name.clone());
+        }
+        let id = self
             .imp
             .graph
-            .add_node(name, op, operands, self.label.clone())?)
+            .add_node(name, op, operands, self.label.clone())?;
+        let shape = &self.imp.graph.node(id).out.shape;
+        if checked_len(shape).is_none() {
+            return Err(self.error(format!(
+                "the result {shape:?} has more than {} elements",
+                super::constant::MAX_ELEMENTS
+            )));
+        }
+        Ok(id)
     }
 
     pub fn warn(&mut self, message: String) {
@@ -405,6 +425,7 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
         values: HashMap::new(),
         uses,
         pending: HashMap::new(),
+        names: definer.keys().map(|k| k.to_string()).collect(),
     };
     for (k, v) in values {
         imp.define(&k, v);
@@ -525,7 +546,10 @@ fn input_shape(vi: &super::proto::ValueInfoProto) -> Result<Vec<usize>, ImportEr
         let size = match &d.value {
             Some(dimension::Value::DimValue(v)) => {
                 if *v < 0 || *v as u64 > super::constant::MAX_DIM as u64 {
-                    return Err(err(format!("dimension {axis} has the invalid size {v}")));
+                    return Err(err(format!(
+                        "dimension {axis} has the size {v}, outside 0..={}",
+                        super::constant::MAX_DIM
+                    )));
                 }
                 *v as usize
             }

@@ -1,7 +1,7 @@
 //! `Conv` (2-D, NCHW, group 1) and `Pad` (zero padding of H/W, folded into the Conv that
 //! reads it: Keras-style 'same' padding is often exported as Pad + Conv).
 
-use super::weights::{bias_tensor, channel_vector, weight_tensor};
+use super::weights::{bias_tensor, channel_vector, check_accumulator, weight_tensor};
 use super::{NodeCtx, Value};
 use crate::onnx::constant::shape_str;
 use crate::onnx::error::ImportError;
@@ -107,6 +107,14 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
             Some(bias_tensor(ctx, &vector, product_frac, &name)?)
         }
     };
+    let terms = weight.shape[1] * kh * kw;
+    check_accumulator(
+        ctx,
+        &ctx.imp.graph.node(x).out,
+        &weight,
+        bias.as_ref(),
+        terms,
+    )?;
     let op = Op::Conv(Conv {
         weight,
         bias,

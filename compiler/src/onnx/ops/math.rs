@@ -6,7 +6,10 @@
 //! - `Add` of a constant to the output of a Dense or Conv that nothing else reads is
 //!   folded into that node's bias; `Add` of two activations is `Op::Add`.
 
-use super::weights::{add_bias, bias_tensor, channel_vector, scale_constant, weight_tensor};
+use super::weights::{
+    add_bias, bias_tensor, channel_vector, check_accumulator, check_add, scale_constant,
+    weight_tensor,
+};
 use super::{NodeCtx, Value};
 use crate::onnx::constant::{shape_str, Constant};
 use crate::onnx::error::ImportError;
@@ -37,6 +40,17 @@ fn data_operand(ctx: &NodeCtx<'_>, i: usize) -> Result<NodeId, ImportError> {
         ))),
         _ => ctx.activation(i),
     }
+}
+
+/// [`check_accumulator`] for a Dense of `weight` `[K, N]` on `x`.
+fn check_dense(
+    ctx: &NodeCtx<'_>,
+    x: NodeId,
+    weight: &aecc_ir::ConstTensor,
+    bias: Option<&aecc_ir::ConstTensor>,
+) -> Result<(), ImportError> {
+    let k = weight.shape.first().copied().unwrap_or(0);
+    check_accumulator(ctx, &ctx.imp.graph.node(x).out, weight, bias, k)
 }
 
 fn frac_of(ctx: &NodeCtx<'_>, id: NodeId) -> i32 {
@@ -83,6 +97,7 @@ pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     };
     match c {
         None => {
+            check_dense(ctx, x, &weight, None)?;
             let id = ctx.add_node(Op::Dense(Dense { weight, bias: None }), &[x], "")?;
             Ok(vec![Value::Node(id)])
         }
@@ -92,6 +107,7 @@ pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
             let product_frac = frac_of(ctx, x) + weight.frac;
             let name = ctx.input_name(2).to_string();
             let bias = bias_tensor(ctx, &c, product_frac, &name)?;
+            check_dense(ctx, x, &weight, Some(&bias))?;
             let id = ctx.add_node(
                 Op::Dense(Dense {
                     weight,
@@ -111,7 +127,10 @@ pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
                 ));
             }
             let cid = ctx.activation(2)?;
+            check_dense(ctx, x, &weight, None)?;
             let d = ctx.add_node(Op::Dense(Dense { weight, bias: None }), &[x], "/matmul")?;
+            let g = &ctx.imp.graph;
+            check_add(ctx, &g.node(d).out, &g.node(cid).out)?;
             let id = ctx.add_node(Op::Add, &[d, cid], "")?;
             Ok(vec![Value::Node(id)])
         }
@@ -128,6 +147,7 @@ pub(super) fn matmul(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         )));
     }
     let weight = weight_tensor(ctx, &b, 1)?;
+    check_dense(ctx, x, &weight, None)?;
     let id = ctx.add_node(Op::Dense(Dense { weight, bias: None }), &[x], "")?;
     Ok(vec![Value::Node(id)])
 }
@@ -143,6 +163,8 @@ pub(super) fn add(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         (_, Value::Const(c)) => fold_into_bias(ctx, ctx.activation(0)?, c),
         _ => {
             let (x, y) = (ctx.activation(0)?, ctx.activation(1)?);
+            let g = &ctx.imp.graph;
+            check_add(ctx, &g.node(x).out, &g.node(y).out)?;
             let id = ctx.add_node(Op::Add, &[x, y], "")?;
             Ok(vec![Value::Node(id)])
         }
@@ -194,6 +216,18 @@ fn fold_into_bias(
         Some(b) => add_bias(ctx, b, &extra)?,
         None => extra,
     };
+    // products per output: K for a Dense [K, N], C * kh * kw for a Conv [M, C, kh, kw]
+    let terms = match node.op {
+        Op::Dense(_) => weight.shape[0],
+        _ => weight.shape[1..].iter().product(),
+    };
+    check_accumulator(
+        ctx,
+        &ctx.imp.graph.node(operand).out,
+        weight,
+        Some(&bias),
+        terms,
+    )?;
     let op = match node.op {
         Op::Dense(d) => Op::Dense(Dense {
             bias: Some(bias),

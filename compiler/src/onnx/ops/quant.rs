@@ -20,6 +20,12 @@ use aecc_ir::quant::MAX_SCALE_MANTISSA_BITS;
 use aecc_ir::{ChannelQuant, DyadicScale, Op, Quantizer};
 use std::rc::Rc;
 
+/// Largest binary exponent (in magnitude) of a scale `mantissa * 2^exponent`: scales
+/// from about 2^-80 to 2^80 * mantissa. Keeps every shift of the IR's exact quantizer
+/// (`Quantizer::quantize_f64`/`quantize_int`, which shift by up to `-exponent` bits, e.g.
+/// for the value 0) inside i128; real QAT scales are many orders of magnitude inside.
+const MAX_SCALE_EXPONENT: i32 = 80;
+
 /// Largest zero point magnitude (the IR's bound).
 const MAX_ZERO_POINT: u64 = 1 << 62;
 
@@ -164,6 +170,17 @@ pub(super) fn quantizer(ctx: &NodeCtx<'_>, x_shape: &[usize]) -> Result<Quantize
                 value: v,
                 reason: "must be finite and positive".into(),
             })?;
+            if s.exponent.abs() > MAX_SCALE_EXPONENT {
+                return Err(ImportError::BadScale {
+                    node: ctx.label.clone(),
+                    value: v,
+                    reason: format!(
+                        "is outside the supported range (binary exponent {} beyond \
+                         +-{MAX_SCALE_EXPONENT})",
+                        s.exponent
+                    ),
+                });
+            }
             let mantissa_bits = 64 - s.mantissa.leading_zeros();
             if mantissa_bits > MAX_SCALE_MANTISSA_BITS {
                 return Err(ImportError::BadScale {

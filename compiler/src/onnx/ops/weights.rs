@@ -20,7 +20,7 @@ use crate::onnx::constant::{
 };
 use crate::onnx::error::ImportError;
 use aecc_ir::fixed::pow2;
-use aecc_ir::{ConstTensor, DyadicScale};
+use aecc_ir::{ConstTensor, DyadicScale, TensorInfo};
 
 /// Fractional bits beyond the product grid given to an unquantized float bias.
 pub const FLOAT_BIAS_EXTRA_FRAC_BITS: i32 = 8;
@@ -236,6 +236,84 @@ pub(crate) fn scale_constant(
         }
     };
     Ok(Constant::new(c.shape.clone(), data))
+}
+
+/// Bits of the largest magnitude in an interval-like set of values.
+fn magnitude_bits(max_abs: u128) -> i64 {
+    128 - max_abs.leading_zeros() as i64
+}
+
+/// Largest intermediate magnitude (in bits) the importer lets the IR's interval analysis
+/// compute with i128; anything beyond is refused before the IR sees it. The IR itself
+/// then refuses results wider than 64 bits with a clear message.
+const MAX_INTERMEDIATE_BITS: i64 = 120;
+
+/// Refuses a Dense/Conv whose accumulator bound could not even be computed in i128
+/// (extreme weights or grids far apart); `terms` is the number of products per output.
+pub(crate) fn check_accumulator(
+    ctx: &NodeCtx<'_>,
+    x: &TensorInfo,
+    weight: &ConstTensor,
+    bias: Option<&ConstTensor>,
+    terms: usize,
+) -> Result<(), ImportError> {
+    let product_frac = x.ty.frac as i64 + weight.frac as i64;
+    let acc_frac = bias.map_or(product_frac, |b| product_frac.max(b.frac as i64));
+    let x_bits = magnitude_bits(
+        x.interval
+            .lo
+            .unsigned_abs()
+            .max(x.interval.hi.unsigned_abs()),
+    );
+    let w_max = weight
+        .data
+        .iter()
+        .map(|w| w.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    let t_bits = magnitude_bits(terms as u128);
+    let products = x_bits + magnitude_bits(w_max as u128) + t_bits + (acc_frac - product_frac);
+    let bias_bits = bias.map_or(0, |b| {
+        let b_max = b.data.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        magnitude_bits(b_max as u128) + (acc_frac - b.frac as i64)
+    });
+    let bits = products.max(bias_bits);
+    if bits > MAX_INTERMEDIATE_BITS {
+        return Err(ctx.error(format!(
+            "the accumulator would need about {bits} bits (input {} on grid 2^{}, weights on \
+             grid 2^{}{}); at most 64 are supported",
+            x.ty,
+            -x.ty.frac,
+            -weight.frac,
+            bias.map_or(String::new(), |b| format!(", bias on grid 2^{}", -b.frac))
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an element-wise Add whose operands' grids are so far apart that aligning them
+/// would leave i128.
+pub(crate) fn check_add(
+    ctx: &NodeCtx<'_>,
+    a: &TensorInfo,
+    b: &TensorInfo,
+) -> Result<(), ImportError> {
+    let frac = a.ty.frac.max(b.ty.frac) as i64;
+    for t in [a, b] {
+        let m = t
+            .interval
+            .lo
+            .unsigned_abs()
+            .max(t.interval.hi.unsigned_abs());
+        let bits = magnitude_bits(m) + frac - t.ty.frac as i64;
+        if bits > MAX_INTERMEDIATE_BITS {
+            return Err(ctx.error(format!(
+                "the operands' grids 2^{} and 2^{} are too far apart to add exactly in 64 bits",
+                -a.ty.frac, -b.ty.frac
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
