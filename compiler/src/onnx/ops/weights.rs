@@ -19,7 +19,6 @@ use crate::onnx::constant::{
     floats_to_grid, frac_for_magnitude, shape_str, shl_i64, ConstData, Constant,
 };
 use crate::onnx::error::ImportError;
-use aecc_ir::fixed::pow2;
 use aecc_ir::{ConstTensor, DyadicScale, TensorInfo};
 
 /// Fractional bits beyond the product grid given to an unquantized float bias.
@@ -220,12 +219,7 @@ pub(crate) fn scale_constant(
                     .ok_or_else(|| {
                         ctx.attrs().error(
                             attribute,
-                            format!(
-                                "{k} times the integer weights does not fit 64 bits (factor {} = \
-                                 {})",
-                                k,
-                                pow2(s.exponent) * s.mantissa as f64
-                            ),
+                            format!("{k} (= {s}) times the integer values does not fit 64 bits"),
                         )
                     })?;
                 ConstData::Fixed {
