@@ -179,10 +179,12 @@ fn bad_graph_shapes_and_names_are_reported() {
     assert!(e.to_string().contains("one graph output"), "{e}");
 }
 
+/// Writes the example designs for reading: `cargo test -p aecc --test verilog_backend
+/// write_examples -- --ignored`, then look in `target/tmp/verilog-examples/`.
 #[test]
 #[ignore]
-fn dump_designs() {
-    let dir = std::path::Path::new("/tmp/vout");
+fn write_examples() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verilog-examples");
     for (g, top) in [
         (econt_like(1), "econt_enc"),
         (dense_stack(2), "dense_stack"),
@@ -192,5 +194,6 @@ fn dump_designs() {
         let sub = dir.join(top);
         std::fs::create_dir_all(&sub).unwrap();
         d.write_files(&sub).unwrap();
+        eprintln!("wrote {}", sub.display());
     }
 }

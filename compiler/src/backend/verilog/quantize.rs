@@ -85,6 +85,12 @@ pub fn lane_logic(
         (x_interval.lo << k_left) + zp_fine,
         (x_interval.hi << k_left) + zp_fine,
     );
+    if q.is_bipolar() && (v_interval.lo >= 0 || v_interval.hi < 0) {
+        // the sign of v is known: a constant output
+        let q_const = if v_interval.lo >= 0 { 1 } else { -1 };
+        let y = literal((q_const - zp) << out_shift, out_width);
+        return LaneLogic { body, y };
+    }
     let v = if k_left == 0 && zp_fine == 0 {
         x
     } else {
