@@ -1,0 +1,31 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Ir(#[from] aecc_ir::IrError),
+    #[error("the model has {expected} input(s), {got} given")]
+    InputCount { expected: usize, got: usize },
+    #[error("input '{name}': expected {expected} values per sample (shape {shape:?}), got {got}")]
+    InputSize {
+        name: String,
+        shape: Vec<usize>,
+        expected: usize,
+        got: usize,
+    },
+    #[error("input '{name}': value {value} at index {index} is outside the input type {ty} (range [{lo}, {hi}])")]
+    InputRange {
+        name: String,
+        index: usize,
+        value: i64,
+        ty: String,
+        lo: i128,
+        hi: i128,
+    },
+    #[error("input '{name}': element {index} is NaN")]
+    NotANumber { name: String, index: usize },
+    #[error("input '{name}' has no quantizer to map real values onto its grid")]
+    NoInputQuantizer { name: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}

@@ -1,0 +1,336 @@
+//! The reference evaluator.
+
+use crate::error::SimError;
+use aecc_ir::ops::{AccumulatorGrid, Conv, Dense};
+use aecc_ir::{Graph, NodeId, Op, Quantizer, TensorInfo};
+
+/// A tensor of integers on its node's grid (row-major).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<i64>,
+}
+
+/// Evaluates a graph exactly, one sample at a time.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    graph: Graph,
+    /// Compute nodes in topological order.
+    order: Vec<NodeId>,
+    /// Operands of each compute node (same order as `order`).
+    operands: Vec<Vec<NodeId>>,
+    /// Size of the slot table (largest node index + 1).
+    slots: usize,
+}
+
+impl Simulator {
+    /// Prepares a graph for evaluation (verifies it first).
+    pub fn new(graph: &Graph) -> Result<Simulator, SimError> {
+        aecc_ir::verify::verify(graph)?;
+        let order = graph.compute_nodes()?;
+        let operands = order.iter().map(|&n| graph.operands(n)).collect();
+        let slots = graph
+            .node_ids()
+            .iter()
+            .map(|n| n.index() + 1)
+            .max()
+            .unwrap_or(0);
+        Ok(Simulator {
+            graph: graph.clone(),
+            order,
+            operands,
+            slots,
+        })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Number of graph inputs.
+    pub fn input_count(&self) -> usize {
+        self.graph.inputs().len()
+    }
+
+    pub fn input_info(&self, i: usize) -> &TensorInfo {
+        &self.graph.node(self.graph.inputs()[i]).out
+    }
+
+    pub fn input_name(&self, i: usize) -> &str {
+        &self.graph.node(self.graph.inputs()[i]).name
+    }
+
+    pub fn output_count(&self) -> usize {
+        self.graph.outputs().len()
+    }
+
+    pub fn output_info(&self, k: usize) -> &TensorInfo {
+        &self.graph.node(self.graph.outputs()[k].1).out
+    }
+
+    pub fn output_name(&self, k: usize) -> &str {
+        &self.graph.outputs()[k].0
+    }
+
+    /// Maps real values onto input `i`'s grid with the model's input quantizer.
+    pub fn quantize_input(&self, i: usize, real: &[f64]) -> Result<Vec<i64>, SimError> {
+        let id = self.graph.inputs()[i];
+        let node = self.graph.node(id);
+        let q = match &node.op {
+            Op::Input {
+                from_float: Some(q),
+            } => q,
+            _ => {
+                return Err(SimError::NoInputQuantizer {
+                    name: node.name.clone(),
+                })
+            }
+        };
+        let info = &node.out;
+        if real.len() != info.len() {
+            return Err(SimError::InputSize {
+                name: node.name.clone(),
+                shape: info.shape.clone(),
+                expected: info.len(),
+                got: real.len(),
+            });
+        }
+        real.iter()
+            .enumerate()
+            .map(|(idx, &v)| {
+                q.quantize_f64(v, q.channel_of(idx, &info.shape))
+                    .map(|x| x as i64)
+                    .ok_or_else(|| SimError::NotANumber {
+                        name: node.name.clone(),
+                        index: idx,
+                    })
+            })
+            .collect()
+    }
+
+    /// Real value of output `k`'s integers (exact for types up to 53 bits).
+    pub fn output_real(&self, k: usize, ints: &[i64]) -> Vec<f64> {
+        let ty = self.output_info(k).ty;
+        ints.iter().map(|&x| ty.to_f64(x as i128)).collect()
+    }
+
+    /// Evaluates one sample: one flat integer vector per graph input, on the inputs'
+    /// grids. Returns one flat vector per graph output.
+    pub fn run(&self, inputs: &[&[i64]]) -> Result<Vec<Vec<i64>>, SimError> {
+        let ins = self.graph.inputs();
+        if inputs.len() != ins.len() {
+            return Err(SimError::InputCount {
+                expected: ins.len(),
+                got: inputs.len(),
+            });
+        }
+        let mut values: Vec<Option<Vec<i64>>> = vec![None; self.slots];
+        for (&id, data) in ins.iter().zip(inputs) {
+            let node = self.graph.node(id);
+            let info = &node.out;
+            if data.len() != info.len() {
+                return Err(SimError::InputSize {
+                    name: node.name.clone(),
+                    shape: info.shape.clone(),
+                    expected: info.len(),
+                    got: data.len(),
+                });
+            }
+            if let Some((index, &value)) = data
+                .iter()
+                .enumerate()
+                .find(|(_, &v)| !info.ty.contains(v as i128))
+            {
+                return Err(SimError::InputRange {
+                    name: node.name.clone(),
+                    index,
+                    value,
+                    ty: info.ty.to_string(),
+                    lo: info.ty.min_int(),
+                    hi: info.ty.max_int(),
+                });
+            }
+            values[id.index()] = Some(data.to_vec());
+        }
+        for (&id, operands) in self.order.iter().zip(&self.operands) {
+            let node = self.graph.node(id);
+            let args: Vec<(&[i64], &TensorInfo)> = operands
+                .iter()
+                .map(|&o| {
+                    (
+                        values[o.index()].as_deref().expect("topological order"),
+                        &self.graph.node(o).out,
+                    )
+                })
+                .collect();
+            values[id.index()] = Some(eval_op(&node.op, &args, &node.out));
+        }
+        Ok(self
+            .graph
+            .outputs()
+            .iter()
+            .map(|(_, id)| values[id.index()].clone().expect("outputs are evaluated"))
+            .collect())
+    }
+
+    /// Convenience for single-input, single-output models.
+    pub fn run_one(&self, input: &[i64]) -> Result<Vec<i64>, SimError> {
+        Ok(self.run(&[input])?.swap_remove(0))
+    }
+}
+
+/// Evaluates one op on its operands' values. `out` is the node's inferred tensor.
+pub fn eval_op(op: &Op, args: &[(&[i64], &TensorInfo)], out: &TensorInfo) -> Vec<i64> {
+    match op {
+        Op::Input { .. } => unreachable!("inputs are not evaluated"),
+        Op::Quantize(q) => quantize(q, args[0].0, args[0].1),
+        Op::Relu => args[0].0.iter().map(|&x| x.max(0)).collect(),
+        Op::Dense(d) => dense(d, args[0].0, args[0].1, out),
+        Op::Conv(c) => conv(c, args[0].0, args[0].1, out),
+        Op::Add => {
+            let ((a, ia), (b, ib)) = (args[0], args[1]);
+            let frac = out.ty.frac;
+            let (sa, sb) = ((frac - ia.ty.frac) as u32, (frac - ib.ty.frac) as u32);
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| narrow(((x as i128) << sa) + ((y as i128) << sb)))
+                .collect()
+        }
+        Op::Reshape { .. } => args[0].0.to_vec(),
+        Op::Transpose { perm } => transpose(args[0].0, &args[0].1.shape, perm),
+    }
+}
+
+/// Every result fits its type (interval analysis guarantees it); this checks it in
+/// debug builds and converts.
+fn narrow(x: i128) -> i64 {
+    debug_assert!(
+        x >= i64::MIN as i128 && x <= i64::MAX as i128,
+        "value {x} exceeds 64 bits"
+    );
+    x as i64
+}
+
+fn quantize(q: &Quantizer, x: &[i64], info: &TensorInfo) -> Vec<i64> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            narrow(q.quantize_int(v as i128, info.ty.frac, q.channel_of(i, &info.shape)))
+        })
+        .collect()
+}
+
+fn dense(d: &Dense, x: &[i64], info: &TensorInfo, out: &TensorInfo) -> Vec<i64> {
+    let (k, m) = (d.weight.shape[0], d.weight.shape[1]);
+    let grid = AccumulatorGrid::new(info.ty.frac, &d.weight, d.bias.as_ref());
+    let outer = x.len() / k;
+    let mut y = Vec::with_capacity(out.len());
+    for o in 0..outer {
+        let row = &x[o * k..(o + 1) * k];
+        for j in 0..m {
+            let mut acc: i128 = 0;
+            for (kk, &xv) in row.iter().enumerate() {
+                acc += xv as i128 * d.weight.data[kk * m + j] as i128;
+            }
+            acc <<= grid.product_shift;
+            if let Some(b) = &d.bias {
+                acc += (b.data[j] as i128) << grid.bias_shift;
+            }
+            y.push(narrow(acc));
+        }
+    }
+    y
+}
+
+fn conv(c: &Conv, x: &[i64], info: &TensorInfo, out: &TensorInfo) -> Vec<i64> {
+    let (n, ch, h, w) = (info.shape[0], info.shape[1], info.shape[2], info.shape[3]);
+    let (m, cg, kh, kw) = (
+        c.weight.shape[0],
+        c.weight.shape[1],
+        c.weight.shape[2],
+        c.weight.shape[3],
+    );
+    let (oh, ow) = (out.shape[2], out.shape[3]);
+    let grid = AccumulatorGrid::new(info.ty.frac, &c.weight, c.bias.as_ref());
+    let m_per_group = m / c.group;
+    let mut y = Vec::with_capacity(out.len());
+    for b in 0..n {
+        for mo in 0..m {
+            let g = mo / m_per_group;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc: i128 = 0;
+                    for ci in 0..cg {
+                        let cin = g * cg + ci;
+                        for ky in 0..kh {
+                            let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize
+                                - c.pads[0] as isize;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
+                            for kx in 0..kw {
+                                let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize
+                                    - c.pads[1] as isize;
+                                if ix < 0 || ix >= w as isize {
+                                    continue;
+                                }
+                                let wv = c.weight.data[((mo * cg + ci) * kh + ky) * kw + kx];
+                                let xv = x[((b * ch + cin) * h + iy as usize) * w + ix as usize];
+                                acc += xv as i128 * wv as i128;
+                            }
+                        }
+                    }
+                    acc <<= grid.product_shift;
+                    if let Some(bias) = &c.bias {
+                        acc += (bias.data[mo] as i128) << grid.bias_shift;
+                    }
+                    y.push(narrow(acc));
+                }
+            }
+        }
+    }
+    y
+}
+
+fn transpose(x: &[i64], shape: &[usize], perm: &[usize]) -> Vec<i64> {
+    let rank = shape.len();
+    let mut in_strides = vec![1usize; rank];
+    for a in (0..rank.saturating_sub(1)).rev() {
+        in_strides[a] = in_strides[a + 1] * shape[a + 1];
+    }
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let mut idx = vec![0usize; rank];
+    let mut y = Vec::with_capacity(x.len());
+    for _ in 0..x.len() {
+        let src: usize = (0..rank).map(|a| idx[a] * in_strides[perm[a]]).sum();
+        y.push(x[src]);
+        // increment the output multi-index (row-major)
+        for a in (0..rank).rev() {
+            idx[a] += 1;
+            if idx[a] < out_shape[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_2x3() {
+        // [[1,2,3],[4,5,6]] -> [[1,4],[2,5],[3,6]]
+        assert_eq!(
+            transpose(&[1, 2, 3, 4, 5, 6], &[2, 3], &[1, 0]),
+            vec![1, 4, 2, 5, 3, 6]
+        );
+        // NCHW -> NHWC on 1x2x1x2
+        assert_eq!(
+            transpose(&[1, 2, 3, 4], &[1, 2, 1, 2], &[0, 2, 3, 1]),
+            vec![1, 3, 2, 4]
+        );
+    }
+}
