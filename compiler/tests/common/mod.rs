@@ -1,6 +1,6 @@
 //! Shared pieces of the Verilog backend tests: hand-built IR graphs with seeded random
 //! weights, random input vectors on the input grid, a reference evaluator and the
-//! co-simulation check.
+//! co-simulation check against the reference model (`aecc_sim`).
 #![allow(dead_code)]
 
 use aecc::backend::verilog::{emit, VerilogOptions};
@@ -226,68 +226,14 @@ pub fn random_inputs(graph: &Graph, n: usize, seed: u64) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// Reference evaluator of the IR, built on `LinearMap::eval` and `Quantizer::quantize_int`.
-pub fn reference(graph: &Graph, x: &[i64]) -> Vec<i64> {
-    use std::collections::BTreeMap;
-    let mut values: BTreeMap<NodeId, Vec<i128>> = BTreeMap::new();
-    for id in graph.topo_order().unwrap() {
-        let node = graph.node(id);
-        let ops = graph.operands(id);
-        let arg = |k: usize| &values[&ops[k]];
-        let info = |k: usize| &graph.node(ops[k]).out;
-        let v: Vec<i128> = match &node.op {
-            Op::Input { .. } => x.iter().map(|&v| v as i128).collect(),
-            Op::Quantize(q) => arg(0)
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| q.quantize_int(v, info(0).ty.frac, q.channel_of(i, &info(0).shape)))
-                .collect(),
-            Op::Relu => arg(0).iter().map(|&v| v.max(0)).collect(),
-            Op::Dense(_) | Op::Conv(_) => {
-                let map = node.op.linear_map(info(0)).unwrap();
-                let xs: Vec<i64> = arg(0).iter().map(|&v| v as i64).collect();
-                map.eval(&xs)
-            }
-            Op::Add => {
-                let f = node.out.ty.frac;
-                let (sa, sb) = ((f - info(0).ty.frac) as u32, (f - info(1).ty.frac) as u32);
-                arg(0)
-                    .iter()
-                    .zip(arg(1))
-                    .map(|(&a, &b)| (a << sa) + (b << sb))
-                    .collect()
-            }
-            Op::Reshape { .. } => arg(0).clone(),
-            Op::Transpose { perm } => {
-                let shape = &info(0).shape;
-                let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-                let src = arg(0);
-                (0..src.len())
-                    .map(|j| {
-                        let mut rest = j;
-                        let mut idx = vec![0; shape.len()];
-                        for a in (0..out_shape.len()).rev() {
-                            idx[perm[a]] = rest % out_shape[a];
-                            rest /= out_shape[a];
-                        }
-                        let flat = idx.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i);
-                        src[flat]
-                    })
-                    .collect()
-            }
-        };
-        for &val in &v {
-            assert!(
-                node.out.interval.contains(val),
-                "reference value {val} of {} outside {}",
-                node.name,
-                node.out.interval
-            );
-        }
-        values.insert(id, v);
-    }
-    let out = graph.outputs()[0].1;
-    values[&out].iter().map(|&v| v as i64).collect()
+/// The reference outputs of `graph` (the bit-exact `aecc_sim::Simulator`) for every
+/// input vector.
+pub fn reference_outputs(graph: &Graph, vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
+    let sim = aecc_sim::Simulator::new(graph).unwrap_or_else(|e| panic!("{e}"));
+    vectors
+        .iter()
+        .map(|v| sim.run_one(v).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
 }
 
 pub fn emit_checked(graph: &Graph, top: &str) -> RtlDesign {
@@ -306,7 +252,7 @@ pub fn emit_checked(graph: &Graph, top: &str) -> RtlDesign {
 pub fn cosim_against_reference(graph: &Graph, design: &RtlDesign, n: usize, seed: u64) {
     let sim = Cosim::build(design, &cache_dir()).unwrap_or_else(|e| panic!("{e}"));
     let vectors = random_inputs(graph, n, seed);
-    let expected: Vec<Vec<i64>> = vectors.iter().map(|v| reference(graph, v)).collect();
+    let expected = reference_outputs(graph, &vectors);
     let got = sim.run(&vectors, None).unwrap_or_else(|e| panic!("{e}"));
     if let Err(m) = compare_outputs(&expected, &got) {
         panic!("{}: {m}", design.top);
