@@ -9,7 +9,7 @@ mod common;
 use aecc::backend::verilog::{emit, VerilogOptions};
 use aecc::ir::{ChannelQuant, DyadicScale, Graph, Op, Overflow, Quantizer, Rounding};
 use aecc_testbench::{
-    compare_outputs, lint, require_tools, yosys_elaborate, Cosim, Port, RtlDesign,
+    compare_outputs, iverilog_check, lint, require_tools, yosys_elaborate, Cosim, Port, RtlDesign,
 };
 use common::*;
 use std::fmt::Write;
@@ -173,7 +173,7 @@ fn wrapper(designs: &[RtlDesign]) -> RtlDesign {
 
 #[test]
 fn every_quantizer_configuration_is_bit_exact() {
-    if !require_tools(&["verilator", "yosys"]) {
+    if !require_tools(TOOLS) {
         return;
     }
     let configs = configurations();
@@ -184,6 +184,7 @@ fn every_quantizer_configuration_is_bit_exact() {
     let all = wrapper(&designs);
     lint(&all).unwrap_or_else(|e| panic!("{e}"));
     yosys_elaborate(&all).unwrap_or_else(|e| panic!("{e}"));
+    iverilog_check(&all).unwrap_or_else(|e| panic!("{e}"));
 
     // Per configuration: random inputs (every value of the 12-bit grid shows up on
     // every lane), reference outputs; concatenated into the wrapper's vectors.

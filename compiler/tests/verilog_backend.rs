@@ -12,7 +12,7 @@ const VECTORS: usize = 10_000;
 
 #[test]
 fn econt_like_encoder_is_bit_exact() {
-    if !require_tools(&["verilator", "yosys"]) {
+    if !require_tools(TOOLS) {
         return;
     }
     let g = econt_like(1);
@@ -26,7 +26,7 @@ fn econt_like_encoder_is_bit_exact() {
 
 #[test]
 fn dense_stack_is_bit_exact() {
-    if !require_tools(&["verilator", "yosys"]) {
+    if !require_tools(TOOLS) {
         return;
     }
     let g = dense_stack(2);
@@ -36,7 +36,7 @@ fn dense_stack_is_bit_exact() {
 
 #[test]
 fn skip_connection_transpose_and_per_channel_quantizer_are_bit_exact() {
-    if !require_tools(&["verilator", "yosys"]) {
+    if !require_tools(TOOLS) {
         return;
     }
     let g = skip_graph(3);
@@ -49,6 +49,32 @@ fn skip_connection_transpose_and_per_channel_quantizer_are_bit_exact() {
         "{top}"
     );
     cosim_against_reference(&g, &design, VECTORS, 13);
+}
+
+#[test]
+fn a_graph_of_wiring_only_has_latency_one() {
+    if !require_tools(TOOLS) {
+        return;
+    }
+    let mut g = aecc::ir::Graph::new("wires");
+    let x = g.add_input("x", vec![1, 3, 2], quant_type(5, 2, false), None);
+    let t = g
+        .add_node(
+            "t",
+            Op::Transpose {
+                perm: vec![0, 2, 1],
+            },
+            &[x],
+            "t (Transpose)",
+        )
+        .unwrap();
+    let r = g
+        .add_node("r", Op::Reshape { shape: vec![6] }, &[t], "r (Reshape)")
+        .unwrap();
+    g.add_output("y", r);
+    let design = emit_checked(&g, "wires");
+    assert_eq!(design.latency, 1);
+    cosim_against_reference(&g, &design, 1000, 14);
 }
 
 #[test]

@@ -30,13 +30,29 @@ const VERILATOR_FLAGS: &[&str] = &[
     "--exe",
     "--build",
     "-O2",
-    "-j",
-    "2",
     "--x-assign",
     "unique",
     "--x-initial",
     "unique",
 ];
+
+/// How to run the Verilator build (none of it changes the simulator's behaviour).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Compile through ccache (`OBJCACHE=ccache`). Default: when ccache is on `PATH`.
+    pub ccache: bool,
+    /// Parallel compile jobs (`verilator -j`). Default: 2.
+    pub jobs: u32,
+}
+
+impl Default for BuildOptions {
+    fn default() -> BuildOptions {
+        BuildOptions {
+            ccache: tool_available("ccache"),
+            jobs: 2,
+        }
+    }
+}
 
 /// Name of the simulator executable inside a cache entry.
 const SIM_EXE: &str = "sim";
@@ -121,10 +137,21 @@ fn cache_key(version: &str, harness: &str, design: &RtlDesign) -> String {
 impl Cosim {
     /// Builds (or finds in `cache_dir`) the Verilator simulator of `design`.
     ///
-    /// The build runs `verilator --cc --exe --build -O2 -j 2` (with `OBJCACHE=ccache`
-    /// when ccache is on `PATH`) in a fresh directory under `cache_dir`, which is then
-    /// renamed to `cache_dir/<top>-<key>`; concurrent builds of the same design are safe.
+    /// The build runs `verilator --cc --exe --build -O2 -j 2 --x-assign unique
+    /// --x-initial unique` (with `OBJCACHE=ccache` when ccache is on `PATH`) in a fresh
+    /// directory under `cache_dir`, which is then renamed to `cache_dir/<top>-<key>`,
+    /// where `key` hashes the Verilator version, the flags, the harness and every design
+    /// file. Concurrent builds of the same design are safe.
     pub fn build(design: &RtlDesign, cache_dir: &Path) -> Result<Cosim, CosimError> {
+        Cosim::build_with(design, cache_dir, &BuildOptions::default())
+    }
+
+    /// [`Cosim::build`] with explicit build options.
+    pub fn build_with(
+        design: &RtlDesign,
+        cache_dir: &Path,
+        options: &BuildOptions,
+    ) -> Result<Cosim, CosimError> {
         check_shape(design)?;
         let version = verilator_version()?;
         let harness = harness_text(design);
@@ -159,6 +186,7 @@ impl Cosim {
 
         let mut cmd = Command::new("verilator");
         cmd.args(VERILATOR_FLAGS)
+            .args(["-j", &options.jobs.max(1).to_string()])
             .args(["--top-module", &design.top, "-Mdir", "obj", "-o", SIM_EXE])
             .arg("harness.cpp")
             .args(
@@ -167,8 +195,10 @@ impl Cosim {
                     .map(|f| f.strip_prefix(tmp.path()).unwrap_or(f)),
             )
             .current_dir(tmp.path());
-        if tool_available("ccache") {
+        if options.ccache {
             cmd.env("OBJCACHE", "ccache");
+        } else {
+            cmd.env_remove("OBJCACHE");
         }
         let command = format!("{cmd:?}");
         let out = run_tool("verilator", &mut cmd)?;

@@ -22,6 +22,9 @@ pub enum CosimError {
     /// yosys could not read or elaborate the design.
     #[error("yosys could not elaborate {top}:\n{output}")]
     Yosys { top: String, output: String },
+    /// iverilog (strict Verilog-2005) rejected the design or warned.
+    #[error("iverilog -g2005 does not accept {top} cleanly:\n{output}")]
+    Iverilog { top: String, output: String },
     /// The design does not have the one-input, one-output shape the harness drives.
     #[error("design {top}: {message}")]
     Design { top: String, message: String },

@@ -5,7 +5,8 @@
 //! - [`pack_lanes`], [`unpack_lanes`]: lane values to flat buses and back;
 //! - [`Cosim`]: builds a Verilator simulator of a design with a generated C++ harness
 //!   (cached by content hash) and streams vectors through it as a subprocess;
-//! - [`lint`], [`yosys_elaborate`]: the lint and elaboration checks of every design.
+//! - [`lint`], [`yosys_elaborate`], [`iverilog_check`]: the lint, elaboration and
+//!   strict Verilog-2005 checks of every design.
 //!
 //! The harness protocol is text, one vector per line: the simulator reads
 //! `[+IDLE ]HEX` lines on stdin (`HEX` = the packed `in_data` bus, most significant
@@ -18,8 +19,10 @@ pub mod error;
 pub mod lanes;
 pub mod tools;
 
-pub use cosim::{compare_outputs, Cosim};
+pub use cosim::{compare_outputs, BuildOptions, Cosim};
 pub use design::{Lane, Port, RtlDesign};
 pub use error::{CosimError, Mismatch};
 pub use lanes::{pack_lanes, unpack_lanes};
-pub use tools::{lint, require_tools, tool_available, verilator_version, yosys_elaborate};
+pub use tools::{
+    iverilog_check, lint, require_tools, tool_available, verilator_version, yosys_elaborate,
+};

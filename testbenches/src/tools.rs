@@ -2,6 +2,7 @@
 
 use crate::design::RtlDesign;
 use crate::error::CosimError;
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -28,9 +29,13 @@ pub(crate) fn run_tool(tool: &str, cmd: &mut Command) -> Result<Output, CosimErr
     })
 }
 
-/// Whether `tool` can be started (`tool --version` or `tool -V` succeeds).
+/// Whether `tool` can be started (`tool --version`, `yosys -V`, `iverilog -V`).
 pub fn tool_available(tool: &str) -> bool {
-    let flag = if tool == "yosys" { "-V" } else { "--version" };
+    let flag = if tool == "yosys" || tool == "iverilog" {
+        "-V"
+    } else {
+        "--version"
+    };
     Command::new(tool)
         .arg(flag)
         .output()
@@ -64,7 +69,12 @@ pub fn require_tools(tools: &[&str]) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true and required tools are missing: {msg}");
     }
-    eprintln!("\n!!!!!!!! SKIPPED: missing tools ({msg}) !!!!!!!!\n");
+    // Written to the stderr handle directly, past the test harness's output capture, so
+    // the skip is visible even for a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPED (set CI=true to fail instead): missing tools: {msg} !!!!!!!!\n"
+    );
     false
 }
 
@@ -143,7 +153,59 @@ pub fn yosys_elaborate(design: &RtlDesign) -> Result<(), CosimError> {
     Ok(())
 }
 
+/// `iverilog -g2005 -Wall` (strict Verilog-2005, no SystemVerilog) over every file;
+/// a warning or an error fails.
+pub fn iverilog_check(design: &RtlDesign) -> Result<(), CosimError> {
+    let dir = tempfile::tempdir().map_err(CosimError::io("creating an iverilog directory"))?;
+    let files = design
+        .write_files(dir.path())
+        .map_err(CosimError::io("writing design files"))?;
+    let out = run_tool(
+        "iverilog",
+        Command::new("iverilog")
+            .args(["-g2005", "-Wall", "-o", "/dev/null", "-s", &design.top])
+            .args(&files)
+            .current_dir(dir.path()),
+    )?;
+    let text = combined(&out);
+    if !out.status.success() || !text.trim().is_empty() {
+        return Err(CosimError::Iverilog {
+            top: design.top.clone(),
+            output: head(&text, 40),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `path` names an existing executable file (used for the build cache).
 pub(crate) fn is_file(path: &Path) -> bool {
     path.metadata().map(|m| m.is_file()).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_says_how_to_install_it() {
+        let e = run_tool(
+            "aecc-no-such-tool",
+            &mut Command::new("aecc-no-such-tool-on-any-path"),
+        )
+        .unwrap_err();
+        assert!(e.is_tool_missing());
+        let text = e.to_string();
+        assert!(
+            text.contains("aecc-no-such-tool not found on PATH")
+                && text.contains("apt-get install aecc-no-such-tool"),
+            "{text}"
+        );
+        assert!(!tool_available("aecc-no-such-tool-on-any-path"));
+    }
+
+    #[test]
+    fn head_keeps_the_first_lines() {
+        assert_eq!(head("a\nb\nc", 2), "a\nb\n... (1 more lines)");
+        assert_eq!(head("a\nb", 5), "a\nb");
+    }
 }

@@ -2,7 +2,8 @@
 //! 100-bit input and a 70-bit output (both wider than 64 bits).
 
 use aecc_testbench::{
-    compare_outputs, lint, require_tools, yosys_elaborate, Cosim, CosimError, Lane, Port, RtlDesign,
+    compare_outputs, iverilog_check, lint, require_tools, yosys_elaborate, Cosim, CosimError, Lane,
+    Port, RtlDesign,
 };
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
@@ -59,12 +60,13 @@ fn random_vectors(n: usize, seed: u64) -> Vec<Vec<i64>> {
 
 #[test]
 fn lane_adder_is_lint_clean_and_elaborates() {
-    if !require_tools(&["verilator", "yosys"]) {
+    if !require_tools(&["verilator", "yosys", "iverilog"]) {
         return;
     }
     let d = lane_adder(LANE_ADDER, 2);
     lint(&d).unwrap();
     yosys_elaborate(&d).unwrap();
+    iverilog_check(&d).unwrap();
 }
 
 #[test]

@@ -7,7 +7,7 @@ use aecc::backend::verilog::{emit, VerilogOptions};
 use aecc::ir::{
     ConstTensor, Conv, Dense, FixedType, Graph, NodeId, Op, Overflow, Quantizer, Rounding,
 };
-use aecc_testbench::{compare_outputs, lint, yosys_elaborate, Cosim, RtlDesign};
+use aecc_testbench::{compare_outputs, iverilog_check, lint, yosys_elaborate, Cosim, RtlDesign};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -236,12 +236,20 @@ pub fn reference_outputs(graph: &Graph, vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
         .collect()
 }
 
+/// Tools every emitted design is checked with.
+pub const TOOLS: &[&str] = &["verilator", "yosys", "iverilog"];
+
+/// Emits `graph` and checks the design with `verilator --lint-only -Wall`, yosys and
+/// `iverilog -g2005`; any warning fails.
 pub fn emit_checked(graph: &Graph, top: &str) -> RtlDesign {
     let design = emit(graph, &VerilogOptions::new(top)).unwrap();
     if let Err(e) = lint(&design) {
         panic!("{e}");
     }
     if let Err(e) = yosys_elaborate(&design) {
+        panic!("{e}");
+    }
+    if let Err(e) = iverilog_check(&design) {
         panic!("{e}");
     }
     design
