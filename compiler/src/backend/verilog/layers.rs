@@ -1,6 +1,6 @@
 //! The combinational logic of each compute layer, one lane per tensor element.
 
-use super::netlist::{literal, signed_residue, wrap_list, Bit, Body, Val};
+use super::netlist::{literal, signed_residue, wrap_list, Bit, ModuleBody, Signal};
 use super::quantize::lane_logic;
 use super::views::{comment_lines, render_file, unused_sink, InstanceView, LaneView, LaneWireView};
 use super::BackendError;
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// The logic of one layer before it is wrapped into a module.
 pub struct LayerLogic {
-    pub body: Body,
+    pub body: ModuleBody,
     pub instances: Vec<InstanceView>,
     /// Names of the output lane wires, lane 0 first.
     pub lanes: Vec<String>,
@@ -30,7 +30,12 @@ pub fn coords(flat: usize, shape: &[usize]) -> String {
 }
 
 /// Splits the input bus `port` into one wire per lane, `{prefix}{i}`.
-pub fn input_lanes(body: &mut Body, port: &str, prefix: &str, info: &TensorInfo) -> Vec<Val> {
+pub fn input_lanes(
+    body: &mut ModuleBody,
+    port: &str,
+    prefix: &str,
+    info: &TensorInfo,
+) -> Vec<Signal> {
     let w = info.ty.width;
     let n = info.len() as u32;
     let bus = body.port(port, w * n, false, Interval::point(0));
@@ -73,12 +78,12 @@ fn sum_text(terms: &[(bool, String)], width: u32) -> String {
 
 /// `Dense`/`Conv`: each output lane is `sum_k x[i_k] * w_k (+ bias)`, at the output width.
 pub fn linear(map: &LinearMap, x: &TensorInfo, out: &TensorInfo) -> LayerLogic {
-    let mut body = Body::new();
+    let mut body = ModuleBody::new();
     let xs = input_lanes(&mut body, "in_data", "x", x);
     let w = out.ty.width;
     // Each input lane once at the output width (sign- or zero-extended, or truncated:
     // the sums are exact modulo 2^w and fit in w bits).
-    let mut extended: BTreeMap<usize, Val> = BTreeMap::new();
+    let mut extended: BTreeMap<usize, Signal> = BTreeMap::new();
     let mut lanes = Vec::with_capacity(map.rows.len());
     let mut rows = Vec::with_capacity(map.rows.len());
     for row in &map.rows {
@@ -142,7 +147,7 @@ pub fn linear(map: &LinearMap, x: &TensorInfo, out: &TensorInfo) -> LayerLogic {
 
 /// `max(x, 0)` per lane: the low bits of `x`, cleared when `x` is negative.
 pub fn relu(x: &TensorInfo, out: &TensorInfo) -> LayerLogic {
-    let mut body = Body::new();
+    let mut body = ModuleBody::new();
     let xs = input_lanes(&mut body, "in_data", "x", x);
     let w = out.ty.width;
     let mut lanes = Vec::with_capacity(xs.len());
@@ -171,7 +176,7 @@ pub fn relu(x: &TensorInfo, out: &TensorInfo) -> LayerLogic {
 
 /// `a + b` per lane, each operand shifted onto the finer grid.
 pub fn add(a: &TensorInfo, b: &TensorInfo, out: &TensorInfo) -> LayerLogic {
-    let mut body = Body::new();
+    let mut body = ModuleBody::new();
     let as_ = input_lanes(&mut body, "a_data", "a", a);
     let bs = input_lanes(&mut body, "b_data", "b", b);
     let w = out.ty.width;
@@ -210,7 +215,7 @@ pub fn quantize(
     out: &TensorInfo,
     node_name: &str,
 ) -> Result<LayerLogic, BackendError> {
-    let mut body = Body::new();
+    let mut body = ModuleBody::new();
     let xs = input_lanes(&mut body, "in_data", "x", x);
     let w = out.ty.width;
     let mut submodules = Vec::new();

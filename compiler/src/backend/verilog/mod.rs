@@ -14,11 +14,11 @@
 //!   `<layer>_ch<c>`).
 //!
 //! Every file holds one module named like the file. Widths are exact from the IR types
-//! (see [`netlist`] for the arithmetic convention); the output is deterministic and
+//! (see `netlist.rs` for the arithmetic convention); the output is deterministic and
 //! lint-clean under `verilator --lint-only -Wall`.
 
 mod layers;
-pub mod netlist;
+mod netlist;
 mod quantize;
 mod views;
 

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 /// A signal of the body: a port or a declared wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Val {
+pub struct Signal {
     pub name: String,
     pub width: u32,
     /// Two's complement when true, unsigned otherwise.
@@ -28,7 +28,7 @@ pub struct Val {
     pub interval: Interval,
 }
 
-impl Val {
+impl Signal {
     /// Width this value needs as a two's complement number.
     fn signed_width(&self) -> u32 {
         self.width + u32::from(!self.signed)
@@ -36,7 +36,7 @@ impl Val {
 }
 
 /// A one-bit condition, folded when it is a constant. The bits it reads are marked as
-/// read only when the condition is printed ([`Body::use_bit`]), so a condition that
+/// read only when the condition is printed ([`ModuleBody::use_bit`]), so a condition that
 /// folds away leaves its bits to the unused sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bit {
@@ -150,16 +150,16 @@ struct Usage {
 
 /// The body of one module under construction.
 #[derive(Default)]
-pub struct Body {
+pub struct ModuleBody {
     pub wires: Vec<Wire>,
     usage: BTreeMap<String, Usage>,
     /// Signal names in order of registration (the order of the unused sink).
     order: Vec<String>,
 }
 
-impl Body {
-    pub fn new() -> Body {
-        Body::default()
+impl ModuleBody {
+    pub fn new() -> ModuleBody {
+        ModuleBody::default()
     }
 
     fn track(&mut self, name: &str, width: u32) {
@@ -179,9 +179,9 @@ impl Body {
     }
 
     /// Registers a signal declared elsewhere (an input port).
-    pub fn port(&mut self, name: &str, width: u32, signed: bool, interval: Interval) -> Val {
+    pub fn port(&mut self, name: &str, width: u32, signed: bool, interval: Interval) -> Signal {
         self.track(name, width);
-        Val {
+        Signal {
             name: name.to_string(),
             width,
             signed,
@@ -196,7 +196,7 @@ impl Body {
         interval: Interval,
         expr: String,
         comment: Option<String>,
-    ) -> Val {
+    ) -> Signal {
         let (width, signed) = tight(interval);
         self.wire_of_width(name, width, signed, interval, expr, comment)
     }
@@ -210,7 +210,7 @@ impl Body {
         interval: Interval,
         expr: String,
         comment: Option<String>,
-    ) -> Val {
+    ) -> Signal {
         self.track(name, width);
         self.wires.push(Wire {
             comment,
@@ -218,7 +218,7 @@ impl Body {
             width,
             expr: Some(expr),
         });
-        Val {
+        Signal {
             name: name.to_string(),
             width,
             signed,
@@ -236,7 +236,7 @@ impl Body {
         });
     }
 
-    fn mark(&mut self, v: &Val, hi: u32, lo: u32) {
+    fn mark(&mut self, v: &Signal, hi: u32, lo: u32) {
         let u = self.usage.get_mut(&v.name).expect("signal is registered");
         for b in lo..=hi {
             u.used[b as usize] = true;
@@ -244,7 +244,7 @@ impl Body {
     }
 
     /// The text of `v[hi:lo]` (or `v[i]`, or `v` for the whole signal), not yet marked.
-    fn text(v: &Val, hi: u32, lo: u32) -> String {
+    fn text(v: &Signal, hi: u32, lo: u32) -> String {
         debug_assert!(lo <= hi && hi < v.width);
         if lo == 0 && hi + 1 == v.width {
             v.name.clone()
@@ -256,12 +256,12 @@ impl Body {
     }
 
     /// `v[hi:lo]` (or `v[i]`, or `v` when it is the whole signal), marked as read.
-    pub fn slice(&mut self, v: &Val, hi: u32, lo: u32) -> String {
+    pub fn slice(&mut self, v: &Signal, hi: u32, lo: u32) -> String {
         self.mark(v, hi, lo);
-        Body::text(v, hi, lo)
+        ModuleBody::text(v, hi, lo)
     }
 
-    fn read_bit(v: &Val, hi: u32, lo: u32, text: String) -> Bit {
+    fn read_bit(v: &Signal, hi: u32, lo: u32, text: String) -> Bit {
         Bit::Expr {
             text,
             reads: vec![(v.name.clone(), hi, lo)],
@@ -285,42 +285,42 @@ impl Body {
     }
 
     /// Bit `i` of the infinite two's complement (or zero) extension of `v`.
-    pub fn bit(&self, v: &Val, i: u32) -> Bit {
+    pub fn bit(&self, v: &Signal, i: u32) -> Bit {
         if i < v.width {
-            Body::read_bit(v, i, i, Body::text(v, i, i))
+            ModuleBody::read_bit(v, i, i, ModuleBody::text(v, i, i))
         } else {
             self.sign(v)
         }
     }
 
     /// The sign of `v` (true when negative), folded when the interval decides it.
-    pub fn sign(&self, v: &Val) -> Bit {
+    pub fn sign(&self, v: &Signal) -> Bit {
         if v.interval.lo >= 0 || !v.signed {
             Bit::Const(false)
         } else if v.interval.hi < 0 {
             Bit::Const(true)
         } else {
             let msb = v.width - 1;
-            Body::read_bit(v, msb, msb, Body::text(v, msb, msb))
+            ModuleBody::read_bit(v, msb, msb, ModuleBody::text(v, msb, msb))
         }
     }
 
     /// OR of bits `[n-1:0]` of `v` (bits beyond the width are copies of the sign, which
     /// cannot be set alone: `v[n-1:0] != 0` iff the value's low `n` bits are not zero).
-    pub fn any_low_bits(&self, v: &Val, n: u32) -> Bit {
+    pub fn any_low_bits(&self, v: &Signal, n: u32) -> Bit {
         if n == 0 {
             return Bit::Const(false);
         }
         let hi = n.min(v.width) - 1;
-        let s = Body::text(v, hi, 0);
-        Body::read_bit(v, hi, 0, if hi == 0 { s } else { format!("(|{s})") })
+        let s = ModuleBody::text(v, hi, 0);
+        ModuleBody::read_bit(v, hi, 0, if hi == 0 { s } else { format!("(|{s})") })
     }
 
     /// Bits `[lo + width - 1 : lo]` of the infinite two's complement (signed) or zero
     /// (unsigned) extension of `v`, as an expression of exactly `width` bits.
     /// `field(v, 0, w)` resizes `v`; `field(v, s, w)` is `floor(v / 2^s)`.
-    pub fn field(&mut self, v: &Val, lo: u32, width: u32) -> String {
-        let fill = |body: &mut Body, n: u32| -> String {
+    pub fn field(&mut self, v: &Signal, lo: u32, width: u32) -> String {
+        let fill = |body: &mut ModuleBody, n: u32| -> String {
             match body.sign(v) {
                 Bit::Const(false) => format!("{n}'d0"),
                 Bit::Const(true) => format!("{{{n}{{1'b1}}}}"),
@@ -342,7 +342,7 @@ impl Body {
     }
 
     /// `v << shift` as `width` bits (exact when the result fits).
-    pub fn shift_left(&mut self, v: &Val, shift: u32, width: u32) -> String {
+    pub fn shift_left(&mut self, v: &Signal, shift: u32, width: u32) -> String {
         if shift == 0 {
             self.field(v, 0, width)
         } else if shift >= width {
@@ -354,7 +354,7 @@ impl Body {
     }
 
     /// `$signed(v) < c` (`less = true`) or `$signed(v) > c`, at a width holding both.
-    pub fn compare(&mut self, v: &Val, c: i128, less: bool) -> String {
+    pub fn compare(&mut self, v: &Signal, c: i128, less: bool) -> String {
         let cw = tight(Interval::point(c)).0 + 1;
         let w = v.signed_width().max(cw);
         let operand = self.field(v, 0, w);
@@ -418,9 +418,9 @@ pub fn wrap_list(items: &[String], sep: &str, per_line: usize, indent: &str) -> 
 mod tests {
     use super::*;
 
-    fn val(name: &str, lo: i128, hi: i128) -> Val {
+    fn val(name: &str, lo: i128, hi: i128) -> Signal {
         let (width, signed) = tight(Interval::new(lo, hi));
-        Val {
+        Signal {
             name: name.into(),
             width,
             signed,
@@ -440,7 +440,7 @@ mod tests {
 
     #[test]
     fn fields_extend_and_truncate() {
-        let mut b = Body::new();
+        let mut b = ModuleBody::new();
         let x = val("x", -8, 7);
         b.port("x", x.width, x.signed, x.interval);
         assert_eq!(b.field(&x, 0, 4), "x");
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn unused_runs() {
-        let mut b = Body::new();
+        let mut b = ModuleBody::new();
         let x = b.port("x", 8, false, Interval::new(0, 255));
         b.slice(&x, 5, 4);
         b.slice(&x, 0, 0);
@@ -470,7 +470,7 @@ mod tests {
 
     #[test]
     fn bits_fold_constants_and_mark_reads_lazily() {
-        let mut b = Body::new();
+        let mut b = ModuleBody::new();
         let x = b.port("x", 4, true, Interval::new(-8, 7));
         let low = b.any_low_bits(&x, 2);
         let sign = b.sign(&x);

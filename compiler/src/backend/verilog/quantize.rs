@@ -14,13 +14,13 @@
 //!
 //! QONNX's bipolar 1-bit case gives `y = (v >= 0 ? 1 : -1) - zp`, shifted.
 
-use super::netlist::{literal, tight, Bit, Body, Val};
+use super::netlist::{literal, tight, Bit, ModuleBody, Signal};
 use aecc_ir::fixed::div_round;
 use aecc_ir::{Interval, Overflow, Quantizer, Rounding};
 
 /// The body and output expression of one quantizer lane `y = Q_c(x)`.
 pub struct LaneLogic {
-    pub body: Body,
+    pub body: ModuleBody,
     /// Expression of exactly `out_width` bits for the output `y`.
     pub y: String,
 }
@@ -76,7 +76,7 @@ pub fn lane_logic(
     };
     let out_shift = q.channel_shift(c);
 
-    let mut body = Body::new();
+    let mut body = ModuleBody::new();
     let x = body.port("x", x_width, x_signed, x_interval);
 
     // 1. v = x * 2^k_left + zp * 2^s
@@ -190,7 +190,7 @@ pub fn lane_logic(
     LaneLogic { body, y }
 }
 
-fn saturate(body: &mut Body, q: &Val, lo: i128, hi: i128) -> Val {
+fn saturate(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128) -> Signal {
     let qi = q.interval;
     let interval = Interval::new(qi.lo.clamp(lo, hi), qi.hi.clamp(lo, hi));
     let (w, _) = tight(interval);
@@ -208,7 +208,7 @@ fn saturate(body: &mut Body, q: &Val, lo: i128, hi: i128) -> Val {
 }
 
 /// `lo + (q - lo) mod (hi - lo + 1)`.
-fn wrap(body: &mut Body, q: &Val, lo: i128, hi: i128, bits: u32) -> Val {
+fn wrap(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128, bits: u32) -> Signal {
     let period = hi - lo + 1;
     let range = Interval::new(lo, hi);
     if period == 1i128 << bits {

@@ -1,7 +1,7 @@
 //! Typed views of the generated modules, printed by the askama templates in
 //! `hdl-templates/verilog/`. Everything is decided here; the templates only print.
 
-use super::netlist::{Body, Wire};
+use super::netlist::{ModuleBody, Wire};
 use askama::Template;
 
 /// Renders a view as the text of one Verilog file (ending in a newline).
@@ -38,7 +38,7 @@ pub fn comment_lines(text: &str) -> Vec<String> {
 }
 
 /// `{1'b0, <parts>, 1'b0}` contents for the unused-bit sink, or `None`.
-pub fn unused_sink(body: &Body) -> Option<String> {
+pub fn unused_sink(body: &ModuleBody) -> Option<String> {
     let parts = body.unused_parts();
     (!parts.is_empty()).then(|| super::netlist::wrap_list(&parts, ", ", 8, "      "))
 }
