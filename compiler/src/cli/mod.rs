@@ -152,7 +152,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify { model, vectors, seed, bubbles, output, top } => verify(model, vectors, seed, bubbles, output, top),
         Command::Inspect { model } => {
             let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
-            let unsupported = crate::onnx::list_unsupported(&bytes);
+            let unsupported = crate::onnx::list_unsupported(&bytes)?;
             if !unsupported.is_empty() {
                 println!("{} node(s) cannot be compiled:", unsupported.len());
                 for u in &unsupported {
