@@ -36,12 +36,26 @@ pub fn default_top_name(model: &Path) -> String {
         model
             .canonicalize()
             .ok()
-            .and_then(|p| p.parent().and_then(|d| d.file_name()).and_then(|d| d.to_str()).map(str::to_string))
+            .and_then(|p| {
+                p.parent()
+                    .and_then(|d| d.file_name())
+                    .and_then(|d| d.to_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| stem.to_string())
     } else {
         stem.to_string()
     };
-    let mut s: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let mut s: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
         s.insert_str(0, "m_");
     }
@@ -65,9 +79,26 @@ pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<Stri
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
     let (graph, warnings) = lower(model, opts.passes.as_deref())?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
-    let rtl = verilog::emit(&graph, &VerilogOptions { top_name: top.clone() })?;
-    let report = design_report(&graph, &model.display().to_string(), &top, rtl.latency, &warnings)?;
-    Ok(Compiled { model: model.to_path_buf(), graph, rtl, report, warnings })
+    let rtl = verilog::emit(
+        &graph,
+        &VerilogOptions {
+            top_name: top.clone(),
+        },
+    )?;
+    let report = design_report(
+        &graph,
+        &model.display().to_string(),
+        &top,
+        rtl.latency,
+        &warnings,
+    )?;
+    Ok(Compiled {
+        model: model.to_path_buf(),
+        graph,
+        rtl,
+        report,
+        warnings,
+    })
 }
 
 impl Compiled {

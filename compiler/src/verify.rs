@@ -20,7 +20,11 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "vector {} lane {}: expected {} actual {}", self.vector, self.lane, self.expected, self.actual)
+        write!(
+            f,
+            "vector {} lane {}: expected {} actual {}",
+            self.vector, self.lane, self.expected, self.actual
+        )
     }
 }
 
@@ -45,7 +49,10 @@ impl Comparison {
 
     /// Compares expected and actual output vectors lane by lane, every bit.
     pub fn of(expected: &[Vec<i64>], actual: &[Vec<i64>], offset: usize) -> Comparison {
-        let mut c = Comparison { vectors: expected.len(), ..Comparison::default() };
+        let mut c = Comparison {
+            vectors: expected.len(),
+            ..Comparison::default()
+        };
         if expected.len() != actual.len() {
             c.mismatch_count = expected.len().abs_diff(actual.len()).max(1);
             return c;
@@ -56,7 +63,12 @@ impl Comparison {
                 if ev != av {
                     c.mismatch_count += 1;
                     if c.mismatches.len() < MAX_REPORTED {
-                        c.mismatches.push(Mismatch { vector: offset + v, lane, expected: ev, actual: av });
+                        c.mismatches.push(Mismatch {
+                            vector: offset + v,
+                            lane,
+                            expected: ev,
+                            actual: av,
+                        });
                     }
                 }
             }
@@ -79,18 +91,40 @@ impl Comparison {
     }
 }
 
-/// `n` uniformly random vectors on the grid of the model's (single) input, seeded.
-/// The first two are the all-minimum and all-maximum vectors.
+/// `n` random vectors on the grid of the model's (single) input, seeded: every lane is
+/// a value the input quantizer can produce, its code drawn uniformly from the
+/// quantizer's integer range. The first two vectors are the smallest and largest code
+/// in every lane. Without an input quantizer, lanes are uniform over the input interval.
 pub fn random_vectors(sim: &Simulator, n: usize, seed: u64) -> Vec<Vec<i64>> {
     let info = sim.input_info(0);
-    let (lo, hi) = (info.ty.min_int() as i64, info.ty.max_int() as i64);
     let len = info.len();
+    let quantizer = match &sim.graph().node(sim.graph().inputs()[0]).op {
+        aecc_ir::Op::Input {
+            from_float: Some(q),
+        } if !q.is_bipolar() => Some(q.clone()),
+        _ => None,
+    };
+    let (lo, hi) = match &quantizer {
+        Some(q) => q.q_bounds(),
+        None => (info.interval.lo, info.interval.hi),
+    };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n)
-        .map(|i| match i {
-            0 => vec![lo; len],
-            1 => vec![hi; len],
-            _ => (0..len).map(|_| rng.random_range(lo..=hi)).collect(),
+        .map(|i| {
+            (0..len)
+                .map(|lane| {
+                    let code = match i {
+                        0 => lo,
+                        1 => hi,
+                        _ => rng.random_range(lo..=hi),
+                    };
+                    let v = match &quantizer {
+                        Some(q) => q.grid_value(code, q.channel_of(lane, &info.shape)),
+                        None => code,
+                    };
+                    v as i64
+                })
+                .collect()
         })
         .collect()
 }
@@ -125,14 +159,22 @@ pub fn samples_dir(model: &Path) -> PathBuf {
 
 /// Runs the reference model on every vector.
 pub fn reference_outputs(sim: &Simulator, vectors: &[Vec<i64>]) -> Result<Vec<Vec<i64>>, Error> {
-    vectors.iter().map(|v| sim.run_one(v).map_err(Error::from)).collect()
+    vectors
+        .iter()
+        .map(|v| sim.run_one(v).map_err(Error::from))
+        .collect()
 }
 
 /// Compares the reference model with the outputs in `samples/output.npy` (computed by
 /// the QONNX executor when the model was exported): every value must be equal.
 /// `None` when the model has no committed samples.
-pub fn check_reference_against_executor(sim: &Simulator, model: &Path) -> Result<Option<Comparison>, Error> {
-    let Some(inputs) = sample_vectors(sim, model)? else { return Ok(None) };
+pub fn check_reference_against_executor(
+    sim: &Simulator,
+    model: &Path,
+) -> Result<Option<Comparison>, Error> {
+    let Some(inputs) = sample_vectors(sim, model)? else {
+        return Ok(None);
+    };
     let path = samples_dir(model).join("output.npy");
     if !path.exists() {
         return Ok(None);
@@ -148,7 +190,10 @@ pub fn check_reference_against_executor(sim: &Simulator, model: &Path) -> Result
         )));
     }
     let ty = sim.output_info(0).ty;
-    let mut cmp = Comparison { vectors: inputs.len(), ..Comparison::default() };
+    let mut cmp = Comparison {
+        vectors: inputs.len(),
+        ..Comparison::default()
+    };
     for (i, x) in inputs.iter().enumerate() {
         let ours = sim.run_one(x)?;
         for (lane, (&o, &e)) in ours.iter().zip(expected.sample(i)).enumerate() {
@@ -158,8 +203,17 @@ pub fn check_reference_against_executor(sim: &Simulator, model: &Path) -> Result
             if ty.to_f64(o as i128) != e {
                 cmp.mismatch_count += 1;
                 if cmp.mismatches.len() < MAX_REPORTED {
-                    let actual = if scaled.fract() == 0.0 { scaled as i64 } else { i64::MIN };
-                    cmp.mismatches.push(Mismatch { vector: i, lane, expected: actual, actual: o });
+                    let actual = if scaled.fract() == 0.0 {
+                        scaled as i64
+                    } else {
+                        i64::MIN
+                    };
+                    cmp.mismatches.push(Mismatch {
+                        vector: i,
+                        lane,
+                        expected: actual,
+                        actual: o,
+                    });
                 }
             }
         }

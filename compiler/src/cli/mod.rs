@@ -1,7 +1,10 @@
 //! The `aecc` command line.
 
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
-use crate::verify::{check_reference_against_executor, cosimulate, default_cache_dir, random_vectors, sample_vectors, Comparison};
+use crate::verify::{
+    check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
+    sample_vectors, Comparison,
+};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -83,9 +86,11 @@ pub fn main() -> i32 {
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(len);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     pb.set_message(what.to_string());
     pb
@@ -93,14 +98,30 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Compile { model, output, top, passes } => {
+        Command::Compile {
+            model,
+            output,
+            top,
+            passes,
+        } => {
             let compiled = compile(&model, &CompileOptions { top, passes })?;
             compiled.write(&output)?;
             print!("{}", compiled.report.summary());
-            println!("wrote {}/rtl/{}.v, {}/report.json", output.display(), compiled.rtl.top, output.display());
+            println!(
+                "wrote {}/rtl/{}.v, {}/report.json",
+                output.display(),
+                compiled.rtl.top,
+                output.display()
+            );
             Ok(0)
         }
-        Command::Simulate { model, input, output, int_input, int_output } => {
+        Command::Simulate {
+            model,
+            input,
+            output,
+            int_input,
+            int_output,
+        } => {
             let (graph, warnings) = lower(&model, None)?;
             for w in &warnings {
                 eprintln!("warning: {w}");
@@ -149,9 +170,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             println!("simulated {n} samples -> {}", output.display());
             Ok(0)
         }
-        Command::Verify { model, vectors, seed, bubbles, output, top } => verify(model, vectors, seed, bubbles, output, top),
+        Command::Verify {
+            model,
+            vectors,
+            seed,
+            bubbles,
+            output,
+            top,
+        } => verify(model, vectors, seed, bubbles, output, top),
         Command::Inspect { model } => {
-            let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+            let bytes =
+                std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
             let unsupported = crate::onnx::list_unsupported(&bytes)?;
             if !unsupported.is_empty() {
                 println!("{} node(s) cannot be compiled:", unsupported.len());
@@ -171,7 +200,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             for p in crate::passes::PASSES {
                 println!("{:<14} {}", p.name, p.description);
             }
-            println!("default pipeline: {}", crate::passes::default_pipeline().join(","));
+            println!(
+                "default pipeline: {}",
+                crate::passes::default_pipeline().join(",")
+            );
             Ok(0)
         }
     }
@@ -179,10 +211,16 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 fn report_comparison(what: &str, c: &Comparison) -> bool {
     if c.passed() {
-        println!("{what}: {} vectors, {} output lanes, all bits equal", c.vectors, c.lanes_compared);
+        println!(
+            "{what}: {} vectors, {} output lanes, all bits equal",
+            c.vectors, c.lanes_compared
+        );
         true
     } else {
-        println!("{what}: MISMATCH in {} of {} output lanes ({} vectors)", c.mismatch_count, c.lanes_compared, c.vectors);
+        println!(
+            "{what}: MISMATCH in {} of {} output lanes ({} vectors)",
+            c.mismatch_count, c.lanes_compared, c.vectors
+        );
         for m in &c.mismatches {
             println!("  {m}");
         }
@@ -190,8 +228,21 @@ fn report_comparison(what: &str, c: &Comparison) -> bool {
     }
 }
 
-fn verify(model: PathBuf, vectors: usize, seed: u64, bubbles: bool, output: Option<PathBuf>, top: Option<String>) -> Result<i32> {
-    let compiled = compile(&model, &CompileOptions { top: top.or_else(|| Some(default_top_name(&model))), passes: None })?;
+fn verify(
+    model: PathBuf,
+    vectors: usize,
+    seed: u64,
+    bubbles: bool,
+    output: Option<PathBuf>,
+    top: Option<String>,
+) -> Result<i32> {
+    let compiled = compile(
+        &model,
+        &CompileOptions {
+            top: top.or_else(|| Some(default_top_name(&model))),
+            passes: None,
+        },
+    )?;
     let keep;
     let dir = match output {
         Some(d) => d,
@@ -214,13 +265,28 @@ fn verify(model: PathBuf, vectors: usize, seed: u64, bubbles: bool, output: Opti
     if let Some(samples) = sample_vectors(&sim, &model)? {
         all.extend(samples);
     }
-    println!("co-simulating {} vectors ({} random on the input grid, {} samples) with Verilator", all.len(), n_random, all.len() - n_random);
+    println!(
+        "co-simulating {} vectors ({} random on the input grid, {} samples) with Verilator",
+        all.len(),
+        n_random,
+        all.len() - n_random
+    );
     let pb = progress_bar(all.len() as u64, "co-sim");
-    let cmp = cosimulate(&compiled.rtl, &sim, &all, &default_cache_dir(), bubbles.then_some(seed), |done| pb.set_position(done as u64))?;
+    let cmp = cosimulate(
+        &compiled.rtl,
+        &sim,
+        &all,
+        &default_cache_dir(),
+        bubbles.then_some(seed),
+        |done| pb.set_position(done as u64),
+    )?;
     pb.finish_and_clear();
     ok &= report_comparison("RTL vs reference", &cmp);
     if ok {
-        println!("PASS: {} is bit-exact (latency {} cycles)", compiled.rtl.top, compiled.rtl.latency);
+        println!(
+            "PASS: {} is bit-exact (latency {} cycles)",
+            compiled.rtl.top, compiled.rtl.latency
+        );
         Ok(0)
     } else {
         println!("FAIL");

@@ -23,7 +23,12 @@ pub fn run(graph: &mut Graph) -> Result<PassOutcome, IrError> {
             let shape = graph.node(id).out.shape.clone();
             let name = graph.node(id).name.clone();
             let origin = format!("{} + {}", graph.node(src).origin, graph.node(id).origin);
-            let merged = graph.add_node(format!("{name}.merged"), Op::Reshape { shape }, &[original], origin)?;
+            let merged = graph.add_node(
+                format!("{name}.merged"),
+                Op::Reshape { shape },
+                &[original],
+                origin,
+            )?;
             graph.replace_uses(id, merged);
             changed += 1;
         }
@@ -42,9 +47,15 @@ mod tests {
         let mut g = Graph::new("t");
         let q = Quantizer::pow2(8, 4, true, Rounding::HalfEven);
         let x = g.add_input("x", vec![1, 2, 3], q.out_type(), None);
-        let a = g.add_node("a", Op::Reshape { shape: vec![1, 6] }, &[x], "a").unwrap();
-        let b = g.add_node("b", Op::Reshape { shape: vec![6] }, &[a], "b").unwrap();
-        let c = g.add_node("c", Op::Reshape { shape: vec![6] }, &[b], "c").unwrap();
+        let a = g
+            .add_node("a", Op::Reshape { shape: vec![1, 6] }, &[x], "a")
+            .unwrap();
+        let b = g
+            .add_node("b", Op::Reshape { shape: vec![6] }, &[a], "b")
+            .unwrap();
+        let c = g
+            .add_node("c", Op::Reshape { shape: vec![6] }, &[b], "c")
+            .unwrap();
         let r = g.add_node("r", Op::Relu, &[c], "r").unwrap();
         g.add_output("y", r);
         let out = run(&mut g).unwrap();

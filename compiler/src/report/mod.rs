@@ -78,7 +78,12 @@ pub struct DesignReport {
 
 fn port(graph: &Graph, name: &str, id: aecc_ir::NodeId) -> PortReport {
     let t = &graph.node(id).out;
-    PortReport { name: name.to_string(), shape: t.shape.clone(), ty: TypeReport::new(t), bus_bits: t.len() * t.ty.width as usize }
+    PortReport {
+        name: name.to_string(),
+        shape: t.shape.clone(),
+        ty: TypeReport::new(t),
+        bus_bits: t.len() * t.ty.width as usize,
+    }
 }
 
 /// Per-layer report of a graph.
@@ -86,7 +91,10 @@ pub fn layers(graph: &Graph) -> Result<Vec<LayerReport>, aecc_ir::IrError> {
     let mut out = Vec::new();
     for id in graph.compute_nodes()? {
         let n = graph.node(id);
-        let input = graph.operands(id).first().map(|&o| graph.node(o).out.clone());
+        let input = graph
+            .operands(id)
+            .first()
+            .map(|&o| graph.node(o).out.clone());
         let (mut mults, mut adds, mut quant) = (0, 0, 0);
         match (&n.op, &input) {
             (Op::Dense(_) | Op::Conv(_), Some(x)) => {
@@ -130,8 +138,16 @@ pub fn design_report(
         top: top.to_string(),
         latency_cycles: latency,
         initiation_interval: 1,
-        inputs: graph.inputs().iter().map(|&i| port(graph, &graph.node(i).name, i)).collect(),
-        outputs: graph.outputs().iter().map(|(n, i)| port(graph, n, *i)).collect(),
+        inputs: graph
+            .inputs()
+            .iter()
+            .map(|&i| port(graph, &graph.node(i).name, i))
+            .collect(),
+        outputs: graph
+            .outputs()
+            .iter()
+            .map(|(n, i)| port(graph, n, *i))
+            .collect(),
         total_const_multiplications: layers.iter().map(|l| l.const_multiplications).sum(),
         total_additions: layers.iter().map(|l| l.additions).sum(),
         layers,
@@ -144,22 +160,50 @@ impl DesignReport {
     pub fn summary(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        writeln!(s, "{} -> module {}: latency {} cycles, II {}", self.model, self.top, self.latency_cycles, self.initiation_interval).unwrap();
+        writeln!(
+            s,
+            "{} -> module {}: latency {} cycles, II {}",
+            self.model, self.top, self.latency_cycles, self.initiation_interval
+        )
+        .unwrap();
         for p in &self.inputs {
-            writeln!(s, "  input  {} {:?} {} ({} bus bits)", p.name, p.shape, p.ty.text, p.bus_bits).unwrap();
+            writeln!(
+                s,
+                "  input  {} {:?} {} ({} bus bits)",
+                p.name, p.shape, p.ty.text, p.bus_bits
+            )
+            .unwrap();
         }
         for p in &self.outputs {
-            writeln!(s, "  output {} {:?} {} ({} bus bits)", p.name, p.shape, p.ty.text, p.bus_bits).unwrap();
+            writeln!(
+                s,
+                "  output {} {:?} {} ({} bus bits)",
+                p.name, p.shape, p.ty.text, p.bus_bits
+            )
+            .unwrap();
         }
         for l in &self.layers {
             let ops = if l.const_multiplications > 0 {
-                format!("  {} const-mults, {} adds", l.const_multiplications, l.additions)
+                format!(
+                    "  {} const-mults, {} adds",
+                    l.const_multiplications, l.additions
+                )
             } else {
                 String::new()
             };
-            writeln!(s, "  {:<10} {:<24} {:?} {}{}", l.op, l.name, l.shape, l.ty.text, ops).unwrap();
+            writeln!(
+                s,
+                "  {:<10} {:<24} {:?} {}{}",
+                l.op, l.name, l.shape, l.ty.text, ops
+            )
+            .unwrap();
         }
-        writeln!(s, "  total: {} constant multiplications, {} additions", self.total_const_multiplications, self.total_additions).unwrap();
+        writeln!(
+            s,
+            "  total: {} constant multiplications, {} additions",
+            self.total_const_multiplications, self.total_additions
+        )
+        .unwrap();
         for w in &self.warnings {
             writeln!(s, "  warning: {w}").unwrap();
         }
