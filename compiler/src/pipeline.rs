@@ -3,6 +3,7 @@
 
 use crate::backend::verilog::{self, VerilogOptions};
 use crate::error::Error;
+use crate::lower::HardwareOptions;
 use crate::passes::{default_pipeline, PassManager};
 use crate::report::{design_report, DesignReport};
 use aecc_ir::Graph;
@@ -16,6 +17,8 @@ pub struct CompileOptions {
     pub top: Option<String>,
     /// Passes to run instead of the default pipeline.
     pub passes: Option<Vec<String>>,
+    /// Architecture and hardware optimisations (README "Hardware optimisation").
+    pub hardware: HardwareOptions,
 }
 
 /// Everything one compile produces.
@@ -79,19 +82,27 @@ pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<Stri
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
     let (graph, warnings) = lower(model, opts.passes.as_deref())?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
-    let rtl = verilog::emit(
-        &graph,
-        &VerilogOptions {
-            top_name: top.clone(),
-        },
-    )?;
-    let report = design_report(
+    let vopts = VerilogOptions::new(top.clone()).with_hardware(opts.hardware);
+    let (rtl, hardware) = if opts.hardware.optimize {
+        opts.hardware.validate().map_err(Error::Invalid)?;
+        let low =
+            crate::lower::lower(&graph, &opts.hardware).map_err(|e| Error::Verilog(e.into()))?;
+        let rtl = verilog::emit_lowered(&graph, &low, &vopts)?;
+        let hw = crate::lower::report::HardwareReport::new(&low, &rtl);
+        (rtl, Some(hw))
+    } else {
+        let rtl = verilog::emit(&graph, &vopts)?;
+        (rtl, None)
+    };
+    let mut report = design_report(
         &graph,
         &model.display().to_string(),
         &top,
         rtl.latency,
         &warnings,
     )?;
+    report.initiation_interval = opts.hardware.reuse;
+    report.hardware = hardware;
     Ok(Compiled {
         model: model.to_path_buf(),
         graph,

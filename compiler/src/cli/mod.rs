@@ -6,6 +6,9 @@ use crate::verify::{
     sample_vectors, Comparison,
 };
 use anyhow::{bail, Context, Result};
+use hardware::HardwareArgs;
+
+mod hardware;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -31,6 +34,8 @@ pub enum Command {
         /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
         #[arg(long, value_delimiter = ',')]
         passes: Option<Vec<String>>,
+        #[command(flatten)]
+        hardware: HardwareArgs,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -64,6 +69,8 @@ pub enum Command {
         output: Option<PathBuf>,
         #[arg(long)]
         top: Option<String>,
+        #[command(flatten)]
+        hardware: HardwareArgs,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
@@ -103,8 +110,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             top,
             passes,
+            hardware,
         } => {
-            let compiled = compile(&model, &CompileOptions { top, passes })?;
+            let compiled = compile(
+                &model,
+                &CompileOptions {
+                    top,
+                    passes,
+                    hardware: hardware.options(),
+                },
+            )?;
             compiled.write(&output)?;
             print!("{}", compiled.report.summary());
             println!(
@@ -177,7 +192,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             bubbles,
             output,
             top,
-        } => verify(model, vectors, seed, bubbles, output, top),
+            hardware,
+        } => verify(model, vectors, seed, bubbles, output, top, &hardware),
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -235,12 +251,14 @@ fn verify(
     bubbles: bool,
     output: Option<PathBuf>,
     top: Option<String>,
+    hardware: &HardwareArgs,
 ) -> Result<i32> {
     let compiled = compile(
         &model,
         &CompileOptions {
             top: top.or_else(|| Some(default_top_name(&model))),
             passes: None,
+            hardware: hardware.options(),
         },
     )?;
     let keep;

@@ -74,6 +74,9 @@ pub struct DesignReport {
     pub total_const_multiplications: usize,
     pub total_additions: usize,
     pub warnings: Vec<String>,
+    /// The optimised architecture's figures (absent for the reference architecture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<crate::lower::report::HardwareReport>,
 }
 
 fn port(graph: &Graph, name: &str, id: aecc_ir::NodeId) -> PortReport {
@@ -152,6 +155,7 @@ pub fn design_report(
         total_additions: layers.iter().map(|l| l.additions).sum(),
         layers,
         warnings: warnings.to_vec(),
+        hardware: None,
     })
 }
 
@@ -204,6 +208,9 @@ impl DesignReport {
             self.total_const_multiplications, self.total_additions
         )
         .unwrap();
+        if let Some(h) = &self.hardware {
+            s.push_str(&h.summary());
+        }
         for w in &self.warnings {
             writeln!(s, "  warning: {w}").unwrap();
         }

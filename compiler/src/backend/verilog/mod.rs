@@ -18,10 +18,12 @@
 //! lint-clean under `verilator --lint-only -Wall`.
 
 mod layers;
+mod lowered;
 mod netlist;
 mod quantize;
 mod views;
 
+pub use crate::lower::HardwareOptions;
 use aecc_ir::graph::NodeId;
 use aecc_ir::{Graph, IrError, Op, TensorInfo};
 use aecc_testbench::{Lane, Port, RtlDesign};
@@ -35,17 +37,35 @@ use views::{
 };
 
 /// Options of the Verilog backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VerilogOptions {
     /// Name of the top module; every other module name starts with it.
     pub top_name: String,
+    /// Architecture and optimisations (README "Hardware optimisation"); the default is
+    /// the optimised architecture, [`HardwareOptions::baseline`] the reference one.
+    pub hardware: HardwareOptions,
 }
 
 impl VerilogOptions {
+    /// The default (optimised) architecture.
     pub fn new(top_name: impl Into<String>) -> VerilogOptions {
         VerilogOptions {
             top_name: top_name.into(),
+            hardware: HardwareOptions::default(),
         }
+    }
+
+    /// The reference architecture: one register stage per IR node, `*` operators.
+    pub fn baseline(top_name: impl Into<String>) -> VerilogOptions {
+        VerilogOptions {
+            top_name: top_name.into(),
+            hardware: HardwareOptions::baseline(),
+        }
+    }
+
+    pub fn with_hardware(mut self, hardware: HardwareOptions) -> VerilogOptions {
+        self.hardware = hardware;
+        self
     }
 }
 
@@ -67,6 +87,10 @@ pub enum BackendError {
     Ir(#[from] IrError),
     #[error("rendering a Verilog template: {0}")]
     Template(#[from] askama::Error),
+    #[error(transparent)]
+    Lower(#[from] crate::lower::LowerError),
+    #[error("{0}")]
+    Options(String),
 }
 
 /// Verilog-2005 and SystemVerilog keywords a module name must avoid.
@@ -225,7 +249,26 @@ pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendEr
     }
     let e = Emitter::new(graph, &opts.top_name);
     e.check_supported()?;
+    opts.hardware.validate().map_err(BackendError::Options)?;
+    if opts.hardware.optimize {
+        let low = crate::lower::lower(graph, &opts.hardware)?;
+        return lowered::emit(graph, &low, &opts.top_name);
+    }
     e.run()
+}
+
+/// Emits the optimised design from an already lowered graph (reports use the same
+/// lowering).
+pub fn emit_lowered(
+    graph: &Graph,
+    low: &crate::lower::Lowered,
+    opts: &VerilogOptions,
+) -> Result<RtlDesign, BackendError> {
+    check_top_name(&opts.top_name)?;
+    aecc_ir::verify::verify(graph)?;
+    let e = Emitter::new(graph, &opts.top_name);
+    e.check_supported()?;
+    lowered::emit(graph, low, &opts.top_name)
 }
 
 struct Emitter<'g> {

@@ -1,0 +1,139 @@
+//! Lowering of the IR graph to the lane graph, and the hardware optimisations that
+//! work on it ("lane passes", in this order):
+//!
+//! 1. `build` ([`build`]): one signal per tensor element with its exact interval
+//!    (forward), constant lanes folded away, ReLUs folded into quantizer clamps,
+//!    rounding constants folded into biases ([`quant_lane`]), constant-weight layers
+//!    lowered by [`cmvm`] (CSD, shared sub-expressions, arrival-balanced adder trees);
+//! 2. `dead-cells`: cells no output depends on are removed;
+//! 3. `bit-requirements` ([`bitwidth`]): backward, the bits each consumer needs;
+//! 4. `schedule` ([`timing`]): registers placed from the delay model for the target
+//!    clock;
+//! 5. `fold` ([`fold`]): with `reuse > 1`, each layer's adders are shared between
+//!    `reuse` cycles.
+//!
+//! The Verilog backend prints the result (`backend::verilog::lowered`).
+
+pub mod bitwidth;
+pub mod build;
+pub mod cmvm;
+pub mod csd;
+pub mod dfg;
+pub mod quant_lane;
+pub mod report;
+pub mod timing;
+
+pub use build::LayerStats;
+pub use cmvm::Arithmetic;
+pub use dfg::Dfg;
+pub use timing::{DelayModel, Schedule};
+
+use aecc_ir::{Graph, IrError};
+use thiserror::Error;
+
+/// The hardware options of `aecc compile` / `aecc verify` (README "Hardware
+/// optimisation").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HardwareOptions {
+    /// `false`: the reference architecture (one register stage per IR node, `*`
+    /// operators, tensor-wide widths) — the baseline of the QoR benchmark.
+    pub optimize: bool,
+    pub arithmetic: Arithmetic,
+    /// Fold ReLUs into quantizers and rounding constants into biases.
+    pub fuse: bool,
+    /// Target clock period in ns for register placement.
+    pub clock_ns: f64,
+    /// Cycles between inputs (initiation interval); layers share adders over them.
+    pub reuse: u32,
+}
+
+impl Default for HardwareOptions {
+    fn default() -> HardwareOptions {
+        HardwareOptions {
+            optimize: true,
+            arithmetic: Arithmetic::SharedShiftAdd,
+            fuse: true,
+            clock_ns: 25.0,
+            reuse: 1,
+        }
+    }
+}
+
+impl HardwareOptions {
+    /// Every optimisation off (`--no-opt`).
+    pub fn baseline() -> HardwareOptions {
+        HardwareOptions {
+            optimize: false,
+            arithmetic: Arithmetic::Multipliers,
+            fuse: false,
+            ..HardwareOptions::default()
+        }
+    }
+
+    /// Checks the values; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.clock_ns.is_finite() && self.clock_ns > 0.0) {
+            return Err(format!(
+                "--clock-ns must be a positive number of ns, got {}",
+                self.clock_ns
+            ));
+        }
+        if self.reuse == 0 {
+            return Err("--reuse must be at least 1".into());
+        }
+        if !self.optimize && self.reuse != 1 {
+            return Err("--reuse needs the optimised architecture (drop --no-opt)".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum LowerError {
+    #[error("node {node} ({op}): {message}")]
+    Unsupported {
+        node: String,
+        op: &'static str,
+        message: String,
+    },
+    #[error("the Verilog backend {0}")]
+    Graph(String),
+    #[error(transparent)]
+    Ir(#[from] IrError),
+}
+
+/// A lowered, scheduled design.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    pub dfg: Dfg,
+    pub stats: Vec<LayerStats>,
+    /// Bits of every cell some output needs ([`bitwidth::required_bits`]).
+    pub need: Vec<u32>,
+    pub schedule: Schedule,
+    pub model: DelayModel,
+    pub options: HardwareOptions,
+}
+
+/// Runs the lane passes on a graph with one input and one output.
+pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerError> {
+    let model = DelayModel::sky130_hd();
+    let (dfg, stats) = build::build(
+        graph,
+        build::BuildOptions {
+            arithmetic: options.arithmetic,
+            fuse: options.fuse,
+        },
+        &model,
+    )?;
+    let out_ty = graph.node(graph.outputs()[0].1).out.ty;
+    let need = bitwidth::required_bits(&dfg, out_ty.width);
+    let schedule = timing::schedule(&dfg, &model, options.clock_ns);
+    Ok(Lowered {
+        dfg,
+        stats,
+        need,
+        schedule,
+        model,
+        options: *options,
+    })
+}
