@@ -19,11 +19,14 @@ fn option_sets() -> Vec<HardwareOptions> {
         Arithmetic::SharedShiftAdd,
     ] {
         for fuse in [false, true] {
-            v.push(HardwareOptions {
-                arithmetic,
-                fuse,
-                ..HardwareOptions::default()
-            });
+            for reuse in [1, 2, 3] {
+                v.push(HardwareOptions {
+                    arithmetic,
+                    fuse,
+                    reuse,
+                    ..HardwareOptions::default()
+                });
+            }
         }
     }
     v
@@ -43,9 +46,9 @@ fn check(graph: &Graph, what: &str, n: usize) {
 
 #[test]
 fn hand_built_graphs_lower_exactly() {
-    check(&econt_like(1), "econt_like", 2000);
-    check(&dense_stack(2), "dense_stack", 2000);
-    check(&skip_graph(3), "skip_graph", 2000);
+    check(&econt_like(1), "econt_like", 1000);
+    check(&dense_stack(2), "dense_stack", 1000);
+    check(&skip_graph(3), "skip_graph", 1000);
 }
 
 #[test]
@@ -56,6 +59,6 @@ fn bundled_models_lower_exactly() {
             .join(name)
             .join("model.onnx");
         let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
-        check(&graph, name, 2000);
+        check(&graph, name, 500);
     }
 }

@@ -2,7 +2,8 @@
 //! - the reference model equals the QONNX executor on all committed sample vectors;
 //! - the generated RTL equals the reference on >= 10,000 random vectors on the input
 //!   grid plus the sample vectors (Verilator co-simulation, every output bit);
-//! - a design with one corrupted constant is caught (the check can fail).
+//! - a design with one corrupted constant (a bias in a shift-add adder) is caught (the
+//!   check can fail).
 
 use aecc::pipeline::{compile, CompileOptions};
 use aecc::verify::{check_reference_against_executor, cosimulate, random_vectors, sample_vectors};
@@ -97,26 +98,35 @@ fn a_corrupted_constant_in_the_econt_design_is_reported() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/econt/model.onnx");
     let compiled = compile(&model, &CompileOptions::default()).unwrap();
     let mut rtl = compiled.rtl.clone();
-    // Find a multiplication by a decimal constant `* W'dV` in a layer file and change V.
+    // The design is multiplier-free: find the first adder that adds a constant (a
+    // bias, with the rounding constant folded in) `+ W'dV` and flip the top bit of V.
     let mut changed = None;
     for (name, text) in rtl.files.iter_mut() {
-        if let Some(pos) = text.find(" * ") {
-            let at = pos + 3;
-            let end = at
-                + text[at..]
+        let mut at = 0;
+        for line in text.clone().lines() {
+            let is_adder = line.trim_start().starts_with("wire ") && line.contains("_a");
+            if let (true, Some(pos)) = (is_adder, line.find(" + ")) {
+                let lit = pos + 3;
+                let rest = &line[lit..];
+                let end = rest
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
-                    .unwrap();
-            let literal = text[at..end].to_string();
-            if let Some((width, value)) = literal.split_once("'d") {
-                let value: u64 = value.parse().unwrap();
-                let corrupted = format!("{width}'d{}", value ^ 1);
-                text.replace_range(at..end, &corrupted);
-                changed = Some(format!("{name}: {literal} -> {corrupted}"));
-                break;
+                    .unwrap_or(rest.len());
+                if let Some((width, value)) = rest[..end].split_once("'d") {
+                    let w: u32 = width.parse().unwrap();
+                    let v: u128 = value.parse().unwrap();
+                    let corrupted = format!("{w}'d{}", v ^ (1u128 << (w - 1)));
+                    text.replace_range(at + lit..at + lit + end, &corrupted);
+                    changed = Some(format!("{name}: {} -> {corrupted}", &rest[..end]));
+                    break;
+                }
             }
+            at += line.len() + 1;
+        }
+        if changed.is_some() {
+            break;
         }
     }
-    let changed = changed.expect("the ECON-T design multiplies by constants");
+    let changed = changed.expect("the ECON-T design adds bias constants");
     eprintln!("corrupted {changed}");
     let sim = Simulator::new(&compiled.graph).unwrap();
     let vectors = random_vectors(&sim, 2_000, 3);

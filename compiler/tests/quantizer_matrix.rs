@@ -168,6 +168,7 @@ fn wrapper(designs: &[RtlDesign]) -> RtlDesign {
             lanes: out_lanes,
         }],
         latency: designs[0].latency,
+        initiation_interval: 1,
     }
 }
 
@@ -177,9 +178,24 @@ fn every_quantizer_configuration_is_bit_exact() {
         return;
     }
     let configs = configurations();
+    // both architectures: the reference lane modules, and the optimised lanes (floor
+    // form where the mode allows it, generic lane modules otherwise)
+    for baseline in [true, false] {
+        check_architecture(&configs, baseline);
+    }
+}
+
+fn check_architecture(configs: &[(String, Graph)], baseline: bool) {
     let designs: Vec<RtlDesign> = configs
         .iter()
-        .map(|(name, g)| emit(g, &VerilogOptions::new(name.clone())).unwrap())
+        .map(|(name, g)| {
+            let opts = if baseline {
+                VerilogOptions::baseline(name.clone())
+            } else {
+                VerilogOptions::new(name.clone())
+            };
+            emit(g, &opts).unwrap()
+        })
         .collect();
     let all = wrapper(&designs);
     lint(&all).unwrap_or_else(|e| panic!("{e}"));
@@ -204,10 +220,10 @@ fn every_quantizer_configuration_is_bit_exact() {
     if let Err(m) = compare_outputs(&expected, &got) {
         // name the configuration of the differing lane
         let mut lane = m.lane;
-        for (name, g) in &configs {
+        for (name, g) in configs {
             let len = g.node(g.outputs()[0].1).out.len();
             if lane < len {
-                panic!("{name}, output lane {lane}: {m}");
+                panic!("{name} (baseline {baseline}), output lane {lane}: {m}");
             }
             lane -= len;
         }

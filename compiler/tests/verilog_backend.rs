@@ -16,11 +16,18 @@ fn econt_like_encoder_is_bit_exact() {
         return;
     }
     let g = econt_like(1);
-    let design = emit_checked(&g, "econt_enc");
-    // input register, conv, quantize, relu, dense, quantize
+    let design = emit_checked_with(&g, &VerilogOptions::baseline("econt_enc"));
+    // reference architecture: input register, conv, quantize, relu, dense, quantize
     assert_eq!(design.latency, 6);
     assert_eq!(design.input().width(), 640);
     assert_eq!(design.output().width(), 16 * 9);
+    cosim_against_reference(&g, &design, VECTORS, 11);
+    // optimised: everything fits one 25 ns cycle between the input and output registers
+    let design = emit_checked(&g, "econt_opt");
+    assert_eq!(design.latency, 2);
+    assert_eq!(design.input().width(), 640);
+    assert_eq!(design.output().width(), 16 * 9);
+    assert!(!design.files[0].1.contains(" * "), "multiplier-free");
     cosim_against_reference(&g, &design, VECTORS, 11);
 }
 
@@ -30,6 +37,8 @@ fn dense_stack_is_bit_exact() {
         return;
     }
     let g = dense_stack(2);
+    let design = emit_checked_with(&g, &VerilogOptions::baseline("dense_stack_ref"));
+    cosim_against_reference(&g, &design, VECTORS, 12);
     let design = emit_checked(&g, "dense_stack");
     cosim_against_reference(&g, &design, VECTORS, 12);
 }
@@ -40,7 +49,7 @@ fn skip_connection_transpose_and_per_channel_quantizer_are_bit_exact() {
         return;
     }
     let g = skip_graph(3);
-    let design = emit_checked(&g, "skip_net");
+    let design = emit_checked_with(&g, &VerilogOptions::baseline("skip_net"));
     // input, relu, quantize, add, dense (transpose and reshape are wiring)
     assert_eq!(design.latency, 5);
     let top = &design.files[0].1;
@@ -48,6 +57,8 @@ fn skip_connection_transpose_and_per_channel_quantizer_are_bit_exact() {
         top.contains("t_x_t_d1") && top.contains("t_x_t_d2"),
         "{top}"
     );
+    cosim_against_reference(&g, &design, VECTORS, 13);
+    let design = emit_checked(&g, "skip_opt");
     cosim_against_reference(&g, &design, VECTORS, 13);
 }
 
@@ -72,8 +83,12 @@ fn a_graph_of_wiring_only_has_latency_one() {
         .add_node("r", Op::Reshape { shape: vec![6] }, &[t], "r (Reshape)")
         .unwrap();
     g.add_output("y", r);
-    let design = emit_checked(&g, "wires");
+    let design = emit_checked_with(&g, &VerilogOptions::baseline("wires"));
     assert_eq!(design.latency, 1);
+    cosim_against_reference(&g, &design, 1000, 14);
+    // the optimised architecture always registers its output
+    let design = emit_checked(&g, "wires_opt");
+    assert_eq!(design.latency, 2);
     cosim_against_reference(&g, &design, 1000, 14);
 }
 
@@ -83,7 +98,7 @@ fn a_corrupted_weight_is_caught_by_cosimulation() {
         return;
     }
     let g = dense_stack(2);
-    let mut design = emit(&g, &VerilogOptions::new("dense_bad")).unwrap();
+    let mut design = emit(&g, &VerilogOptions::baseline("dense_bad")).unwrap();
     // Change the first multiplication constant of the first dense layer.
     let (name, text) = design
         .files
@@ -117,10 +132,31 @@ fn a_corrupted_weight_is_caught_by_cosimulation() {
 }
 
 #[test]
+fn a_corrupted_adder_is_caught_by_cosimulation() {
+    if !require_tools(&["verilator"]) {
+        return;
+    }
+    let g = dense_stack(2);
+    let mut design = emit(&g, &VerilogOptions::new("dense_bad_add")).unwrap();
+    let text = &mut design.files[0].1;
+    let changed = corrupt_first_adder(text).expect("the design has adders");
+    eprintln!("{changed}");
+    let sim = Cosim::build(&design, &cache_dir()).unwrap();
+    let vectors = random_inputs(&g, 500, 5);
+    let expected = reference_outputs(&g, &vectors);
+    let got = sim.run(&vectors, None).unwrap();
+    let mismatch = compare_outputs(&expected, &got).unwrap_err();
+    assert_ne!(mismatch.expected, mismatch.actual);
+}
+
+#[test]
 fn emission_is_deterministic() {
     for g in [econt_like(1), dense_stack(2), skip_graph(3)] {
         let a = emit(&g, &VerilogOptions::new("top")).unwrap();
         let b = emit(&g, &VerilogOptions::new("top")).unwrap();
+        assert_eq!(a, b);
+        let a = emit(&g, &VerilogOptions::baseline("top")).unwrap();
+        let b = emit(&g, &VerilogOptions::baseline("top")).unwrap();
         assert_eq!(a, b);
         // an equal graph built again gives the same text too
     }
@@ -133,8 +169,9 @@ fn emission_is_deterministic() {
 #[test]
 fn output_follows_the_house_rules() {
     let g = econt_like(1);
-    let design = emit(&g, &VerilogOptions::new("econt_enc")).unwrap();
-    for (name, text) in &design.files {
+    let opt = emit(&g, &VerilogOptions::new("econt_enc")).unwrap();
+    let design = emit(&g, &VerilogOptions::baseline("econt_enc")).unwrap();
+    for (name, text) in design.files.iter().chain(&opt.files) {
         let module = name.strip_suffix(".v").unwrap();
         assert!(text.starts_with("`default_nettype none\n"), "{name}");
         assert!(text.ends_with("`default_nettype wire\n"), "{name}");
@@ -157,6 +194,11 @@ fn output_follows_the_house_rules() {
         conv.out.ty, conv.out.interval
     );
     assert!(top.contains(&line), "{line}\n{top}");
+    let top = &opt.files[0].1;
+    assert!(
+        top.contains("// layer l1 = conv1_out (conv), from conv1 (Conv)"),
+        "{top}"
+    );
 }
 
 #[test]
@@ -216,10 +258,16 @@ fn write_examples() {
         (dense_stack(2), "dense_stack"),
         (skip_graph(3), "skip_net"),
     ] {
-        let d = emit(&g, &VerilogOptions::new(top)).unwrap();
-        let sub = dir.join(top);
-        std::fs::create_dir_all(&sub).unwrap();
-        d.write_files(&sub).unwrap();
-        eprintln!("wrote {}", sub.display());
+        for (d, sub) in [
+            (emit(&g, &VerilogOptions::new(top)).unwrap(), dir.join(top)),
+            (
+                emit(&g, &VerilogOptions::baseline(top)).unwrap(),
+                dir.join(format!("{top}_baseline")),
+            ),
+        ] {
+            std::fs::create_dir_all(&sub).unwrap();
+            d.write_files(&sub).unwrap();
+            eprintln!("wrote {}", sub.display());
+        }
     }
 }

@@ -65,6 +65,7 @@ pub struct Cosim {
     input: Port,
     output: Port,
     latency: u32,
+    initiation_interval: u32,
     /// Whether this call found the simulator in the cache (no Verilator run).
     pub cached: bool,
 }
@@ -93,6 +94,9 @@ fn check_shape(design: &RtlDesign) -> Result<(), CosimError> {
     }
     if design.latency == 0 {
         return fail("latency must be at least one cycle".into());
+    }
+    if design.initiation_interval == 0 {
+        return fail("the initiation interval must be at least one cycle".into());
     }
     Ok(())
 }
@@ -164,6 +168,7 @@ impl Cosim {
             input: design.input().clone(),
             output: design.output().clone(),
             latency: design.latency,
+            initiation_interval: design.initiation_interval,
             cached: true,
         };
         if is_file(&exe) {
@@ -240,7 +245,8 @@ impl Cosim {
     /// one vector of output lane values per input, in order.
     ///
     /// With `bubbles = Some(seed)`, random idle cycles (`in_valid = 0`, random `in_data`)
-    /// are inserted between vectors, drawn from a generator seeded by `seed`.
+    /// are inserted between vectors, drawn from a generator seeded by `seed`. Vectors are
+    /// always at least the design's initiation interval apart.
     pub fn run(
         &self,
         vectors: &[Vec<i64>],
@@ -272,23 +278,28 @@ impl Cosim {
                     ),
                 });
             }
+            let mut idle = if index > 0 {
+                self.initiation_interval - 1
+            } else {
+                0
+            };
             if let Some(rng) = rng.as_mut() {
-                let idle = if rng.random_ratio(1, 64) {
+                idle += if rng.random_ratio(1, 64) {
                     rng.random_range(1..=2 * self.latency + 2)
                 } else if rng.random_ratio(1, 4) {
                     rng.random_range(1..=3)
                 } else {
                     0
                 };
-                if idle > 0 {
-                    text.push_str(&format!("+{idle} "));
-                }
+            }
+            if idle > 0 {
+                text.push_str(&format!("+{idle} "));
             }
             text.push_str(&bus_to_hex(&pack_lanes(v, in_lanes), in_width));
             text.push('\n');
         }
 
-        let max_drain = 2 * self.latency + 16;
+        let max_drain = 2 * self.latency + 2 * self.initiation_interval + 16;
         let mut child = Command::new(&self.exe)
             .arg(max_drain.to_string())
             .stdin(Stdio::piped())

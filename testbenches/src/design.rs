@@ -61,10 +61,12 @@ impl Port {
 /// output wire [OUT_W-1:0]   out_data   // outputs[0]
 /// ```
 ///
-/// It accepts one vector per clock (initiation interval 1) and presents the result
-/// `latency` rising edges after the edge that captured the input: an input sampled at
-/// edge `k` is visible on `out_data` (with `out_valid` high) right after edge
-/// `k + latency - 1`.
+/// It accepts one vector every `initiation_interval` clocks (1: every clock) and
+/// presents the result `latency` rising edges after the edge that captured the input:
+/// an input sampled at edge `k` is visible on `out_data` (with `out_valid` high) right
+/// after edge `k + latency - 1`. A design with `initiation_interval > 1` may also have
+/// an `in_ready` output (high when an input would be accepted); the harness does not
+/// read it, it keeps valid inputs at least `initiation_interval` clocks apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtlDesign {
     /// Name of the top module.
@@ -77,6 +79,8 @@ pub struct RtlDesign {
     pub outputs: Vec<Port>,
     /// Pipeline depth in clock cycles (number of register stages), at least 1.
     pub latency: u32,
+    /// Clock cycles between two inputs (at least 1).
+    pub initiation_interval: u32,
 }
 
 impl RtlDesign {

@@ -34,6 +34,7 @@ fn lane_adder(text: &str, latency: u32) -> RtlDesign {
             lanes: vec![s21, s21, s21, u7],
         }],
         latency,
+        initiation_interval: 1,
     }
 }
 

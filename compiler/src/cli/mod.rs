@@ -220,6 +220,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 "default pipeline: {}",
                 crate::passes::default_pipeline().join(",")
             );
+            println!("{}", crate::lower::LANE_PASSES_HELP);
             Ok(0)
         }
     }

@@ -47,11 +47,17 @@ pub fn required_bits(dfg: &Dfg, output_width: u32) -> Vec<u32> {
             CellOp::Add { a, b } => {
                 for t in [a, b] {
                     if mine > t.shift {
-                        want(t.sig, mine - t.shift);
+                        // a complemented operand is zero-extended from its width
+                        let bits = match t.complement {
+                            Some(w) => (mine - t.shift).min(w),
+                            None => mine - t.shift,
+                        };
+                        want(t.sig, bits);
                     }
                 }
             }
             CellOp::Mul { x, .. } => want(*x, mine),
+            CellOp::FlipSign { x, .. } => want(*x, u32::MAX),
             CellOp::Relu { x } => want(*x, u32::MAX),
             CellOp::Quantize { x, shift, lane } => {
                 let q = &lane.quantizer;

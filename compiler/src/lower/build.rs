@@ -2,8 +2,9 @@
 //! intervals per lane, constant lanes folded, ReLUs folded into quantizers, rounding
 //! constants folded into biases, and constant-weight layers through [`super::cmvm`].
 
-use super::cmvm::{self, Arithmetic, CmvmColumn, CmvmInput, CmvmStats};
-use super::dfg::{Cell, CellOp, Dfg, LayerInfo, OutputLane, SigId, Term};
+use super::cmvm::{self, Arithmetic, CmvmColumn, CmvmInput, CmvmOutput, CmvmStats};
+use super::csd::csd;
+use super::dfg::{Cell, CellOp, Dfg, FoldSlot, LayerInfo, OutputLane, SigId, Term};
 use super::quant_lane::{floor_plan, relu_fusable, QuantForm, QuantLane};
 use super::timing::{Arrival, DelayModel};
 use super::LowerError;
@@ -18,6 +19,9 @@ pub struct BuildOptions {
     pub arithmetic: Arithmetic,
     /// Fold ReLUs into quantizer clamps and rounding constants into biases.
     pub fuse: bool,
+    /// Cycles per input: each linear layer's outputs are split into this many groups
+    /// whose adders are bound to shared slots (see [`super::dfg::FoldSlot`]).
+    pub reuse: u32,
 }
 
 /// A tensor element: `v_sig` counts units of `2^lsb`.
@@ -145,6 +149,7 @@ pub fn build(
         })
         .collect();
     b.dfg.remove_dead();
+    b.dfg.sort_folds();
     Ok((b.dfg, b.stats))
 }
 
@@ -154,6 +159,7 @@ impl Builder<'_> {
             op,
             interval,
             layer,
+            fold: None,
         });
         let a = self.model.cell_arrival(&self.dfg, id, |s| self.arrival[s]);
         self.arrival.push(a);
@@ -496,15 +502,7 @@ impl Builder<'_> {
                 col
             })
             .collect();
-        let (outs, stats) = cmvm::lower(
-            &mut self.dfg,
-            layer,
-            &inputs,
-            &columns,
-            self.opts.arithmetic,
-            &self.model,
-            &mut self.arrival,
-        );
+        let (outs, stats) = self.cmvm(layer, &inputs, &columns);
         self.stats[layer].cmvm = Some(stats);
         outs.iter()
             .zip(folds)
@@ -518,6 +516,80 @@ impl Builder<'_> {
                 }
             })
             .collect()
+    }
+}
+
+impl Builder<'_> {
+    /// The constant matrix-vector product of one layer, folded over `reuse` groups of
+    /// outputs when `reuse > 1`.
+    fn cmvm(
+        &mut self,
+        layer: usize,
+        inputs: &[CmvmInput],
+        columns: &[CmvmColumn],
+    ) -> (Vec<CmvmOutput>, CmvmStats) {
+        let groups = (self.opts.reuse as usize).min(columns.len());
+        if groups <= 1 {
+            return cmvm::lower(
+                &mut self.dfg,
+                layer,
+                inputs,
+                columns,
+                self.opts.arithmetic,
+                &self.model,
+                &mut self.arrival,
+            );
+        }
+        // Longest-processing-time partition of the columns by CSD digits.
+        let cost: Vec<usize> = columns
+            .iter()
+            .map(|c| c.terms.iter().map(|&(_, w)| csd(w).len()).sum())
+            .collect();
+        let mut order: Vec<usize> = (0..columns.len()).collect();
+        order.sort_by_key(|&j| (std::cmp::Reverse(cost[j]), j));
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups];
+        let mut load = vec![0usize; groups];
+        for j in order {
+            let g = (0..groups).min_by_key(|&g| (load[g], g)).unwrap();
+            members[g].push(j);
+            load[g] += cost[j];
+        }
+        let fold = self.dfg.folds.len();
+        self.dfg.folds.push((layer, groups as u32));
+        let mut outs = vec![None; columns.len()];
+        let mut total = CmvmStats::default();
+        for (phase, mut group) in members.into_iter().enumerate() {
+            group.sort_unstable();
+            let cols: Vec<CmvmColumn> = group.iter().map(|&j| columns[j].clone()).collect();
+            let before = self.dfg.cells.len();
+            let (o, st) = cmvm::lower(
+                &mut self.dfg,
+                layer,
+                inputs,
+                &cols,
+                self.opts.arithmetic,
+                &self.model,
+                &mut self.arrival,
+            );
+            let mut slot = 0;
+            for id in before..self.dfg.cells.len() {
+                if matches!(self.dfg.cells[id].op, CellOp::Add { .. }) {
+                    self.dfg.cells[id].fold = Some(FoldSlot {
+                        fold,
+                        phase: phase as u32,
+                        slot,
+                    });
+                    slot += 1;
+                }
+            }
+            for (k, &j) in group.iter().enumerate() {
+                outs[j] = Some(o[k]);
+            }
+            total.digits += st.digits;
+            total.shared_adders += st.shared_adders;
+            total.tree_adders += st.tree_adders;
+        }
+        (outs.into_iter().map(Option::unwrap).collect(), total)
     }
 }
 

@@ -25,6 +25,7 @@
 use super::csd::csd;
 use super::dfg::{Cell, CellOp, Dfg, SigId, Term};
 use super::timing::{Arrival, DelayModel};
+use aecc_ir::fixed::bits_for_interval;
 use aecc_ir::Interval;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -162,10 +163,22 @@ fn pattern_of(x: Digit, y: Digit) -> Pattern {
     }
 }
 
-/// The layer-local signals: inputs first, then shared terms.
+/// The layer-local signals: inputs first, then shared terms. Each is built as a
+/// non-negative hardware value `u` (signal `sig`); its true value is `u + offset`, and
+/// `form` is the true value as a linear form of the layer inputs.
 struct Signals {
     sig: Vec<SigId>,
     form: Vec<Form>,
+    offset: Vec<i128>,
+}
+
+impl Signals {
+    /// The linear form of the hardware value `u = true - offset`.
+    fn hw_form(&self, s: u32) -> Form {
+        let mut f = self.form[s as usize].clone();
+        f.constant -= self.offset[s as usize];
+        f
+    }
 }
 
 /// Pair counts with a priority order: most occurrences first, then the narrowest adder.
@@ -194,6 +207,14 @@ impl PairCounts {
 
 /// Lowers the product of `columns` with `inputs` into `dfg` cells of `layer`;
 /// `arrival` holds the delay-model arrival of every dfg cell and is extended.
+///
+/// Every adder adds two non-negative operands: a signed input is made non-negative by
+/// inverting its sign bit (`x + 2^(w-1)`), a subtracted operand `-u` is replaced by its
+/// ones' complement `~u = 2^w - 1 - u`, and the constants this introduces are added to
+/// the output's constant (which the output adds once anyway, for its bias). Narrow
+/// operands are then zero-extended, so the bits of an adder above its narrower operand
+/// are an incrementer (no logic on an FPGA carry chain, half adders in an ASIC) instead
+/// of a full adder with a sign-extension input.
 pub fn lower(
     dfg: &mut Dfg,
     layer: usize,
@@ -204,11 +225,6 @@ pub fn lower(
     arrival: &mut Vec<Arrival>,
 ) -> (Vec<CmvmOutput>, CmvmStats) {
     let mut stats = CmvmStats::default();
-    let mut signals = Signals {
-        sig: inputs.iter().map(|x| x.sig).collect(),
-        form: (0..inputs.len() as u32).map(Form::input).collect(),
-    };
-    let mut cols: Vec<BTreeMap<(u32, u32), bool>> = vec![BTreeMap::new(); columns.len()];
     let mut ctx = Ctx {
         dfg,
         layer,
@@ -216,6 +232,29 @@ pub fn lower(
         model,
         arrival,
     };
+    let mut signals = Signals {
+        sig: Vec::new(),
+        form: Vec::new(),
+        offset: Vec::new(),
+    };
+    let mut used = vec![false; inputs.len()];
+    for col in columns {
+        for &(i, w) in &col.terms {
+            used[i] |= w != 0;
+        }
+    }
+    for (i, x) in inputs.iter().enumerate() {
+        let form = Form::input(i as u32);
+        let (sig, offset) = if used[i] {
+            ctx.unsigned(x.sig, x.interval)
+        } else {
+            (x.sig, 0)
+        };
+        signals.sig.push(sig);
+        signals.form.push(form);
+        signals.offset.push(offset);
+    }
+    let mut cols: Vec<BTreeMap<(u32, u32), bool>> = vec![BTreeMap::new(); columns.len()];
     for (j, col) in columns.iter().enumerate() {
         for &(i, w) in &col.terms {
             if w == 0 {
@@ -233,9 +272,12 @@ pub fn lower(
                     },
                     interval,
                 );
-                signals.sig.push(m);
-                let f = signals.form[i].combine(odd, &Form::default(), 0);
-                signals.form.push(f);
+                let (sig, offset) = ctx.unsigned(m, interval);
+                signals.sig.push(sig);
+                signals
+                    .form
+                    .push(signals.form[i].combine(odd, &Form::default(), 0));
+                signals.offset.push(offset);
                 insert(&mut cols[j], (signals.sig.len() - 1) as u32, tz, false);
                 stats.digits += 1;
                 continue;
@@ -276,11 +318,35 @@ impl Ctx<'_> {
             op,
             interval,
             layer: self.layer,
+            fold: None,
         });
         let a = self.model.cell_arrival(self.dfg, id, |s| self.arrival[s]);
         self.arrival.push(a);
         debug_assert_eq!(self.arrival.len(), self.dfg.cells.len());
         id
+    }
+
+    fn constant(&mut self, value: i128) -> SigId {
+        self.push(CellOp::Const, Interval::point(value))
+    }
+
+    /// A non-negative version of `sig` (values in `iv`) and its offset: the signal
+    /// itself, or its sign bit inverted (`v + 2^(w-1)`, offset `-2^(w-1)`).
+    fn unsigned(&mut self, sig: SigId, iv: Interval) -> (SigId, i128) {
+        if iv.lo >= 0 {
+            return (sig, 0);
+        }
+        let width = bits_for_interval(iv);
+        let half = 1i128 << (width - 1);
+        let flipped = self.push(
+            CellOp::FlipSign { x: sig, width },
+            Interval::new(iv.lo + half, iv.hi + half),
+        );
+        (flipped, -half)
+    }
+
+    fn width(&self, sig: SigId) -> u32 {
+        self.dfg.cell(sig).width()
     }
 }
 
@@ -296,16 +362,43 @@ fn insert(col: &mut BTreeMap<(u32, u32), bool>, sig: u32, k: u32, neg: bool) {
     }
 }
 
+/// The hardware of the shared term of pattern `p`: its two operands, the offset of its
+/// true value and the form of its hardware value.
+fn pattern_hardware(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Term, Term, i128, Form) {
+    let (a, b) = (p.a as usize, p.b as usize);
+    let wb = ctx.width(signals.sig[b]);
+    let ta = Term::plus(signals.sig[a], 0);
+    let (tb, offset, hw_b) = if p.opposite {
+        // u_a + (~u_b << d): true = u_t + c_a - (2^wb - 1) << d - c_b << d
+        let ones = (1i128 << wb) - 1;
+        let mut f = signals.hw_form(p.b).combine(-1, &Form::default(), 0);
+        f.constant += ones;
+        (
+            Term {
+                sig: signals.sig[b],
+                shift: p.d,
+                neg: false,
+                complement: Some(wb),
+            },
+            signals.offset[a] - (ones << p.d) - (signals.offset[b] << p.d),
+            f,
+        )
+    } else {
+        (
+            Term::plus(signals.sig[b], p.d),
+            signals.offset[a] + (signals.offset[b] << p.d),
+            signals.hw_form(p.b),
+        )
+    };
+    let form = signals.hw_form(p.a).combine(1, &hw_b, 1i128 << p.d);
+    (ta, tb, offset, form)
+}
+
 /// Greedy two-term common sub-expression elimination. Returns the adders made.
 fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), bool>]) -> usize {
-    let width_of = |signals: &Signals, inputs: &[CmvmInput], p: Pattern| -> u32 {
-        let sb = if p.opposite {
-            -(1i128 << p.d)
-        } else {
-            1i128 << p.d
-        };
-        let f = signals.form[p.a as usize].combine(1, &signals.form[p.b as usize], sb);
-        aecc_ir::fixed::bits_for_interval(f.interval(inputs))
+    let width_of = |ctx: &Ctx, signals: &Signals, p: Pattern| -> u32 {
+        let (_, _, _, form) = pattern_hardware(ctx, signals, p);
+        bits_for_interval(form.interval(ctx.inputs))
     };
     let mut counts = PairCounts::default();
     for col in cols.iter() {
@@ -316,7 +409,7 @@ fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), 
         for x in 0..digits.len() {
             for y in x + 1..digits.len() {
                 let p = pattern_of(digits[x], digits[y]);
-                counts.bump(p, 1, || width_of(signals, ctx.inputs, p));
+                counts.bump(p, 1, || width_of(ctx, signals, p));
             }
         }
     }
@@ -325,27 +418,19 @@ fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), 
         if n < 2 {
             break;
         }
-        // the new signal t = v_a + (±v_b << d)
+        let (ta, tb, offset, hw_form) = pattern_hardware(ctx, signals, p);
+        let interval = hw_form.interval(ctx.inputs);
+        debug_assert!(interval.lo >= 0);
+        let t = ctx.push(CellOp::Add { a: ta, b: tb }, interval);
         let sb = if p.opposite {
             -(1i128 << p.d)
         } else {
             1i128 << p.d
         };
         let form = signals.form[p.a as usize].combine(1, &signals.form[p.b as usize], sb);
-        let interval = form.interval(ctx.inputs);
-        let t = ctx.push(
-            CellOp::Add {
-                a: Term::plus(signals.sig[p.a as usize], 0),
-                b: Term {
-                    sig: signals.sig[p.b as usize],
-                    shift: p.d,
-                    neg: p.opposite,
-                },
-            },
-            interval,
-        );
         signals.sig.push(t);
         signals.form.push(form);
+        signals.offset.push(offset);
         let t_local = (signals.sig.len() - 1) as u32;
         made += 1;
         let mut replaced = 0;
@@ -363,16 +448,24 @@ fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), 
                 }
                 remove_digit(&mut counts, col, first);
                 remove_digit(&mut counts, col, second);
-                add_digit(
-                    &mut counts,
-                    col,
-                    signals,
-                    ctx.inputs,
-                    t_local,
+                let d = Digit {
+                    sig: t_local,
                     k,
                     neg,
-                    &width_of,
-                );
+                };
+                for (&(s, kk), &nn) in col.iter() {
+                    let q = pattern_of(
+                        d,
+                        Digit {
+                            sig: s,
+                            k: kk,
+                            neg: nn,
+                        },
+                    );
+                    counts.bump(q, 1, || width_of(ctx, signals, q));
+                }
+                let fresh = col.insert((t_local, k), neg);
+                debug_assert!(fresh.is_none());
                 replaced += 1;
             }
         }
@@ -393,72 +486,66 @@ fn remove_digit(counts: &mut PairCounts, col: &mut BTreeMap<(u32, u32), bool>, k
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn add_digit(
-    counts: &mut PairCounts,
-    col: &mut BTreeMap<(u32, u32), bool>,
-    signals: &Signals,
-    inputs: &[CmvmInput],
-    sig: u32,
-    k: u32,
-    neg: bool,
-    width_of: &impl Fn(&Signals, &[CmvmInput], Pattern) -> u32,
-) {
-    let d = Digit { sig, k, neg };
-    for (&(s, kk), &n) in col.iter() {
-        let p = pattern_of(
-            d,
-            Digit {
-                sig: s,
-                k: kk,
-                neg: n,
-            },
-        );
-        counts.bump(p, 1, || width_of(signals, inputs, p));
-    }
-    let fresh = col.insert((sig, k), neg);
-    debug_assert!(fresh.is_none());
-}
-
-/// An operand of an output tree.
+/// A non-negative operand of an output tree: `term` (its shift is the operand's
+/// weight `2^k`) and the linear form of the term's unshifted value.
 #[derive(Debug, Clone)]
 struct Operand {
-    sig: SigId,
-    k: u32,
-    neg: bool,
+    term: Term,
     form: Form,
 }
 
 /// Sums one column. Returns the output and the number of adders.
 fn tree(ctx: &mut Ctx, signals: &Signals, digits: &[Digit], constant: i128) -> (CmvmOutput, usize) {
-    let mut operands: Vec<Operand> = digits
-        .iter()
-        .map(|d| Operand {
-            sig: signals.sig[d.sig as usize],
-            k: d.k,
-            neg: d.neg,
-            form: signals.form[d.sig as usize].clone(),
-        })
-        .collect();
+    // leaves: non-negative terms; `total` collects the constants that make them exact
+    let mut total = constant;
+    let mut operands: Vec<Operand> = Vec::with_capacity(digits.len());
+    for d in digits {
+        let s = d.sig as usize;
+        let sig = signals.sig[s];
+        if d.neg {
+            let w = ctx.width(sig);
+            let ones = (1i128 << w) - 1;
+            total -= (ones + signals.offset[s]) << d.k;
+            let mut form = signals.hw_form(d.sig).combine(-1, &Form::default(), 0);
+            form.constant += ones;
+            operands.push(Operand {
+                term: Term {
+                    sig,
+                    shift: d.k,
+                    neg: false,
+                    complement: Some(w),
+                },
+                form,
+            });
+        } else {
+            total += signals.offset[s] << d.k;
+            operands.push(Operand {
+                term: Term::plus(sig, d.k),
+                form: signals.hw_form(d.sig),
+            });
+        }
+    }
     let mut adders = 0;
     if operands.is_empty() {
-        let tz = if constant == 0 {
+        let tz = if total == 0 {
             0
         } else {
-            constant.trailing_zeros()
+            total.trailing_zeros()
         };
-        let c = ctx.dfg.constant(constant >> tz, ctx.layer);
-        ctx.arrival.push(Arrival::default());
+        let c = ctx.constant(total >> tz);
         return (CmvmOutput { sig: c, shift: tz }, 0);
     }
     // earliest first (picoseconds, then width, then creation order for determinism)
     let key = |ctx: &Ctx, o: &Operand| {
-        let a = ctx.arrival[o.sig];
-        ((a.msb * 1000.0).round() as i64, ctx.dfg.cell(o.sig).width())
+        let a = ctx.arrival[o.term.sig];
+        (
+            (a.msb * 1000.0).round() as i64,
+            ctx.dfg.cell(o.term.sig).width(),
+        )
     };
     let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
     let mut pool: Vec<Option<Operand>> = Vec::new();
-    for o in operands.drain(..) {
+    for o in operands {
         heap.push(Reverse((key(ctx, &o), pool.len())));
         pool.push(Some(o));
     }
@@ -467,106 +554,148 @@ fn tree(ctx: &mut Ctx, signals: &Signals, digits: &[Digit], constant: i128) -> (
         let Reverse((_, j)) = heap.pop().unwrap();
         let x = pool[i].take().unwrap();
         let y = pool[j].take().unwrap();
-        let last = heap.is_empty() && constant == 0;
-        let o = combine(ctx, x, y, last);
+        let (o, delta) = combine(ctx, x, y, false);
+        total += delta;
         adders += 1;
         heap.push(Reverse((key(ctx, &o), pool.len())));
         pool.push(Some(o));
     }
     let Reverse((_, i)) = heap.pop().unwrap();
     let mut sum = pool[i].take().unwrap();
-    if constant != 0 {
-        let tz = constant.trailing_zeros();
-        let c = ctx.dfg.constant(constant >> tz, ctx.layer);
-        ctx.arrival.push(Arrival::default());
+    if total != 0 || sum.term.complement.is_some() {
+        // the constant at the sum's weight or below, so the constant is the adder's
+        // first operand and a complemented sum its second
+        let k = if total == 0 {
+            sum.term.shift
+        } else {
+            total.trailing_zeros().min(sum.term.shift)
+        };
+        let c = ctx.constant(total >> k);
         let c = Operand {
-            sig: c,
-            k: tz,
-            neg: false,
-            form: Form::constant(constant >> tz),
+            term: Term::plus(c, k),
+            form: Form::constant(total >> k),
         };
-        sum = combine(ctx, c, sum, true);
+        let (o, delta) = combine(ctx, c, sum, true);
+        debug_assert_eq!(delta, 0);
+        sum = o;
         adders += 1;
     }
-    if sum.neg {
-        // all operands were negative and there is no constant: 0 - sum
-        let zero = ctx.dfg.constant(0, ctx.layer);
-        ctx.arrival.push(Arrival::default());
-        let z = Operand {
-            sig: zero,
-            k: sum.k,
-            neg: false,
-            form: Form::default(),
-        };
-        sum = combine(ctx, z, sum, true);
-        adders += 1;
-    }
-    debug_assert!(!sum.neg);
+    debug_assert!(sum.term.complement.is_none() && !sum.term.neg);
     (
         CmvmOutput {
-            sig: sum.sig,
-            shift: sum.k,
+            sig: sum.term.sig,
+            shift: sum.term.shift,
         },
         adders,
     )
 }
 
-/// One adder: `x + y` with signs. The operand with the smaller shift is not shifted; a
-/// subtraction keeps the shifted operand as the subtrahend when it can (its low bits
-/// then pass through) by negating the result, unless `last` (a final negation would
-/// cost an adder).
-fn combine(ctx: &mut Ctx, x: Operand, y: Operand, last: bool) -> Operand {
-    let (lo, hi) = if (x.k, x.sig) <= (y.k, y.sig) {
+/// The form of the signal under an operand (the operand's value before a complement).
+fn signal_form(o: &Operand) -> Form {
+    match o.term.complement {
+        None => o.form.clone(),
+        Some(w) => {
+            let mut f = o.form.combine(-1, &Form::default(), 0);
+            f.constant += (1i128 << w) - 1;
+            f
+        }
+    }
+}
+
+/// One adder for `x + y` (operand values). The operand with the smaller weight is not
+/// shifted, so its low bits pass through; a complemented operand is always the
+/// adder's second input (on an FPGA carry chain the first input also drives the carry
+/// mux directly, where an inversion would need its own LUT) and never passes bits
+/// through. When that is not possible the adder sums the plain signals and the result
+/// is used complemented. Returns the new operand and the constant `delta` (in units of
+/// the column) with `x + y = new + delta`. With `plain_result` the new operand is
+/// never complemented.
+fn combine(ctx: &mut Ctx, x: Operand, y: Operand, plain_result: bool) -> (Operand, i128) {
+    let (lo, hi) = if (x.term.shift, x.term.sig) <= (y.term.shift, y.term.sig) {
         (x, y)
     } else {
         (y, x)
     };
-    let d = hi.k - lo.k;
-    // (first, second, result negated): value = first + second (signed terms)
-    let (pos_lo, neg_hi, result_neg) = match (lo.neg, hi.neg) {
-        (false, false) => (true, false, false),
-        (true, true) => (true, false, true),
-        (false, true) => (true, true, false),
-        (true, false) if !last => (true, true, true),
-        (true, false) => (false, false, false),
-    };
-    // term signs relative to the stored (magnitude) signals
-    let (a_neg, b_neg) = if pos_lo {
-        (false, neg_hi)
-    } else {
-        (true, false)
-    };
-    let sa: i128 = if a_neg { -1 } else { 1 };
-    let sb: i128 = if b_neg { -(1i128 << d) } else { 1i128 << d };
-    let form = lo.form.combine(sa, &hi.form, sb);
-    let interval = form.interval(ctx.inputs);
-    let op = if a_neg {
-        // hi << d - lo: write the positive term first
-        CellOp::Add {
-            a: Term::plus(hi.sig, d),
-            b: Term {
-                sig: lo.sig,
-                shift: 0,
-                neg: true,
+    let k = lo.term.shift;
+    let d = hi.term.shift - k;
+    let ones = |w: u32| (1i128 << w) - 1;
+    let plain = |ctx: &mut Ctx, a: &Operand, b: &Operand, b_shift: u32| -> Operand {
+        // a (plain, unshifted) + b (maybe complemented) << b_shift
+        let form = a.form.combine(1, &b.form, 1i128 << b_shift);
+        let sig = ctx.push(
+            CellOp::Add {
+                a: Term { shift: 0, ..a.term },
+                b: Term {
+                    shift: b_shift,
+                    ..b.term
+                },
             },
-        }
-    } else {
-        CellOp::Add {
-            a: Term::plus(lo.sig, 0),
-            b: Term {
-                sig: hi.sig,
-                shift: d,
-                neg: b_neg,
-            },
+            form.interval(ctx.inputs),
+        );
+        Operand {
+            term: Term::plus(sig, k),
+            form,
         }
     };
-    let sig = ctx.push(op, interval);
-    Operand {
-        sig,
-        k: lo.k,
-        neg: result_neg,
-        form,
+    // A complemented operand costs an inverter on every bit the other operand does not
+    // cover (bits it passes through, or above the other's top): choose between adding
+    // the operands as they are and adding the opposite complements, used complemented.
+    let (wl, wh) = (ctx.width(lo.term.sig), ctx.width(hi.term.sig));
+    let lo_alone = d.min(wl) + wl.saturating_sub(d + wh);
+    let hi_alone = (d + wh).saturating_sub(wl.max(d));
+    let cost = |cl: bool, ch: bool| u32::from(cl) * lo_alone + u32::from(ch) * hi_alone;
+    let (cl, ch) = (lo.term.complement.is_some(), hi.term.complement.is_some());
+    if plain_result || cost(cl, ch) <= cost(!cl, !ch) {
+        return (plain(ctx, &lo, &hi, d), 0);
     }
+    // ~t with t = (lo with the opposite complement) + (hi with the opposite complement)
+    let flip = |ctx: &Ctx, o: &Operand| -> (Operand, i128) {
+        // returns the flipped operand and value(o) + value(flipped) (a constant)
+        match o.term.complement {
+            Some(w) => (
+                Operand {
+                    term: Term {
+                        complement: None,
+                        ..o.term
+                    },
+                    form: signal_form(o),
+                },
+                ones(w),
+            ),
+            None => {
+                let w = ctx.width(o.term.sig);
+                let mut form = o.form.combine(-1, &Form::default(), 0);
+                form.constant += ones(w);
+                (
+                    Operand {
+                        term: Term {
+                            complement: Some(w),
+                            ..o.term
+                        },
+                        form,
+                    },
+                    ones(w),
+                )
+            }
+        }
+    };
+    let (l, cl_sum) = flip(ctx, &lo);
+    let (h, ch_sum) = flip(ctx, &hi);
+    let t = plain(ctx, &l, &h, d);
+    let wt = ctx.width(t.term.sig);
+    let mut form = t.form.combine(-1, &Form::default(), 0);
+    form.constant += ones(wt);
+    let z = Operand {
+        term: Term {
+            complement: Some(wt),
+            ..t.term
+        },
+        form,
+    };
+    // value(lo) = cl_sum - value(l); value(hi) = ch_sum - value(h);
+    // value(z) = ones(wt) - value(l) - value(h) << d
+    let delta = cl_sum + (ch_sum << d) - ones(wt);
+    (z, delta << k)
 }
 
 #[cfg(test)]
@@ -585,6 +714,7 @@ mod tests {
                 op: CellOp::Input { lane },
                 interval,
                 layer: 0,
+                fold: None,
             });
             inputs.push(CmvmInput { sig, interval });
         }
@@ -670,6 +800,7 @@ mod tests {
                         op: CellOp::Input { lane },
                         interval,
                         layer: 0,
+                        fold: None,
                     }),
                     interval,
                 }
@@ -696,9 +827,13 @@ mod tests {
             &model,
             &mut arrival,
         );
-        // 5x0 + 3x1 = x0 + 4x0 - x1 + 4x1: needs 3 adders, and the second column none
-        assert_eq!(stats.shared_adders + stats.tree_adders, 3, "{stats:?}");
-        assert_eq!(outs[0].sig, outs[1].sig);
-        assert_eq!(outs[1].shift, outs[0].shift + 1);
+        // 5x0 + 3x1 = x0 + 4x0 - x1 + 4x1: three shared adders make the sum for both
+        // columns; each column then adds the constant that makes `-x1` non-negative
+        // (`~x1 - 15`)
+        assert_eq!(stats.shared_adders, 3, "{stats:?}");
+        assert_eq!(stats.tree_adders, 2, "{stats:?}");
+        let v = dfg.eval_all(&[3, 7]);
+        assert_eq!(v[outs[0].sig] << outs[0].shift, 5 * 3 + 3 * 7);
+        assert_eq!(v[outs[1].sig] << outs[1].shift, 10 * 3 + 6 * 7);
     }
 }

@@ -14,12 +14,16 @@ use aecc_ir::Interval;
 /// Index of a cell (and of the signal it drives).
 pub type SigId = usize;
 
-/// One operand of an adder: `±(v_sig << shift)`.
+/// One operand of an adder: `±(o << shift)` where `o` is `v_sig`, or with
+/// `complement = Some(w)` the `w`-bit ones' complement `2^w - 1 - v_sig` (`~v` on `w`
+/// bits, zero-extended: free in hardware, and it keeps every adder operand
+/// non-negative, see [`super::cmvm`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Term {
     pub sig: SigId,
     pub shift: u32,
     pub neg: bool,
+    pub complement: Option<u32>,
 }
 
 impl Term {
@@ -28,7 +32,27 @@ impl Term {
             sig,
             shift,
             neg: false,
+            complement: None,
         }
+    }
+
+    /// The value this operand contributes, given `v_sig`.
+    pub fn value(&self, v: i128) -> i128 {
+        let o = match self.complement {
+            Some(w) => (1i128 << w) - 1 - v,
+            None => v,
+        } << self.shift;
+        if self.neg {
+            -o
+        } else {
+            o
+        }
+    }
+
+    /// The interval of [`Term::value`] for `v` in `iv`.
+    pub fn interval(&self, iv: Interval) -> Interval {
+        let (a, b) = (self.value(iv.lo), self.value(iv.hi));
+        Interval::new(a.min(b), a.max(b))
     }
 }
 
@@ -43,6 +67,9 @@ pub enum CellOp {
     Add { a: Term, b: Term },
     /// `v_x * factor` (only when multipliers are kept).
     Mul { x: SigId, factor: i64 },
+    /// `v_x + 2^(width - 1)` for a signed `v_x` of `width` bits: the most significant
+    /// bit inverted, read as unsigned (a signed value made non-negative for free).
+    FlipSign { x: SigId, width: u32 },
     /// `max(v_x, 0)`.
     Relu { x: SigId },
     /// One lane of a quantizer on the input `v_x << shift` (counted in units of
@@ -62,6 +89,17 @@ pub struct Cell {
     pub interval: Interval,
     /// Index into [`Dfg::layers`]: the IR node this cell implements.
     pub layer: usize,
+    /// With `reuse > 1`: the shared adder this cell is bound to.
+    pub fold: Option<FoldSlot>,
+}
+
+/// A cell of a folded layer: computed by shared adder `slot` of fold `fold` in cycle
+/// `phase` of the layer's `reuse` cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FoldSlot {
+    pub fold: usize,
+    pub phase: u32,
+    pub slot: u32,
 }
 
 impl Cell {
@@ -80,7 +118,10 @@ impl Cell {
         match &self.op {
             CellOp::Input { .. } | CellOp::Const => Vec::new(),
             CellOp::Add { a, b } => vec![a.sig, b.sig],
-            CellOp::Mul { x, .. } | CellOp::Relu { x } | CellOp::Quantize { x, .. } => vec![*x],
+            CellOp::Mul { x, .. }
+            | CellOp::FlipSign { x, .. }
+            | CellOp::Relu { x }
+            | CellOp::Quantize { x, .. } => vec![*x],
         }
     }
 }
@@ -111,6 +152,8 @@ pub struct Dfg {
     pub outputs: Vec<OutputLane>,
     /// Number of input lanes.
     pub input_lanes: usize,
+    /// Folded layers (`reuse > 1`): the layer and its number of phases.
+    pub folds: Vec<(usize, u32)>,
 }
 
 impl Dfg {
@@ -129,11 +172,34 @@ impl Dfg {
             op: CellOp::Const,
             interval: Interval::point(value),
             layer,
+            fold: None,
         })
     }
 
     pub fn cell(&self, id: SigId) -> &Cell {
         &self.cells[id]
+    }
+
+    /// The cells bound to fold `f`, in order.
+    pub fn fold_cells(&self, f: usize) -> Vec<SigId> {
+        (0..self.cells.len())
+            .filter(|&i| self.cells[i].fold.is_some_and(|s| s.fold == f))
+            .collect()
+    }
+
+    /// The signals a fold reads from outside (neither bound to it nor constant).
+    pub fn fold_inputs(&self, f: usize) -> Vec<SigId> {
+        let mut v: Vec<SigId> = self
+            .fold_cells(f)
+            .into_iter()
+            .flat_map(|c| self.cells[c].operands())
+            .filter(|&o| {
+                self.cells[o].fold.is_none_or(|s| s.fold != f) && !self.cells[o].is_const()
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// Number of users of every cell (graph outputs count as users).
@@ -158,18 +224,9 @@ impl Dfg {
             let x = match &c.op {
                 CellOp::Input { lane } => inputs[*lane] as i128,
                 CellOp::Const => c.interval.lo,
-                CellOp::Add { a, b } => {
-                    let t = |t: &Term| {
-                        let x = v[t.sig] << t.shift;
-                        if t.neg {
-                            -x
-                        } else {
-                            x
-                        }
-                    };
-                    t(a) + t(b)
-                }
+                CellOp::Add { a, b } => a.value(v[a.sig]) + b.value(v[b.sig]),
                 CellOp::Mul { x, factor } => v[*x] * *factor as i128,
+                CellOp::FlipSign { x, width } => v[*x] + (1i128 << (width - 1)),
                 CellOp::Relu { x } => v[*x].max(0),
                 CellOp::Quantize { x, shift, lane } => lane.hardware(v[*x] << shift),
             };
@@ -189,6 +246,80 @@ impl Dfg {
     pub fn eval(&self, inputs: &[i64]) -> Vec<i128> {
         let v = self.eval_all(inputs);
         self.outputs.iter().map(|o| v[o.sig] << o.shift).collect()
+    }
+
+    /// Reorders the cells so that every cell of a folded layer comes after every input
+    /// of that fold (the fold is printed, and scheduled, as one block), keeping the
+    /// original order otherwise (a topological sort by original index).
+    pub fn sort_folds(&mut self) {
+        if self.folds.is_empty() {
+            return;
+        }
+        let n = self.cells.len();
+        let mut deps: Vec<Vec<SigId>> = self.cells.iter().map(|c| c.operands()).collect();
+        for f in 0..self.folds.len() {
+            let inputs = self.fold_inputs(f);
+            for c in self.fold_cells(f) {
+                deps[c].extend(inputs.iter().copied());
+            }
+        }
+        let mut users: Vec<Vec<SigId>> = vec![Vec::new(); n];
+        let mut waiting = vec![0usize; n];
+        for (c, d) in deps.iter_mut().enumerate() {
+            d.sort_unstable();
+            d.dedup();
+            waiting[c] = d.len();
+            for &o in d.iter() {
+                users[o].push(c);
+            }
+        }
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<SigId>> = (0..n)
+            .filter(|&c| waiting[c] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(std::cmp::Reverse(c)) = ready.pop() {
+            order.push(c);
+            for &u in &users[c] {
+                waiting[u] -= 1;
+                if waiting[u] == 0 {
+                    ready.push(std::cmp::Reverse(u));
+                }
+            }
+        }
+        assert_eq!(order.len(), n, "the lane graph is acyclic");
+        let mut map = vec![0; n];
+        for (new, &old) in order.iter().enumerate() {
+            map[old] = new;
+        }
+        let mut cells: Vec<Option<Cell>> = std::mem::take(&mut self.cells)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.cells = order
+            .iter()
+            .map(|&old| cells[old].take().unwrap())
+            .collect();
+        self.remap(&map);
+    }
+
+    fn remap(&mut self, map: &[usize]) {
+        for c in &mut self.cells {
+            match &mut c.op {
+                CellOp::Input { .. } | CellOp::Const => {}
+                CellOp::Add { a, b } => {
+                    a.sig = map[a.sig];
+                    b.sig = map[b.sig];
+                }
+                CellOp::Mul { x, .. }
+                | CellOp::FlipSign { x, .. }
+                | CellOp::Relu { x }
+                | CellOp::Quantize { x, .. } => *x = map[*x],
+            }
+        }
+        for o in &mut self.outputs {
+            o.sig = map[o.sig];
+        }
     }
 
     /// Removes cells no output depends on; keeps the order. Returns how many.
@@ -217,22 +348,8 @@ impl Dfg {
                 kept.push(c);
             }
         }
-        for c in &mut kept {
-            match &mut c.op {
-                CellOp::Input { .. } | CellOp::Const => {}
-                CellOp::Add { a, b } => {
-                    a.sig = map[a.sig];
-                    b.sig = map[b.sig];
-                }
-                CellOp::Mul { x, .. } | CellOp::Relu { x } | CellOp::Quantize { x, .. } => {
-                    *x = map[*x]
-                }
-            }
-        }
-        for o in &mut self.outputs {
-            o.sig = map[o.sig];
-        }
         self.cells = kept;
+        self.remap(&map);
         dead
     }
 }

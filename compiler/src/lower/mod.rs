@@ -31,6 +31,18 @@ pub use timing::{DelayModel, Schedule};
 use aecc_ir::{Graph, IrError};
 use thiserror::Error;
 
+/// `aecc passes` lists the lane passes after the IR passes.
+pub const LANE_PASSES_HELP: &str = "\
+lane passes (Verilog backend, optimised architecture; switches in README \"Hardware optimisation\"):
+build          one signal per tensor element with its exact interval; constant lanes folded;
+               ReLUs folded into quantizer clamps, rounding constants into biases (--no-fuse);
+               constant-weight layers as CSD shift-add (--multipliers keeps `*`) with
+               shared sub-expressions (--no-cse) and arrival-balanced adder trees
+dead-cells     remove lane cells no output depends on
+bit-requirements  backward: the low bits each consumer needs (wrapping quantizers)
+schedule       registers placed by the delay model for --clock-ns (default 25)
+fold           --reuse N: each layer's adders shared over N cycles (II = N)";
+
 /// The hardware options of `aecc compile` / `aecc verify` (README "Hardware
 /// optimisation").
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,6 +134,7 @@ pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerE
         build::BuildOptions {
             arithmetic: options.arithmetic,
             fuse: options.fuse,
+            reuse: options.reuse,
         },
         &model,
     )?;

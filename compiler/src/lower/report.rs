@@ -76,9 +76,18 @@ impl HardwareReport {
             })
             .collect();
         let (mut floor, mut generic) = (0, 0);
+        // a folded layer's adders are its shared slots, each as wide as its widest use
+        let mut slots: std::collections::BTreeMap<(usize, u32), (usize, u32)> =
+            std::collections::BTreeMap::new();
         for (id, c) in dfg.cells.iter().enumerate() {
             let l = &mut layers[c.layer];
             match &c.op {
+                CellOp::Add { .. } if c.fold.is_some() => {
+                    let fs = c.fold.unwrap();
+                    let w = built_width(dfg, &low.need, id);
+                    let e = slots.entry((fs.fold, fs.slot)).or_insert((c.layer, 0));
+                    e.1 = e.1.max(w);
+                }
                 CellOp::Add { .. } => {
                     l.adders += 1;
                     l.adder_bits += built_width(dfg, &low.need, id) as u64;
@@ -92,8 +101,12 @@ impl HardwareReport {
                         QuantForm::Generic => generic += 1,
                     }
                 }
-                CellOp::Input { .. } | CellOp::Const => {}
+                CellOp::Input { .. } | CellOp::Const | CellOp::FlipSign { .. } => {}
             }
+        }
+        for (layer, w) in slots.into_values() {
+            layers[layer].adders += 1;
+            layers[layer].adder_bits += w as u64;
         }
         let register_bits = rtl
             .files

@@ -120,6 +120,13 @@ impl DelayModel {
                     msb: (x.msb + levels * self.t_fa).max(lsb + w * self.t_carry),
                 }
             }
+            CellOp::FlipSign { x, .. } => {
+                let x = operand(*x);
+                Arrival {
+                    lsb: x.lsb,
+                    msb: x.msb + self.t_gate,
+                }
+            }
             CellOp::Relu { x } => Arrival::at(operand(*x).msb + self.t_gate),
             CellOp::Quantize { x, lane, .. } => {
                 let xa = operand(*x);
@@ -180,8 +187,45 @@ pub fn schedule(dfg: &Dfg, model: &DelayModel, clock_ns: f64) -> Schedule {
     let mut arrival = vec![Arrival::default(); n];
     let mut violations = Vec::new();
     let registered = Arrival::at(model.t_clk_q);
+    // folded layers: the stage their inputs are held in, and arrivals within a phase
+    let fold_inputs: Vec<Vec<SigId>> = (0..dfg.folds.len()).map(|f| dfg.fold_inputs(f)).collect();
+    let mut hold: Vec<Option<u32>> = vec![None; dfg.folds.len()];
+    let mut phase_arrival = vec![Arrival::default(); n];
+    let mut fold_critical = 0.0f64;
     for id in 0..n {
         let c = dfg.cell(id);
+        if let Some(fs) = c.fold {
+            let f = fs.fold;
+            let h = *hold[f]
+                .get_or_insert_with(|| fold_inputs[f].iter().map(|&x| stage[x]).max().unwrap_or(0));
+            let phases = dfg.folds[f].1;
+            // operands: held inputs (registered), constants, earlier slots of the phase,
+            // through a phase multiplexer
+            let mux = model.t_gate * (1 + log2_ceil(phases)) as f64;
+            let a = model.cell_arrival(dfg, id, |o| {
+                let oc = dfg.cell(o);
+                if oc.is_const() {
+                    Arrival::at(0.0)
+                } else if oc.fold.is_some_and(|s| s.fold == f) {
+                    phase_arrival[o]
+                } else {
+                    registered
+                }
+            });
+            let a = Arrival {
+                lsb: a.lsb + mux,
+                msb: a.msb + mux,
+            };
+            if a.msb > budget {
+                violations.push(id);
+            }
+            fold_critical = fold_critical.max(a.msb);
+            phase_arrival[id] = a;
+            // outside the fold the result is a bank register, complete after the phases
+            stage[id] = h + 1 + phases;
+            arrival[id] = registered;
+            continue;
+        }
         let operands: Vec<SigId> = c
             .operands()
             .into_iter()
@@ -219,7 +263,7 @@ pub fn schedule(dfg: &Dfg, model: &DelayModel, clock_ns: f64) -> Schedule {
         .map(|o| stage[o.sig] + 1)
         .max()
         .unwrap_or(1);
-    let critical_ns = arrival.iter().map(|a| a.msb).fold(0.0f64, f64::max) + model.t_setup;
+    let critical_ns = arrival.iter().map(|a| a.msb).fold(fold_critical, f64::max) + model.t_setup;
     Schedule {
         stage,
         arrival,

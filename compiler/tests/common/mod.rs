@@ -239,10 +239,15 @@ pub fn reference_outputs(graph: &Graph, vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
 /// Tools every emitted design is checked with.
 pub const TOOLS: &[&str] = &["verilator", "yosys", "iverilog"];
 
-/// Emits `graph` and checks the design with `verilator --lint-only -Wall`, yosys and
-/// `iverilog -g2005`; any warning fails.
+/// Emits `graph` (default, optimised architecture) and checks the design with
+/// `verilator --lint-only -Wall`, yosys and `iverilog -g2005`; any warning fails.
 pub fn emit_checked(graph: &Graph, top: &str) -> RtlDesign {
-    let design = emit(graph, &VerilogOptions::new(top)).unwrap();
+    emit_checked_with(graph, &VerilogOptions::new(top))
+}
+
+/// [`emit_checked`] with explicit options.
+pub fn emit_checked_with(graph: &Graph, options: &VerilogOptions) -> RtlDesign {
+    let design = emit(graph, options).unwrap_or_else(|e| panic!("{}: {e}", options.top_name));
     if let Err(e) = lint(&design) {
         panic!("{e}");
     }
@@ -270,4 +275,22 @@ pub fn cosim_against_reference(graph: &Graph, design: &RtlDesign, n: usize, seed
     if let Err(m) = compare_outputs(&expected[..few.len()], &got) {
         panic!("{} (with bubbles): {m}", design.top);
     }
+}
+
+/// Turns the first two-operand addition `a + b` of an adder wire in `text` into a
+/// subtraction; returns a description of the change. Used to prove that co-simulation
+/// catches a wrong adder.
+pub fn corrupt_first_adder(text: &mut String) -> Option<String> {
+    let mut at = 0;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("wire ") && trimmed.contains("_a") && line.contains(" + ") {
+            let pos = at + line.find(" + ").unwrap();
+            let before = line.to_string();
+            text.replace_range(pos..pos + 3, " - ");
+            return Some(format!("corrupted: {before}"));
+        }
+        at += line.len() + 1;
+    }
+    None
 }

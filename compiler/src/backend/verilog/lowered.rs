@@ -82,6 +82,8 @@ pub struct Printer<'a> {
     pub regs: Vec<RegView>,
     /// `stage boundary -> (register, source)`: registers loaded at the end of stage - 1.
     pub loads: BTreeMap<u32, Vec<(String, String)>>,
+    /// Registers loaded at the end of stage - 1 when an enable is high.
+    pub enabled_loads: BTreeMap<(u32, String), Vec<(String, String)>>,
     pub wires_extra: Vec<InstanceView>,
     pub submodules: BTreeMap<String, String>,
     lane_modules: BTreeMap<String, String>,
@@ -99,6 +101,7 @@ impl<'a> Printer<'a> {
             home: low.schedule.stage.clone(),
             regs: Vec::new(),
             loads: BTreeMap::new(),
+            enabled_loads: BTreeMap::new(),
             wires_extra: Vec::new(),
             submodules: BTreeMap::new(),
             lane_modules: BTreeMap::new(),
@@ -147,6 +150,23 @@ impl<'a> Printer<'a> {
         Val::Sig(sig)
     }
 
+    /// Declares a register (printed with the pipeline registers) and tracks its bits.
+    pub fn register(&mut self, name: &str, width: u32, signed: bool, interval: Interval) -> Signal {
+        self.regs.push(RegView {
+            name: name.to_string(),
+            msb: width - 1,
+        });
+        self.body.port(name, width, signed, interval)
+    }
+
+    /// `name <= source` at the end of stage `boundary - 1` when `enable` is high.
+    pub fn load_enabled(&mut self, boundary: u32, enable: &str, name: &str, source: String) {
+        self.enabled_loads
+            .entry((boundary, enable.to_string()))
+            .or_default()
+            .push((name.to_string(), source));
+    }
+
     /// Bits `[lo, lo + width)` of `val << shift` (two's complement extension).
     pub fn bits(&mut self, val: &Val, shift: u32, lo: u32, width: u32) -> String {
         match val {
@@ -184,13 +204,45 @@ impl<'a> Printer<'a> {
         self.base[id] = Some(s);
     }
 
+    /// Bits `[lo, lo + width)` of an adder operand `o << shift` (`o` = `v`, or its
+    /// ones' complement on `w` bits zero-extended), without the operand's sign.
+    pub fn term_bits(&mut self, t: &Term, v: &Val, lo: u32, width: u32) -> String {
+        let Some(w) = t.complement else {
+            return self.bits(v, t.shift, lo, width);
+        };
+        match v {
+            Val::Const(c) => literal((((1i128 << w) - 1 - c) << t.shift) >> lo, width),
+            Val::Sig(x) => {
+                if lo < t.shift {
+                    let z = t.shift - lo;
+                    if z >= width {
+                        return format!("{width}'d0");
+                    }
+                    let high = self.term_bits(t, v, t.shift, width - z);
+                    return format!("{{{high}, {z}'d0}}");
+                }
+                let start = lo - t.shift;
+                let avail = w.saturating_sub(start).min(width);
+                if avail == 0 {
+                    return format!("{width}'d0");
+                }
+                let core = format!("~{}", self.body.field(x, start, avail));
+                if avail < width {
+                    format!("{{{}'d0, {core}}}", width - avail)
+                } else {
+                    core
+                }
+            }
+        }
+    }
+
     /// `a + b` of an adder cell at width `w`, in stage `stage`.
     pub fn add_expr(&mut self, a: &Term, b: &Term, w: u32, stage: u32) -> String {
         let va = self.at(a.sig, stage);
         let vb = self.at(b.sig, stage);
         // the operand that is not shifted and not negated passes its low bits through
         let pass = |t: &Term, other: &Term| t.shift == 0 && !t.neg && other.shift > 0;
-        let (_, pv, q, qv) = if pass(a, b) {
+        let (p, pv, q, qv) = if pass(a, b) {
             (a, va, b, vb)
         } else if pass(b, a) {
             (b, vb, a, va)
@@ -201,24 +253,33 @@ impl<'a> Printer<'a> {
             } else {
                 (a, va, b, vb)
             };
-            let x = self.bits(&pv, p.shift, 0, w);
-            let y = self.bits(&qv, q.shift, 0, w);
+            let x = self.term_bits(p, &pv, 0, w);
+            let y = self.term_bits(q, &qv, 0, w);
             return match (p.neg, q.neg) {
+                (false, false) if p.complement.is_some() && q.complement.is_none() => {
+                    format!("{y} + {x}")
+                }
                 (false, false) => format!("{x} + {y}"),
                 (false, true) => format!("{x} - {y}"),
                 _ => format!("{w}'d0 - {x} - {y}"),
             };
         };
         let d = q.shift.min(w);
-        let low = self.bits(&pv, 0, 0, d);
+        let low = self.term_bits(p, &pv, 0, d);
         if d == w {
             return low;
         }
         let wc = w - d;
-        let x = self.bits(&pv, 0, d, wc);
-        let y = self.bits(&qv, q.shift, d, wc);
-        let op = if q.neg { "-" } else { "+" };
-        format!("{{{x} {op} {y}, {low}}}")
+        let x = self.term_bits(p, &pv, d, wc);
+        let y = self.term_bits(q, &qv, d, wc);
+        if q.neg {
+            format!("{{{x} - {y}, {low}}}")
+        } else if p.complement.is_some() && q.complement.is_none() {
+            // a complemented operand goes second (see `cmvm::combine`)
+            format!("{{{y} + {x}, {low}}}")
+        } else {
+            format!("{{{x} + {y}, {low}}}")
+        }
     }
 
     /// A generic quantizer lane as an instance of a lane module; returns the output
@@ -485,6 +546,7 @@ fn kind_letter(op: &CellOp) -> &'static str {
         CellOp::Const => "c",
         CellOp::Add { .. } => "a",
         CellOp::Mul { .. } => "m",
+        CellOp::FlipSign { .. } => "u",
         CellOp::Relu { .. } => "r",
         CellOp::Quantize { .. } => "q",
     }
@@ -503,6 +565,24 @@ pub fn print_cell(p: &mut Printer, id: SigId, name: &str, comment: Option<String
             let v = p.at(*x, stage);
             let xe = p.bits(&v, 0, 0, w);
             format!("{xe} * {}", literal(*factor as i128, w))
+        }
+        CellOp::FlipSign { x, width } => {
+            let Val::Sig(v) = p.at(*x, stage) else {
+                unreachable!("constants are folded")
+            };
+            if w < *width {
+                // the value fits below the inverted bit, which is then 0
+                p.body.field(&v, 0, w)
+            } else {
+                let msb = p.body.bit(&v, width - 1);
+                let msb = p.body.use_bit(&msb);
+                if *width == 1 {
+                    format!("~{msb}")
+                } else {
+                    let low = p.body.field(&v, 0, width - 1);
+                    format!("{{~{msb}, {low}}}")
+                }
+            }
         }
         CellOp::Relu { x } => {
             let v = p.at(*x, stage);
@@ -644,9 +724,17 @@ pub fn emit(graph: &Graph, low: &Lowered, top: &str) -> Result<RtlDesign, Backen
     print_inputs(&mut p, graph);
     let mut counters: BTreeMap<(usize, &'static str), usize> = BTreeMap::new();
     let mut last_layer = usize::MAX;
+    let mut folds_done = std::collections::BTreeSet::new();
     for id in 0..low.dfg.cells.len() {
         let cell = low.dfg.cell(id);
         if cell.is_const() || matches!(cell.op, CellOp::Input { .. }) {
+            continue;
+        }
+        if let Some(fs) = cell.fold {
+            if folds_done.insert(fs.fold) {
+                super::folded::print_fold(&mut p, fs.fold);
+                last_layer = cell.layer;
+            }
             continue;
         }
         let kind = kind_letter(&cell.op);
@@ -691,6 +779,16 @@ pub fn finish(
             assigns: assigns.clone(),
         })
         .collect();
+    for ((stage, enable), assigns) in &p.enabled_loads {
+        blocks.push(RegBlockView {
+            comment: format!(
+                "registers loaded at the end of stage {} when {enable}",
+                stage - 1
+            ),
+            enable: Some(enable.clone()),
+            assigns: assigns.clone(),
+        });
+    }
     blocks.push(RegBlockView {
         comment: format!("output register (end of stage {})", stages - 1),
         enable: None,
@@ -703,7 +801,7 @@ pub fn finish(
         module: top.to_string(),
         in_msb: input.width() - 1,
         out_msb: output.width() - 1,
-        ready_msb: None,
+        ready_msb: (low.options.reuse > 1).then_some(0),
         latency,
         latency_msb: latency - 1,
         valid_next: if latency == 1 {
@@ -711,7 +809,19 @@ pub fn finish(
         } else {
             format!("{{valid_pipe[{}:0], in_valid}}", latency - 2)
         },
-        control: Vec::new(),
+        control: if low.options.reuse > 1 {
+            let n = low.options.reuse;
+            vec![
+                format!("// one input every {n} cycles: ready when no input was taken in the last {} cycle(s)", n - 1),
+                if n == 2 {
+                    "assign in_ready = ~valid_pipe[0];".to_string()
+                } else {
+                    format!("assign in_ready = ~|valid_pipe[{}:0];", n - 2)
+                },
+            ]
+        } else {
+            Vec::new()
+        },
         input_capture: "in_r <= in_data;".into(),
         regs: std::mem::take(&mut p.regs),
         wires: p.body.wires.iter().map(WireView::from).collect(),
@@ -729,5 +839,6 @@ pub fn finish(
         inputs: vec![input],
         outputs: vec![output],
         latency,
+        initiation_interval: low.options.reuse,
     })
 }

@@ -17,6 +17,7 @@
 //! (see `netlist.rs` for the arithmetic convention); the output is deterministic and
 //! lint-clean under `verilator --lint-only -Wall`.
 
+mod folded;
 mod layers;
 mod lowered;
 mod netlist;
@@ -453,6 +454,7 @@ impl<'g> Emitter<'g> {
                 lanes: lanes_of(out_info),
             }],
             latency,
+            initiation_interval: 1,
         })
     }
 
