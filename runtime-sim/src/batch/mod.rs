@@ -1,0 +1,447 @@
+//! Fast batch evaluation, bit-exact to the scalar [`Simulator`].
+//!
+//! [`BatchSimulator`] compiles a single-input, single-output graph once into a list of
+//! integer kernels (see [`plan`] for how each kernel's integer width is proven exact),
+//! then evaluates data sets [`LANES`] samples at a time in feature-major tiles (one SIMD
+//! lane per sample, weights broadcast), with tiles spread over threads by rayon.
+//!
+//! ```no_run
+//! # fn demo(graph: &aecc_ir::Graph, inputs: &[i64], n: usize) -> Result<(), aecc_sim::SimError> {
+//! let batch = aecc_sim::BatchSimulator::new(graph)?;
+//! let outputs = batch.run_batch(inputs, n)?; // n * output_len() integers, sample-major
+//! # Ok(()) }
+//! ```
+//!
+//! Threads: the evaluator runs in the current rayon pool (all cores by default; set
+//! `RAYON_NUM_THREADS` or call it inside `ThreadPool::install` to change that).
+
+mod input;
+mod kernels;
+mod plan;
+
+pub use kernels::LANES;
+pub use plan::{Kernel, NodePlan, Width};
+
+use crate::error::SimError;
+use crate::eval::Simulator;
+use aecc_ir::{Graph, Op};
+use input::InputQuant;
+use kernels::Buf;
+use plan::{LinearStep, Plan, Step, StepKind};
+use rayon::prelude::*;
+
+/// Samples per rayon task (a multiple of [`LANES`]).
+const TASK_SAMPLES: usize = 64 * LANES;
+
+/// Instruction sets the kernels are compiled for; the best one the CPU supports is
+/// picked at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// The target's baseline (SSE2 on x86-64).
+    Portable,
+    /// x86-64 AVX2.
+    Avx2,
+    /// x86-64 AVX-512 (F, BW, DQ, VL).
+    Avx512,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU supports.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx2")
+            {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+}
+
+/// Some input of a task is invalid; the caller locates the first one sequentially so
+/// that the error does not depend on thread timing.
+#[derive(Debug)]
+struct Invalid;
+
+#[derive(Debug, Clone)]
+enum Mode {
+    Planned(Plan),
+    /// The graph could not be planned: evaluate sample by sample with the scalar path.
+    Scalar(String),
+}
+
+/// A compiled batch evaluator of a single-input, single-output graph; every output
+/// value equals the scalar [`Simulator`]'s.
+#[derive(Debug, Clone)]
+pub struct BatchSimulator {
+    sim: Simulator,
+    mode: Mode,
+    isa: Isa,
+    in_len: usize,
+    out_len: usize,
+    /// Input type range, clipped to `i64`.
+    in_lo: i64,
+    in_hi: i64,
+    from_float: Option<InputQuant>,
+}
+
+impl Simulator {
+    /// Compiles this graph for fast batch evaluation ([`BatchSimulator`]).
+    pub fn compile_batch(&self) -> Result<BatchSimulator, SimError> {
+        BatchSimulator::from_simulator(self.clone())
+    }
+}
+
+impl BatchSimulator {
+    /// Verifies and compiles a single-input, single-output graph.
+    pub fn new(graph: &Graph) -> Result<BatchSimulator, SimError> {
+        BatchSimulator::from_simulator(Simulator::new(graph)?)
+    }
+
+    fn from_simulator(sim: Simulator) -> Result<BatchSimulator, SimError> {
+        if sim.input_count() != 1 || sim.output_count() != 1 {
+            return Err(SimError::NotSingleInputOutput {
+                inputs: sim.input_count(),
+                outputs: sim.output_count(),
+            });
+        }
+        let graph = sim.graph();
+        let mode = match plan::plan(graph) {
+            Ok(p) => Mode::Planned(p),
+            Err(reason) => Mode::Scalar(reason),
+        };
+        let info = sim.input_info(0);
+        let ty = info.ty;
+        let from_float = match &graph.node(graph.inputs()[0]).op {
+            Op::Input {
+                from_float: Some(q),
+            } => Some(InputQuant::new(q, &info.shape)),
+            _ => None,
+        };
+        Ok(BatchSimulator {
+            in_len: info.len(),
+            out_len: sim.output_info(0).len(),
+            in_lo: ty.min_int().max(i64::MIN as i128) as i64,
+            in_hi: ty.max_int().min(i64::MAX as i128) as i64,
+            from_float,
+            mode,
+            isa: Isa::detect(),
+            sim,
+        })
+    }
+
+    /// The scalar simulator of the same graph (names, shapes, types, `output_real`).
+    pub fn simulator(&self) -> &Simulator {
+        &self.sim
+    }
+
+    /// Integers per input sample.
+    pub fn input_len(&self) -> usize {
+        self.in_len
+    }
+
+    /// Integers per output sample.
+    pub fn output_len(&self) -> usize {
+        self.out_len
+    }
+
+    /// The kernel of every node the output depends on, in evaluation order (empty when
+    /// the graph is evaluated by the scalar path, see [`Self::scalar_fallback`]).
+    pub fn kernels(&self) -> &[NodePlan] {
+        match &self.mode {
+            Mode::Planned(p) => &p.kernels,
+            Mode::Scalar(_) => &[],
+        }
+    }
+
+    /// Why the graph is evaluated sample by sample with the scalar path, if it is.
+    pub fn scalar_fallback(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Planned(_) => None,
+            Mode::Scalar(r) => Some(r),
+        }
+    }
+
+    /// The instruction set the kernels run with.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Runs the kernels with `isa`, or the best supported one below it (for benchmarks
+    /// and tests of the portable path).
+    pub fn with_isa(mut self, isa: Isa) -> BatchSimulator {
+        self.isa = isa.min(Isa::detect());
+        self
+    }
+
+    /// Evaluates `n` samples given as `n * input_len()` integers on the input grid,
+    /// sample-major. Returns `n * output_len()` integers, sample-major.
+    ///
+    /// Errors as [`Simulator::run_one`] does for the first offending sample, wrapped in
+    /// [`SimError::InSample`].
+    pub fn run_batch(&self, inputs: &[i64], n: usize) -> Result<Vec<i64>, SimError> {
+        self.check_len(inputs.len(), n)?;
+        let mut out = vec![0i64; n * self.out_len];
+        let result = self.par_tasks(&mut out, |_, tile, s0, ns, o| {
+            let x = &inputs[s0 * self.in_len..(s0 + ns) * self.in_len];
+            self.run_chunk(tile, x, ns, o)
+        });
+        match result {
+            Ok(()) => Ok(out),
+            // several tasks may fail; report the first offending sample
+            Err(_) => Err(self.first_input_error(inputs)),
+        }
+    }
+
+    /// Like [`Self::run_batch`] on real values: each sample is first mapped onto the input
+    /// grid by the model's input quantizer, exactly as [`Simulator::quantize_input`].
+    pub fn run_batch_f64(&self, real: &[f64], n: usize) -> Result<Vec<i64>, SimError> {
+        self.check_len(real.len(), n)?;
+        let fq = self
+            .from_float
+            .as_ref()
+            .ok_or_else(|| SimError::NoInputQuantizer {
+                name: self.sim.input_name(0).to_string(),
+            })?;
+        let mut out = vec![0i64; n * self.out_len];
+        let len = self.in_len;
+        let result = self.par_tasks(&mut out, |ints, tile, s0, ns, o| {
+            let x = &real[s0 * len..(s0 + ns) * len];
+            ints.clear();
+            for (j, &v) in x.iter().enumerate() {
+                // a NaN is reported by the sequential search below
+                ints.push(fq.quantize(v, j % len).ok_or(Invalid)?);
+            }
+            self.run_chunk(tile, ints, ns, o)
+        });
+        match result {
+            Ok(()) => Ok(out),
+            Err(_) => {
+                for s in 0..n {
+                    let sample = &real[s * len..(s + 1) * len];
+                    if let Some(index) = sample.iter().position(|v| v.is_nan()) {
+                        return Err(SimError::InSample {
+                            sample: s,
+                            source: Box::new(SimError::NotANumber {
+                                name: self.sim.input_name(0).to_string(),
+                                index,
+                            }),
+                        });
+                    }
+                }
+                unreachable!("quantized inputs are on the grid")
+            }
+        }
+    }
+
+    /// Evaluates a data set read by [`crate::io::read_batch`] (real values).
+    pub fn run_dataset(&self, batch: &crate::io::Batch) -> Result<Vec<i64>, SimError> {
+        self.run_batch_f64(&batch.data, batch.samples())
+    }
+
+    fn check_len(&self, got: usize, n: usize) -> Result<(), SimError> {
+        let expected = n.saturating_mul(self.in_len);
+        if got != expected {
+            return Err(SimError::BatchLength {
+                samples: n,
+                per_sample: self.in_len,
+                expected,
+                got,
+            });
+        }
+        Ok(())
+    }
+
+    /// Splits `out` into tasks of [`TASK_SAMPLES`] samples and runs
+    /// `f(scratch, tile, first_sample, samples, out_chunk)` on each in parallel.
+    fn par_tasks<F>(&self, out: &mut [i64], f: F) -> Result<(), Invalid>
+    where
+        F: Fn(&mut Vec<i64>, &mut Vec<Buf>, usize, usize, &mut [i64]) -> Result<(), Invalid> + Sync,
+    {
+        let new_tile = || match &self.mode {
+            Mode::Planned(p) => p.new_tile(),
+            Mode::Scalar(_) => Vec::new(),
+        };
+        if self.out_len == 0 {
+            return Ok(());
+        }
+        out.par_chunks_mut(TASK_SAMPLES * self.out_len)
+            .enumerate()
+            .try_for_each_init(
+                || (Vec::new(), new_tile()),
+                |(scratch, tile), (t, o)| {
+                    let s0 = t * TASK_SAMPLES;
+                    let ns = o.len() / self.out_len;
+                    f(scratch, tile, s0, ns, o)
+                },
+            )
+    }
+
+    /// Evaluates `ns` samples `x` (sample-major) into `out`.
+    fn run_chunk(
+        &self,
+        tile: &mut [Buf],
+        x: &[i64],
+        ns: usize,
+        out: &mut [i64],
+    ) -> Result<(), Invalid> {
+        if x.iter().any(|&v| v < self.in_lo || v > self.in_hi) {
+            return Err(Invalid);
+        }
+        let plan = match &self.mode {
+            Mode::Planned(p) => p,
+            Mode::Scalar(_) => {
+                for s in 0..ns {
+                    let y = self
+                        .sim
+                        .run_one(&x[s * self.in_len..(s + 1) * self.in_len])
+                        .map_err(|_| Invalid)?;
+                    out[s * self.out_len..(s + 1) * self.out_len].copy_from_slice(&y);
+                }
+                return Ok(());
+            }
+        };
+        let (il, ol) = (self.in_len, self.out_len);
+        for t0 in (0..ns).step_by(LANES) {
+            let lanes = (ns - t0).min(LANES);
+            let xs = &x[t0 * il..(t0 + lanes) * il];
+            match &mut tile[plan.input_slot] {
+                Buf::I32(v) => load_lanes(v, xs, il, lanes, plan.pad as i32, |a| a as i32),
+                Buf::I64(v) => load_lanes(v, xs, il, lanes, plan.pad, |a| a),
+                Buf::Empty => unreachable!(),
+            }
+            self.run_tile(&plan.steps, tile);
+            let y = &tile[plan.output_slot];
+            for f in 0..ol {
+                let row = y.load::<i64>(f);
+                for s in 0..lanes {
+                    out[(t0 + s) * ol + f] = row[s];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_tile(&self, steps: &[Step], tile: &mut [Buf]) {
+        match self.isa {
+            // SAFETY: `isa` is never above what `Isa::detect` found on this CPU.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { run_steps_avx512(steps, tile) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { run_steps_avx2(steps, tile) },
+            _ => run_steps(steps, tile),
+        }
+    }
+
+    /// The error the scalar path gives for the first sample that is not on the input
+    /// type's range.
+    fn first_input_error(&self, inputs: &[i64]) -> SimError {
+        let len = self.in_len.max(1);
+        let pos = inputs
+            .iter()
+            .position(|&v| v < self.in_lo || v > self.in_hi)
+            .expect("an input is out of range");
+        let (sample, index) = (pos / len, pos % len);
+        let source = match self.sim.run_one(&inputs[sample * len..(sample + 1) * len]) {
+            Err(e) => e,
+            Ok(_) => unreachable!("the scalar path rejects out-of-range inputs"),
+        };
+        debug_assert!(matches!(source, SimError::InputRange { index: i, .. } if i == index));
+        SimError::InSample {
+            sample,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Transposes `lanes` samples of `len` values into rows of `LANES`; unused lanes get `pad`.
+#[inline]
+fn load_lanes<T: Copy>(
+    v: &mut [T],
+    xs: &[i64],
+    len: usize,
+    lanes: usize,
+    pad: T,
+    conv: impl Fn(i64) -> T,
+) {
+    for f in 0..len {
+        let row = &mut v[f * LANES..(f + 1) * LANES];
+        for s in 0..lanes {
+            row[s] = conv(xs[s * len + f]);
+        }
+        for r in row.iter_mut().skip(lanes) {
+            *r = pad;
+        }
+    }
+}
+
+/// Runs every step of a plan on one tile.
+#[inline(always)]
+fn run_steps(steps: &[Step], tile: &mut [Buf]) {
+    use kernels::*;
+    for st in steps {
+        let mut out = std::mem::take(&mut tile[st.dst]);
+        let x = &tile[st.args[0]];
+        match &st.kind {
+            StepKind::Linear(l) => match (l, st.in_store) {
+                (LinearStep::A32(m), _) => linear::<i32, i32, i32>(m, x, &mut out),
+                (LinearStep::A64W32(m), Store::I32) => linear::<i32, i32, i64>(m, x, &mut out),
+                (LinearStep::A64W32(m), Store::I64) => linear::<i64, i32, i64>(m, x, &mut out),
+                (LinearStep::A64W64(m), Store::I32) => linear::<i32, i64, i64>(m, x, &mut out),
+                (LinearStep::A64W64(m), Store::I64) => linear::<i64, i64, i64>(m, x, &mut out),
+                (LinearStep::A128(m), Store::I32) => linear::<i32, i64, i128>(m, x, &mut out),
+                (LinearStep::A128(m), Store::I64) => linear::<i64, i64, i128>(m, x, &mut out),
+            },
+            StepKind::Pow2Quant {
+                width,
+                params,
+                chan,
+            } => match width {
+                Width::I32 => pow2_quant::<i32>(params, chan, x, &mut out),
+                _ => pow2_quant::<i64>(params, chan, x, &mut out),
+            },
+            StepKind::ExactQuant { q, in_frac, chan } => {
+                exact_quant(q, *in_frac, chan, x, &mut out)
+            }
+            StepKind::Relu { width, rows } => match width {
+                Width::I32 => relu::<i32>(*rows, x, &mut out),
+                _ => relu::<i64>(*rows, x, &mut out),
+            },
+            StepKind::Add {
+                width,
+                rows,
+                sa,
+                sb,
+            } => {
+                let y = &tile[st.args[1]];
+                match width {
+                    Width::I32 => add::<i32>(*rows, *sa, *sb, x, y, &mut out),
+                    Width::I64 => add::<i64>(*rows, *sa, *sb, x, y, &mut out),
+                    Width::I128 => add::<i128>(*rows, *sa, *sb, x, y, &mut out),
+                }
+            }
+            StepKind::Gather { src } => gather(src, x, &mut out),
+        }
+        tile[st.dst] = out;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+fn run_steps_avx2(steps: &[Step], tile: &mut [Buf]) {
+    run_steps(steps, tile)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+fn run_steps_avx512(steps: &[Step], tile: &mut [Buf]) {
+    run_steps(steps, tile)
+}
