@@ -78,6 +78,43 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// CPU time of all threads of this process so far, in seconds (Linux; `None` elsewhere).
+/// Reported next to wall-clock time because a shared machine's other load slows the
+/// wall clock but not the CPU time an evaluation needs.
+fn cpu_seconds() -> Option<f64> {
+    let mut ns = 0u64;
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
+}
+
+struct Row {
+    name: String,
+    threads: usize,
+    samples: usize,
+    /// Best wall-clock rate of the runs, and the CPU-time rate of that run.
+    wall: f64,
+    cpu: Option<f64>,
+}
+
+/// Runs `f` `runs` times; the best wall-clock rate and that run's CPU-time rate.
+fn measure(runs: usize, samples: usize, mut f: impl FnMut()) -> (f64, Option<f64>) {
+    let mut best = (f64::MAX, None);
+    for _ in 0..runs {
+        let c0 = cpu_seconds();
+        let t = Instant::now();
+        f();
+        let wall = t.elapsed().as_secs_f64();
+        let cpu = c0.zip(cpu_seconds()).map(|(a, b)| b - a);
+        if wall < best.0 {
+            best = (wall, cpu);
+        }
+    }
+    (samples as f64 / best.0, best.1.map(|c| samples as f64 / c))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n = arg(&args, "--samples", 1_000_000);
@@ -88,6 +125,7 @@ fn main() {
     let sim = Simulator::new(&g).unwrap();
     let batch = BatchSimulator::new(&g).unwrap();
     let len = batch.input_len();
+    let ol = batch.output_len();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
     let inputs: Vec<i64> = (0..n * len).map(|_| rng.random_range(-512..=511)).collect();
     let real: Vec<f64> = inputs.iter().map(|&v| v as f64 / 128.0).collect();
@@ -103,32 +141,47 @@ fn main() {
         println!("  {:8} {:9} {}", k.node, k.op, k.kernel);
     }
 
-    // scalar oracle, one thread
-    let t = Instant::now();
-    let mut want = Vec::with_capacity(n_scalar * batch.output_len());
-    for s in 0..n_scalar {
-        want.extend(sim.run_one(&inputs[s * len..(s + 1) * len]).unwrap());
-    }
-    let scalar_rate = n_scalar as f64 / t.elapsed().as_secs_f64();
+    // the scalar oracle, one thread; its outputs are the reference for every run below
+    let mut want = Vec::with_capacity(n_scalar * ol);
+    let (wall, cpu) = measure(1, n_scalar, || {
+        want.clear();
+        for s in 0..n_scalar {
+            want.extend(sim.run_one(&inputs[s * len..(s + 1) * len]).unwrap());
+        }
+    });
+    let mut rows = vec![Row {
+        name: "scalar `Simulator::run_one`".into(),
+        threads: 1,
+        samples: n_scalar,
+        wall,
+        cpu,
+    }];
 
-    let mut rows = vec![(
-        "scalar `Simulator::run_one`".to_string(),
-        1,
-        n_scalar,
-        scalar_rate,
-    )];
-    let mut isas = vec![Isa::Portable];
-    if Isa::detect() >= Isa::Avx2 {
-        isas.push(Isa::Avx2);
+    let mut isas: Vec<Isa> = [Isa::Portable, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter(|&i| i <= Isa::detect())
+        .collect();
+    if let Some(i) = args.iter().position(|a| a == "--isa") {
+        let want = args[i + 1].to_ascii_lowercase();
+        isas.retain(|isa| format!("{isa:?}").to_ascii_lowercase() == want);
     }
-    if Isa::detect() >= Isa::Avx512 {
-        isas.push(Isa::Avx512);
-    }
+    let best_isa = *isas.last().expect("an ISA");
     let cores = std::thread::available_parallelism().map_or(1, |p| p.get());
     let mut thread_counts = vec![1];
     if cores > 1 {
         thread_counts.push(cores);
     }
+    if let Some(t) = args.iter().position(|a| a == "--threads") {
+        thread_counts = vec![args[t + 1].parse().expect("a number")];
+    }
+    let check = |out: &[i64], what: &str| {
+        assert_eq!(
+            &out[..want.len()],
+            &want[..],
+            "{what} differs from the scalar path"
+        );
+    };
+    let mut out = vec![0i64; n * ol];
     for &threads in &thread_counts {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -136,48 +189,55 @@ fn main() {
             .unwrap();
         for &isa in &isas {
             let b = batch.clone().with_isa(isa);
-            let mut best = f64::MAX;
-            for _ in 0..runs {
-                let t = Instant::now();
-                let out = pool.install(|| b.run_batch(&inputs, n)).unwrap();
-                best = best.min(t.elapsed().as_secs_f64());
-                assert_eq!(
-                    &out[..want.len()],
-                    &want[..],
-                    "batch ({isa:?}) differs from the scalar path"
-                );
-            }
-            rows.push((
-                format!("batch `run_batch` (i64 in), {isa:?}"),
+            let (wall, cpu) = measure(runs, n, || {
+                let y = pool.install(|| b.run_batch(&inputs, n)).unwrap();
+                check(&y, "run_batch");
+            });
+            rows.push(Row {
+                name: format!("batch `run_batch`, {isa:?}"),
                 threads,
-                n,
-                n as f64 / best,
-            ));
+                samples: n,
+                wall,
+                cpu,
+            });
         }
-        let b = batch.clone();
-        let mut best = f64::MAX;
-        for _ in 0..runs {
-            let t = Instant::now();
-            let out = pool.install(|| b.run_batch_f64(&real, n)).unwrap();
-            best = best.min(t.elapsed().as_secs_f64());
-            assert_eq!(&out[..want.len()], &want[..]);
-        }
-        rows.push((
-            format!("batch `run_batch_f64` (f64 in), {:?}", b.isa()),
+        let b = batch.clone().with_isa(best_isa);
+        let (wall, cpu) = measure(runs, n, || {
+            pool.install(|| b.run_batch_into(&inputs, n, &mut out))
+                .unwrap();
+        });
+        check(&out, "run_batch_into");
+        rows.push(Row {
+            name: format!("batch `run_batch_into` (output buffer reused), {best_isa:?}"),
             threads,
-            n,
-            n as f64 / best,
-        ));
+            samples: n,
+            wall,
+            cpu,
+        });
+        if args.iter().any(|a| a == "--no-f64") {
+            continue;
+        }
+        let (wall, cpu) = measure(runs, n, || {
+            let y = pool.install(|| b.run_batch_f64(&real, n)).unwrap();
+            check(&y, "run_batch_f64");
+        });
+        rows.push(Row {
+            name: format!("batch `run_batch_f64` (real-valued input), {best_isa:?}"),
+            threads,
+            samples: n,
+            wall,
+            cpu,
+        });
     }
-    println!(
-        "bit-exact: batch == scalar on all {} output values of {} samples",
-        want.len(),
-        n_scalar
-    );
+    println!("bit-exact: every batch run equals the scalar path on all {} output values of the first {} samples", want.len(), n_scalar);
     println!();
-    println!("| evaluator | threads | samples | inferences/s |");
-    println!("|---|---:|---:|---:|");
-    for (name, threads, samples, rate) in rows {
-        println!("| {name} | {threads} | {samples} | {:.0} |", rate);
+    println!("| evaluator | threads | samples | inferences/s (wall) | inferences per CPU-second |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in rows {
+        let cpu = r.cpu.map_or("n/a".to_string(), |c| format!("{c:.0}"));
+        println!(
+            "| {} | {} | {} | {:.0} | {} |",
+            r.name, r.threads, r.samples, r.wall, cpu
+        );
     }
 }

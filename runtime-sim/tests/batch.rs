@@ -592,6 +592,55 @@ fn real_valued_inputs_match_quantize_input() {
     }
 }
 
+/// The input quantizer's fast paths (per-tensor and per-channel, zero points, narrow,
+/// wrap, bipolar, every rounding mode, non-power-of-two scales) equal
+/// `Simulator::quantize_input` on ties, near-ties, huge, tiny and special values.
+#[test]
+fn input_quantizer_variants() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for case in 0..400 {
+        let shape = vec![1, 2, 3];
+        let in_frac = rng.random_range(-4..=12);
+        let mut q = random_quantizer(&mut rng, &shape, in_frac, Scale::Narrow);
+        if case % 3 == 0 {
+            q.bit_width = rng.random_range(20..=48);
+        }
+        let mut g = Graph::new("in");
+        let x = g.add_input("x", shape.clone(), q.out_type(), Some(q.clone()));
+        let y = g.add_node("r", Op::Relu, &[x], "r").unwrap();
+        g.add_output("y", y);
+        let sim = Simulator::new(&g).unwrap();
+        let batch = sim.compile_batch().unwrap();
+        let grid = aecc_ir::fixed::pow2(q.channels[0].scale.exponent);
+        let n = 40;
+        let real: Vec<f64> = (0..n * 6)
+            .map(|_| {
+                let k = rng.random_range(-300..300) as f64;
+                match rng.random_range(0..8) {
+                    0 => k * grid,
+                    1 => (k + 0.5) * grid,
+                    2 => (k + 0.5) * grid * (1.0 + 1e-15),
+                    3 => (k + 0.5) * grid * (1.0 - 1e-15),
+                    4 => rng.random_range(-1e25..1e25),
+                    5 => rng.random_range(-1e-25..1e-25),
+                    6 => [f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 5e-324]
+                        [rng.random_range(0..5)],
+                    _ => rng.random_range(-3.0..3.0) * grid * 100.0,
+                }
+            })
+            .collect();
+        let mut want = Vec::new();
+        for s in 0..n {
+            let qi = sim.quantize_input(0, &real[s * 6..(s + 1) * 6]).unwrap();
+            want.extend(sim.run_one(&qi).unwrap());
+        }
+        for isa in [Isa::Portable, Isa::detect()] {
+            let got = batch.clone().with_isa(isa).run_batch_f64(&real, n).unwrap();
+            assert_eq!(got, want, "case {case} {q:?}");
+        }
+    }
+}
+
 #[test]
 fn errors_match_the_scalar_path() {
     let g = random_network(3, Scale::Narrow);

@@ -161,49 +161,66 @@ impl Elem for i64 {
     }
 }
 
-/// A constant linear map in compressed-row form: output row `r` is
-/// `(sum_t w[t] * x[idx[t]]) << shift + bias[r]` over `t in rows[r]..rows[r + 1]`.
-/// Zero weights (and, for a convolution, taps that read padding) are not stored.
+/// Marks an unused output slot of a [`Blocks`] block.
+pub const NO_ROW: u32 = u32::MAX;
+
+/// A constant linear map in blocks of `R` output rows that read the same inputs (the
+/// output channels of one convolution window, or `R` neighbouring outputs of a dense
+/// layer). Output row `o` of block `b` is
+/// `(sum_t w[t][o] * x[idx[t]]) << shift + bias[row]` over `t in starts[b]..starts[b + 1]`;
+/// a term whose `R` weights are all zero is not stored (zero weights, and taps that read
+/// a convolution's padding, cost nothing). Each input row is loaded once per block and
+/// multiplied by `R` broadcast weights.
 #[derive(Debug, Clone)]
-pub struct SparseRows<W> {
-    pub rows: Vec<u32>,
+pub struct Blocks<W, const R: usize> {
+    pub starts: Vec<u32>,
+    /// Output row of each slot of each block, or [`NO_ROW`].
+    pub outs: Vec<[u32; R]>,
     pub idx: Vec<u32>,
-    pub w: Vec<W>,
+    pub w: Vec<[W; R]>,
     pub shift: u32,
-    /// Already shifted onto the accumulator grid.
+    /// Bias of each output row, already shifted onto the accumulator grid.
     pub bias: Vec<i128>,
 }
 
-impl<W> SparseRows<W> {
-    pub fn out_rows(&self) -> usize {
-        self.rows.len() - 1
-    }
-}
-
-/// `y = A(x) ` with `T` the input storage, `Wt` the weight type and `A` the accumulator.
+/// `y = (W x) << shift + bias` with `T` the input storage, `Wt` the weight type and `A`
+/// the accumulator.
 #[inline(always)]
-pub fn linear<T: Elem, Wt: Num, A: Num>(m: &SparseRows<Wt>, x: &Buf, y: &mut Buf) {
+pub fn linear<T: Elem, Wt: Num, A: Num, const R: usize>(m: &Blocks<Wt, R>, x: &Buf, y: &mut Buf) {
     let x = T::slice(x);
-    for r in 0..m.out_rows() {
-        let (a, b) = (m.rows[r] as usize, m.rows[r + 1] as usize);
-        let mut acc = [A::default(); LANES];
-        for (&i, &w) in m.idx[a..b].iter().zip(&m.w[a..b]) {
-            let w = A::from_i64(w.to_i64());
+    for (b, outs) in m.outs.iter().enumerate() {
+        let (s, e) = (m.starts[b] as usize, m.starts[b + 1] as usize);
+        let mut acc = [[A::default(); LANES]; R];
+        for (&i, w) in m.idx[s..e].iter().zip(&m.w[s..e]) {
             let xr: &[T; LANES] = x[i as usize * LANES..][..LANES].try_into().unwrap();
-            for s in 0..LANES {
-                acc[s] = acc[s] + w * A::from_i64(xr[s].to_i64());
+            let mut xv = [A::default(); LANES];
+            for l in 0..LANES {
+                xv[l] = A::from_i64(xr[l].to_i64());
+            }
+            for r in 0..R {
+                let w = A::from_i64(w[r].to_i64());
+                for l in 0..LANES {
+                    acc[r][l] = acc[r][l] + w * xv[l];
+                }
             }
         }
-        if m.shift > 0 {
+        for r in 0..R {
+            let o = outs[r];
+            if o == NO_ROW {
+                continue;
+            }
+            let acc = &mut acc[r];
+            if m.shift > 0 {
+                for v in acc.iter_mut() {
+                    *v = *v << m.shift;
+                }
+            }
+            let bias = A::from_i128(m.bias[o as usize]);
             for v in acc.iter_mut() {
-                *v = *v << m.shift;
+                *v = *v + bias;
             }
+            y.store(o as usize, acc);
         }
-        let bias = A::from_i128(m.bias[r]);
-        for v in acc.iter_mut() {
-            *v = *v + bias;
-        }
-        y.store(r, &acc);
     }
 }
 

@@ -27,7 +27,7 @@ use crate::eval::Simulator;
 use aecc_ir::{Graph, Op};
 use input::InputQuant;
 use kernels::Buf;
-use plan::{LinearStep, Plan, Step, StepKind};
+use plan::{LinearStep, Plan, Step, StepKind, BLOCK};
 use rayon::prelude::*;
 
 /// Samples per rayon task (a multiple of [`LANES`]).
@@ -190,12 +190,33 @@ impl BatchSimulator {
     pub fn run_batch(&self, inputs: &[i64], n: usize) -> Result<Vec<i64>, SimError> {
         self.check_len(inputs.len(), n)?;
         let mut out = vec![0i64; n * self.out_len];
-        let result = self.par_tasks(&mut out, |_, tile, s0, ns, o| {
+        self.run_batch_into(inputs, n, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::run_batch`] into a caller's buffer of `n * output_len()` values (saves the
+    /// allocation and first-touch page faults of a new output vector on repeated calls).
+    pub fn run_batch_into(
+        &self,
+        inputs: &[i64],
+        n: usize,
+        out: &mut [i64],
+    ) -> Result<(), SimError> {
+        self.check_len(inputs.len(), n)?;
+        if out.len() != n * self.out_len {
+            return Err(SimError::BatchLength {
+                samples: n,
+                per_sample: self.out_len,
+                expected: n * self.out_len,
+                got: out.len(),
+            });
+        }
+        let result = self.par_tasks(out, |_, tile, s0, ns, o| {
             let x = &inputs[s0 * self.in_len..(s0 + ns) * self.in_len];
             self.run_chunk(tile, x, ns, o)
         });
         match result {
-            Ok(()) => Ok(out),
+            Ok(()) => Ok(()),
             // several tasks may fail; report the first offending sample
             Err(_) => Err(self.first_input_error(inputs)),
         }
@@ -215,10 +236,17 @@ impl BatchSimulator {
         let len = self.in_len;
         let result = self.par_tasks(&mut out, |ints, tile, s0, ns, o| {
             let x = &real[s0 * len..(s0 + ns) * len];
-            ints.clear();
-            for (j, &v) in x.iter().enumerate() {
-                // a NaN is reported by the sequential search below
-                ints.push(fq.quantize(v, j % len).ok_or(Invalid)?);
+            // a NaN is located by the sequential search below
+            let ok = match self.isa {
+                // SAFETY: `isa` is never above what `Isa::detect` found on this CPU.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => unsafe { quantize_avx512(fq, x, ints) },
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unsafe { quantize_avx2(fq, x, ints) },
+                _ => fq.quantize_samples(x, ints),
+            };
+            if !ok {
+                return Err(Invalid);
             }
             self.run_chunk(tile, ints, ns, o)
         });
@@ -293,9 +321,6 @@ impl BatchSimulator {
         ns: usize,
         out: &mut [i64],
     ) -> Result<(), Invalid> {
-        if x.iter().any(|&v| v < self.in_lo || v > self.in_hi) {
-            return Err(Invalid);
-        }
         let plan = match &self.mode {
             Mode::Planned(p) => p,
             Mode::Scalar(_) => {
@@ -309,35 +334,25 @@ impl BatchSimulator {
                 return Ok(());
             }
         };
-        let (il, ol) = (self.in_len, self.out_len);
-        for t0 in (0..ns).step_by(LANES) {
-            let lanes = (ns - t0).min(LANES);
-            let xs = &x[t0 * il..(t0 + lanes) * il];
-            match &mut tile[plan.input_slot] {
-                Buf::I32(v) => load_lanes(v, xs, il, lanes, plan.pad as i32, |a| a as i32),
-                Buf::I64(v) => load_lanes(v, xs, il, lanes, plan.pad, |a| a),
-                Buf::Empty => unreachable!(),
-            }
-            self.run_tile(&plan.steps, tile);
-            let y = &tile[plan.output_slot];
-            for f in 0..ol {
-                let row = y.load::<i64>(f);
-                for s in 0..lanes {
-                    out[(t0 + s) * ol + f] = row[s];
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn run_tile(&self, steps: &[Step], tile: &mut [Buf]) {
-        match self.isa {
+        let c = Chunk {
+            plan,
+            lo: self.in_lo,
+            hi: self.in_hi,
+            il: self.in_len,
+            ol: self.out_len,
+        };
+        let ok = match self.isa {
             // SAFETY: `isa` is never above what `Isa::detect` found on this CPU.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { run_steps_avx512(steps, tile) },
+            Isa::Avx512 => unsafe { run_chunk_avx512(&c, tile, x, ns, out) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { run_steps_avx2(steps, tile) },
-            _ => run_steps(steps, tile),
+            Isa::Avx2 => unsafe { run_chunk_avx2(&c, tile, x, ns, out) },
+            _ => run_chunk_impl(&c, tile, x, ns, out),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Invalid)
         }
     }
 
@@ -362,25 +377,73 @@ impl BatchSimulator {
     }
 }
 
-/// Transposes `lanes` samples of `len` values into rows of `LANES`; unused lanes get `pad`.
-#[inline]
+/// What one chunk of samples needs besides the tile.
+struct Chunk<'a> {
+    plan: &'a Plan,
+    /// Input range (clipped to `i64`).
+    lo: i64,
+    hi: i64,
+    /// Input and output values per sample.
+    il: usize,
+    ol: usize,
+}
+
+/// Evaluates the samples a tile at a time: transpose `LANES` samples into rows (checking
+/// that each value is in range), run the steps, transpose the output rows back.
+/// `false` as soon as a tile has an input out of range.
+#[inline(always)]
+fn run_chunk_impl(c: &Chunk, tile: &mut [Buf], x: &[i64], ns: usize, out: &mut [i64]) -> bool {
+    let (il, ol) = (c.il, c.ol);
+    for t0 in (0..ns).step_by(LANES) {
+        let lanes = (ns - t0).min(LANES);
+        let xs = &x[t0 * il..(t0 + lanes) * il];
+        let ok = match &mut tile[c.plan.input_slot] {
+            Buf::I32(v) => load_lanes(v, xs, c, lanes, c.plan.pad as i32, |a| a as i32),
+            Buf::I64(v) => load_lanes(v, xs, c, lanes, c.plan.pad, |a| a),
+            Buf::Empty => unreachable!(),
+        };
+        if !ok {
+            return false;
+        }
+        run_steps(&c.plan.steps, tile);
+        let y = &tile[c.plan.output_slot];
+        for f in 0..ol {
+            let row = y.load::<i64>(f);
+            for s in 0..lanes {
+                out[(t0 + s) * ol + f] = row[s];
+            }
+        }
+    }
+    true
+}
+
+/// Transposes `lanes` samples into rows of `LANES`; unused lanes get `pad`. `false` if
+/// a value is outside the input range.
+#[inline(always)]
 fn load_lanes<T: Copy>(
     v: &mut [T],
     xs: &[i64],
-    len: usize,
+    c: &Chunk,
     lanes: usize,
     pad: T,
     conv: impl Fn(i64) -> T,
-) {
-    for f in 0..len {
-        let row = &mut v[f * LANES..(f + 1) * LANES];
-        for s in 0..lanes {
-            row[s] = conv(xs[s * len + f]);
-        }
-        for r in row.iter_mut().skip(lanes) {
-            *r = pad;
+) -> bool {
+    let (len, lo, hi) = (c.il, c.lo, c.hi);
+    let mut bad = false;
+    for (s, sample) in xs.chunks_exact(len).enumerate() {
+        for (f, &a) in sample.iter().enumerate() {
+            bad |= (a < lo) | (a > hi);
+            v[f * LANES + s] = conv(a);
         }
     }
+    if lanes < LANES {
+        for f in 0..len {
+            for r in &mut v[f * LANES + lanes..(f + 1) * LANES] {
+                *r = pad;
+            }
+        }
+    }
+    !bad
 }
 
 /// Runs every step of a plan on one tile.
@@ -392,13 +455,13 @@ fn run_steps(steps: &[Step], tile: &mut [Buf]) {
         let x = &tile[st.args[0]];
         match &st.kind {
             StepKind::Linear(l) => match (l, st.in_store) {
-                (LinearStep::A32(m), _) => linear::<i32, i32, i32>(m, x, &mut out),
-                (LinearStep::A64W32(m), Store::I32) => linear::<i32, i32, i64>(m, x, &mut out),
-                (LinearStep::A64W32(m), Store::I64) => linear::<i64, i32, i64>(m, x, &mut out),
-                (LinearStep::A64W64(m), Store::I32) => linear::<i32, i64, i64>(m, x, &mut out),
-                (LinearStep::A64W64(m), Store::I64) => linear::<i64, i64, i64>(m, x, &mut out),
-                (LinearStep::A128(m), Store::I32) => linear::<i32, i64, i128>(m, x, &mut out),
-                (LinearStep::A128(m), Store::I64) => linear::<i64, i64, i128>(m, x, &mut out),
+                (LinearStep::A32(m), _) => linear::<i32, i32, i32, BLOCK>(m, x, &mut out),
+                (LinearStep::A64W32(m), Store::I32) => linear::<i32, i32, i64, 1>(m, x, &mut out),
+                (LinearStep::A64W32(m), Store::I64) => linear::<i64, i32, i64, 1>(m, x, &mut out),
+                (LinearStep::A64W64(m), Store::I32) => linear::<i32, i64, i64, 1>(m, x, &mut out),
+                (LinearStep::A64W64(m), Store::I64) => linear::<i64, i64, i64, 1>(m, x, &mut out),
+                (LinearStep::A128(m), Store::I32) => linear::<i32, i64, i128, 1>(m, x, &mut out),
+                (LinearStep::A128(m), Store::I64) => linear::<i64, i64, i128, 1>(m, x, &mut out),
             },
             StepKind::Pow2Quant {
                 width,
@@ -434,14 +497,41 @@ fn run_steps(steps: &[Step], tile: &mut [Buf]) {
     }
 }
 
+// The same code compiled for wider vector units; `run_chunk` picks one at run time.
+// (`unsafe fn`: calling a `#[target_feature]` function is only sound on a CPU with it.)
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-fn run_steps_avx2(steps: &[Step], tile: &mut [Buf]) {
-    run_steps(steps, tile)
+unsafe fn run_chunk_avx2(
+    c: &Chunk,
+    tile: &mut [Buf],
+    x: &[i64],
+    ns: usize,
+    out: &mut [i64],
+) -> bool {
+    run_chunk_impl(c, tile, x, ns, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-fn run_steps_avx512(steps: &[Step], tile: &mut [Buf]) {
-    run_steps(steps, tile)
+unsafe fn run_chunk_avx512(
+    c: &Chunk,
+    tile: &mut [Buf],
+    x: &[i64],
+    ns: usize,
+    out: &mut [i64],
+) -> bool {
+    run_chunk_impl(c, tile, x, ns, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn quantize_avx2(fq: &InputQuant, real: &[f64], out: &mut Vec<i64>) -> bool {
+    fq.quantize_samples(real, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn quantize_avx512(fq: &InputQuant, real: &[f64], out: &mut Vec<i64>) -> bool {
+    fq.quantize_samples(real, out)
 }

@@ -26,9 +26,10 @@
 //! quantizer ([`aecc_ir::Quantizer::quantize_int`]); a quantizer whose scale is not a power
 //! of two, or that wraps onto a narrow range, always uses the exact quantizer.
 
-use super::kernels::{Buf, Post, Pow2Quant, Pre, Round, SparseRows, Store};
+use super::kernels::{Blocks, Buf, Post, Pow2Quant, Pre, Round, Store, NO_ROW};
 use aecc_ir::fixed::{Interval, Overflow, Rounding};
-use aecc_ir::{Graph, NodeId, Op, Quantizer, TensorInfo};
+use aecc_ir::ops::AccumulatorGrid;
+use aecc_ir::{Graph, LinearRow, NodeId, Op, Quantizer, TensorInfo};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -123,15 +124,21 @@ pub struct NodePlan {
     pub kernel: Kernel,
 }
 
+/// Output rows per block of the `i32` linear kernel: 4 accumulators of [`LANES`]
+/// lanes stay in registers with AVX2 and AVX-512.
+///
+/// [`LANES`]: super::kernels::LANES
+pub const BLOCK: usize = 4;
+
 /// A linear map with the accumulator and weight types chosen.
 #[derive(Debug, Clone)]
 pub enum LinearStep {
-    /// `i32` input, `i32` weights, `i32` accumulator.
-    A32(SparseRows<i32>),
+    /// `i32` input, `i32` weights, `i32` accumulator, blocks of [`BLOCK`] rows.
+    A32(Blocks<i32, BLOCK>),
     /// `i64` accumulator with weights that fit `i32`.
-    A64W32(SparseRows<i32>),
-    A64W64(SparseRows<i64>),
-    A128(SparseRows<i64>),
+    A64W32(Blocks<i32, 1>),
+    A64W64(Blocks<i64, 1>),
+    A128(Blocks<i64, 1>),
 }
 
 #[derive(Debug, Clone)]
@@ -257,27 +264,158 @@ fn fold_minmax(vals: &[Option<i128>]) -> (i128, i128) {
     (it.clone().min().unwrap_or(0), it.max().unwrap_or(0))
 }
 
-fn sparse<W: Copy>(
-    rows: &[aecc_ir::LinearRow],
-    product_shift: u32,
-    bias_shift: u32,
+/// Output rows that read the same inputs, and their terms in evaluation order:
+/// `(input row, one weight per output row)`.
+struct Group {
+    rows: Vec<usize>,
+    terms: Vec<(usize, Vec<i64>)>,
+}
+
+/// Lowers a `Dense` or `Conv` into groups of at most `r` output rows sharing their
+/// input taps (the same sums of products as [`aecc_ir::Op::linear_map`]), with
+/// the biases of all output rows. Terms whose weights are all zero are dropped.
+fn lower(op: &Op, x: &TensorInfo, r: usize) -> (Vec<Group>, Vec<i64>, AccumulatorGrid) {
+    let mut groups = Vec::new();
+    let mut push = |rows: Vec<usize>, taps: &mut dyn Iterator<Item = (usize, Vec<i64>)>| {
+        let terms = taps.filter(|(_, w)| w.iter().any(|&v| v != 0)).collect();
+        groups.push(Group { rows, terms });
+    };
+    match op {
+        Op::Dense(d) => {
+            let (k, m) = (d.weight.shape[0], d.weight.shape[1]);
+            let grid = AccumulatorGrid::new(x.ty.frac, &d.weight, d.bias.as_ref());
+            for o in 0..x.len() / k {
+                for j0 in (0..m).step_by(r) {
+                    let js: Vec<usize> = (j0..(j0 + r).min(m)).collect();
+                    let mut taps = (0..k).map(|kk| {
+                        (
+                            o * k + kk,
+                            js.iter().map(|&j| d.weight.data[kk * m + j]).collect(),
+                        )
+                    });
+                    push(js.iter().map(|&j| o * m + j).collect(), &mut taps);
+                }
+            }
+            let bias = (0..x.len() / k * m)
+                .map(|row| d.bias.as_ref().map_or(0, |b| b.data[row % m]))
+                .collect();
+            (groups, bias, grid)
+        }
+        Op::Conv(c) => {
+            let (n, ch, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+            let [m, cg, kh, kw] = [0, 1, 2, 3].map(|i| c.weight.shape[i]);
+            let (oh, ow) = c.out_hw(h, w).expect("shape was checked by inference");
+            let grid = AccumulatorGrid::new(x.ty.frac, &c.weight, c.bias.as_ref());
+            let mpg = m / c.group;
+            for b in 0..n {
+                for g in 0..c.group {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            // the taps of this window that read the input, not padding
+                            let mut taps = Vec::new();
+                            for ci in 0..cg {
+                                for ky in 0..kh {
+                                    let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize
+                                        - c.pads[0] as isize;
+                                    if iy < 0 || iy >= h as isize {
+                                        continue;
+                                    }
+                                    for kx in 0..kw {
+                                        let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize
+                                            - c.pads[1] as isize;
+                                        if ix < 0 || ix >= w as isize {
+                                            continue;
+                                        }
+                                        let idx = ((b * ch + g * cg + ci) * h + iy as usize) * w
+                                            + ix as usize;
+                                        taps.push((idx, (ci * kh + ky) * kw + kx));
+                                    }
+                                }
+                            }
+                            for m0 in (g * mpg..(g + 1) * mpg).step_by(r) {
+                                let mos: Vec<usize> = (m0..(m0 + r).min((g + 1) * mpg)).collect();
+                                let mut it = taps.iter().map(|&(idx, k)| {
+                                    let ws = mos
+                                        .iter()
+                                        .map(|&mo| c.weight.data[mo * cg * kh * kw + k])
+                                        .collect();
+                                    (idx, ws)
+                                });
+                                let rows = mos
+                                    .iter()
+                                    .map(|&mo| ((b * m + mo) * oh + oy) * ow + ox)
+                                    .collect();
+                                push(rows, &mut it);
+                            }
+                        }
+                    }
+                }
+            }
+            let bias = (0..n * m * oh * ow)
+                .map(|row| {
+                    c.bias
+                        .as_ref()
+                        .map_or(0, |bb| bb.data[(row / (oh * ow)) % m])
+                })
+                .collect();
+            (groups, bias, grid)
+        }
+        _ => unreachable!("not a linear op"),
+    }
+}
+
+/// The rows of `groups` as the kernel evaluates them (for the width proof).
+fn rows_of(groups: &[Group], bias: &[i64]) -> Vec<LinearRow> {
+    let mut rows = Vec::new();
+    for g in groups {
+        for (slot, &row) in g.rows.iter().enumerate() {
+            rows.push(LinearRow {
+                terms: g
+                    .terms
+                    .iter()
+                    .map(|(i, w)| (*i, w[slot]))
+                    .filter(|&(_, w)| w != 0)
+                    .collect(),
+                bias: bias[row],
+            });
+        }
+    }
+    rows
+}
+
+fn blocks<W: Copy + Default, const R: usize>(
+    groups: &[Group],
+    bias: &[i64],
+    grid: &AccumulatorGrid,
     conv: impl Fn(i64) -> W,
-) -> SparseRows<W> {
-    let mut out = SparseRows {
-        rows: Vec::with_capacity(rows.len() + 1),
+) -> Blocks<W, R> {
+    let mut out = Blocks {
+        starts: vec![0],
+        outs: Vec::new(),
         idx: Vec::new(),
         w: Vec::new(),
-        shift: product_shift,
-        bias: Vec::with_capacity(rows.len()),
+        shift: grid.product_shift,
+        bias: bias
+            .iter()
+            .map(|&b| (b as i128) << grid.bias_shift)
+            .collect(),
     };
-    out.rows.push(0);
-    for r in rows {
-        for &(i, w) in &r.terms {
-            out.idx.push(i as u32);
-            out.w.push(conv(w));
+    for g in groups {
+        assert!(g.rows.len() <= R, "groups are built with at most R rows");
+        let mut outs = [NO_ROW; R];
+        for (o, &r) in outs.iter_mut().zip(&g.rows) {
+            *o = r as u32;
         }
-        out.rows.push(out.idx.len() as u32);
-        out.bias.push((r.bias as i128) << bias_shift);
+        out.outs.push(outs);
+        for (i, ws) in &g.terms {
+            let mut w = [W::default(); R];
+            for (d, &v) in w.iter_mut().zip(ws) {
+                *d = conv(v);
+            }
+            out.idx.push(*i as u32);
+            out.w.push(w);
+        }
+        out.starts.push(out.idx.len() as u32);
     }
     out
 }
@@ -548,21 +686,25 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
             Op::Input { .. } => unreachable!("inputs are not compute nodes"),
             Op::Reshape { .. } => Kernel::Reshape,
             Op::Dense(_) | Op::Conv(_) => {
-                let map = node.op.linear_map(x).expect("linear op");
-                let ps = map.grid.product_shift;
-                let bs = map.grid.bias_shift;
-                let acc = linear_width(&map.rows, x.interval, ps, bs);
-                let w32 = map
-                    .rows
+                // the width proof is over the rows in the order the kernel adds terms;
+                // grouping does not change a row's order, only which zeros it skips
+                let (single, bias, grid) = lower(&node.op, x, 1);
+                let rows = rows_of(&single, &bias);
+                let terms = rows.iter().map(|r| r.terms.len()).sum();
+                let acc = linear_width(&rows, x.interval, grid.product_shift, grid.bias_shift);
+                let w32 = rows
                     .iter()
                     .all(|r| r.terms.iter().all(|&(_, w)| i32::try_from(w).is_ok()));
                 let step = match acc {
-                    Width::I32 => LinearStep::A32(sparse(&map.rows, ps, bs, |w| w as i32)),
-                    Width::I64 if w32 => {
-                        LinearStep::A64W32(sparse(&map.rows, ps, bs, |w| w as i32))
+                    Width::I32 => {
+                        let (groups, _, _) = lower(&node.op, x, BLOCK);
+                        LinearStep::A32(blocks(&groups, &bias, &grid, |w| w as i32))
                     }
-                    Width::I64 => LinearStep::A64W64(sparse(&map.rows, ps, bs, |w| w)),
-                    Width::I128 => LinearStep::A128(sparse(&map.rows, ps, bs, |w| w)),
+                    Width::I64 if w32 => {
+                        LinearStep::A64W32(blocks(&single, &bias, &grid, |w| w as i32))
+                    }
+                    Width::I64 => LinearStep::A64W64(blocks(&single, &bias, &grid, |w| w)),
+                    Width::I128 => LinearStep::A128(blocks(&single, &bias, &grid, |w| w)),
                 };
                 steps.push(Step {
                     kind: StepKind::Linear(step),
@@ -570,10 +712,7 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
                     in_store,
                     dst,
                 });
-                Kernel::Linear {
-                    acc,
-                    terms: map.nonzero_terms(),
-                }
+                Kernel::Linear { acc, terms }
             }
             Op::Quantize(q) => {
                 let chan = channels(q, &x.shape);
