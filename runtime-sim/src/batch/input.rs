@@ -164,7 +164,7 @@ impl InputQuant {
                 let fl = t - ((t as f64) > v) as i64;
                 let rem = v - fl as f64; // exact
                 let q = round(fl + f.zp, rem);
-                let q = if bipolar { q } else { q.clamp(f.lo, f.hi) };
+                let q = if bipolar { q } else { q.max(f.lo).min(f.hi) };
                 (q - f.zp) << f.shift
             } else {
                 self.slow(x, 0)

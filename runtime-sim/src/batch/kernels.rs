@@ -13,8 +13,8 @@
 
 use std::ops::{Add, BitAnd, Mul, Shl, Shr, Sub};
 
-/// Samples per tile: one lane per sample. 16 `i32` are one AVX-512 register or two
-/// AVX2 registers; the whole working set of an ECON-T-sized tile stays in L1.
+/// Samples per tile: one lane per sample. 16 `i32` are two AVX2 registers; the whole
+/// working set of an ECON-T-sized tile stays in L1.
 pub const LANES: usize = 16;
 
 /// Storage of a tensor in a tile: values proven to fit `i32` are stored as `i32`.
@@ -313,7 +313,7 @@ pub fn pow2_quant_row<W: Num>(p: &Pow2Quant, v: &mut [W; LANES]) {
     match p.post {
         Post::Saturate => {
             let (lo, hi) = (W::from_i64(p.lo), W::from_i64(p.hi));
-            map(v, |q| q.clamp(lo, hi));
+            map(v, |q| q.max(lo).min(hi)); // lo <= hi; `clamp` would not inline
         }
         Post::Wrap { mask } => {
             let (lo, mask) = (W::from_i64(p.lo), W::from_i64(mask));

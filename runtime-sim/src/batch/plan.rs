@@ -125,7 +125,7 @@ pub struct NodePlan {
 }
 
 /// Output rows per block of the `i32` linear kernel: 4 accumulators of [`LANES`]
-/// lanes stay in registers with AVX2 and AVX-512.
+/// lanes (8 AVX2 registers) stay in registers.
 ///
 /// [`LANES`]: super::kernels::LANES
 pub const BLOCK: usize = 4;
