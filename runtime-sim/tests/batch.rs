@@ -676,6 +676,25 @@ fn errors_match_the_scalar_path() {
         matches!(&err, SimError::InSample { sample: 63, source } if matches!(**source, SimError::NotANumber { .. })),
         "{err}"
     );
+    // an input quantizer whose range is wider than the input type: the scalar path
+    // rejects the quantized value, and so does the batch path
+    let mut g3 = Graph::new("wide-from-float");
+    let x3 = g3.add_input(
+        "x",
+        vec![1, 2],
+        FixedType::exact(4, 0, true),
+        Some(Quantizer::pow2(8, 0, true, Rounding::HalfEven)),
+    );
+    let y3 = g3.add_node("r", Op::Relu, &[x3], "r").unwrap();
+    g3.add_output("y", y3);
+    let b3 = BatchSimulator::new(&g3).unwrap();
+    let real = [1.0, 2.0, 3.0, -8.0, 100.0, 0.0, 1.0, 1.0];
+    let err = b3.run_batch_f64(&real, 4).unwrap_err();
+    assert!(
+        matches!(&err, SimError::InSample { sample: 2, source } if matches!(**source, SimError::InputRange { index: 0, value: 100, .. })),
+        "{err}"
+    );
+    assert_eq!(b3.run_batch_f64(&real[..4], 2).unwrap(), vec![1, 2, 3, 0]);
     // two outputs
     let mut g2 = g.clone();
     let out = g2.outputs()[0].1;

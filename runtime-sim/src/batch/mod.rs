@@ -213,9 +213,13 @@ impl BatchSimulator {
             self.run_chunk(tile, x, ns, o)
         });
         match result {
-            Ok(()) => Ok(()),
-            // several tasks may fail; report the first offending sample
-            Err(_) => Err(self.first_input_error(inputs)),
+            Ok(()) if self.out_len > 0 => Ok(()),
+            // several tasks may fail; report the first offending sample (and check the
+            // inputs of a model without outputs, which runs no task)
+            _ => match self.first_input_error(inputs) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            },
         }
     }
 
@@ -246,23 +250,39 @@ impl BatchSimulator {
             self.run_chunk(tile, ints, ns, o)
         });
         match result {
-            Ok(()) => Ok(out),
-            Err(_) => {
-                for s in 0..n {
-                    let sample = &real[s * len..(s + 1) * len];
-                    if let Some(index) = sample.iter().position(|v| v.is_nan()) {
-                        return Err(SimError::InSample {
-                            sample: s,
-                            source: Box::new(SimError::NotANumber {
-                                name: self.sim.input_name(0).to_string(),
-                                index,
-                            }),
-                        });
-                    }
-                }
-                unreachable!("quantized inputs are on the grid")
+            Ok(()) if self.out_len > 0 => Ok(out),
+            // several tasks may fail; report the first offending sample (and check the
+            // inputs of a model without outputs, which runs no task)
+            _ => match self.first_f64_error(fq, real, n) {
+                Some(e) => Err(e),
+                None => Ok(out),
+            },
+        }
+    }
+
+    /// The error of the first sample of `real` the scalar path rejects.
+    fn first_f64_error(&self, fq: &InputQuant, real: &[f64], n: usize) -> Option<SimError> {
+        let len = self.in_len;
+        let mut ints = Vec::with_capacity(len);
+        for s in 0..n {
+            let sample = &real[s * len..(s + 1) * len];
+            let bad = !fq.quantize_samples(sample, &mut ints)
+                || ints.iter().any(|&v| v < self.in_lo || v > self.in_hi);
+            if bad {
+                let source = match self.sim.quantize_input(0, sample) {
+                    Err(e) => e,
+                    Ok(q) => self
+                        .sim
+                        .run_one(&q)
+                        .expect_err("the scalar path rejects out-of-range inputs"),
+                };
+                return Some(SimError::InSample {
+                    sample: s,
+                    source: Box::new(source),
+                });
             }
         }
+        None
     }
 
     /// Evaluates a data set read by [`crate::io::read_batch`] (real values).
@@ -351,22 +371,21 @@ impl BatchSimulator {
 
     /// The error the scalar path gives for the first sample that is not on the input
     /// type's range.
-    fn first_input_error(&self, inputs: &[i64]) -> SimError {
+    fn first_input_error(&self, inputs: &[i64]) -> Option<SimError> {
         let len = self.in_len.max(1);
         let pos = inputs
             .iter()
-            .position(|&v| v < self.in_lo || v > self.in_hi)
-            .expect("an input is out of range");
+            .position(|&v| v < self.in_lo || v > self.in_hi)?;
         let (sample, index) = (pos / len, pos % len);
-        let source = match self.sim.run_one(&inputs[sample * len..(sample + 1) * len]) {
-            Err(e) => e,
-            Ok(_) => unreachable!("the scalar path rejects out-of-range inputs"),
-        };
+        let source = self
+            .sim
+            .run_one(&inputs[sample * len..(sample + 1) * len])
+            .expect_err("the scalar path rejects out-of-range inputs");
         debug_assert!(matches!(source, SimError::InputRange { index: i, .. } if i == index));
-        SimError::InSample {
+        Some(SimError::InSample {
             sample,
             source: Box::new(source),
-        }
+        })
     }
 }
 
@@ -423,7 +442,7 @@ fn load_lanes<T: Copy>(
 ) -> bool {
     let (len, lo, hi) = (c.il, c.lo, c.hi);
     let mut bad = false;
-    for (s, sample) in xs.chunks_exact(len).enumerate() {
+    for (s, sample) in xs.chunks_exact(len.max(1)).enumerate() {
         for (f, &a) in sample.iter().enumerate() {
             bad |= (a < lo) | (a > hi);
             v[f * LANES + s] = conv(a);

@@ -29,7 +29,7 @@
 use super::kernels::{Blocks, Buf, Post, Pow2Quant, Pre, Round, Store, NO_ROW};
 use aecc_ir::fixed::{Interval, Overflow, Rounding};
 use aecc_ir::ops::AccumulatorGrid;
-use aecc_ir::{Graph, LinearRow, NodeId, Op, Quantizer, TensorInfo};
+use aecc_ir::{Graph, NodeId, Op, Quantizer, TensorInfo};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -215,43 +215,92 @@ fn shl(v: i128, s: u32) -> Option<i128> {
     Some(r)
 }
 
-/// Bounds of the kernel for a sparse linear map; returns the accumulator width.
+/// The running extremes of a set of values (`None` values do not fit `i128`).
+#[derive(Debug, Clone, Copy)]
+struct Extremes {
+    lo: i128,
+    hi: i128,
+    unbounded: bool,
+}
+
+impl Extremes {
+    fn new() -> Extremes {
+        Extremes {
+            lo: 0,
+            hi: 0,
+            unbounded: false,
+        }
+    }
+    fn add(&mut self, v: Option<i128>) {
+        match v {
+            Some(v) => {
+                self.lo = self.lo.min(v);
+                self.hi = self.hi.max(v);
+            }
+            None => self.unbounded = true,
+        }
+    }
+    fn width(&self) -> Width {
+        if self.unbounded {
+            Width::I128
+        } else {
+            Width::of(&[Some(self.lo), Some(self.hi)])
+        }
+    }
+}
+
+/// Output rows that read the same inputs, with their terms in evaluation order:
+/// term `t` reads input row `idx[t]` with weight `w[t * rows.len() + r]` for output
+/// row `rows[r]`.
+struct Group {
+    rows: Vec<usize>,
+    idx: Vec<usize>,
+    w: Vec<i64>,
+}
+
+/// The accumulator width for the rows of `groups`: every value the kernel forms — the
+/// operand and weights converted to the accumulator, each product, each prefix sum in
+/// the order the kernel adds terms, the shifted sum, the shifted bias and the result —
+/// lies inside it. (Zero weights are skipped: they add nothing.)
 fn linear_width(
-    rows: &[aecc_ir::LinearRow],
+    groups: &[Group],
+    bias: &[i64],
     x: Interval,
     product_shift: u32,
     bias_shift: u32,
 ) -> Width {
-    let mut vals: Vec<Option<i128>> = vec![Some(x.lo), Some(x.hi)];
-    for row in rows {
-        let (mut lo, mut hi) = (Some(0i128), Some(0i128));
-        for &(_, w) in &row.terms {
-            vals.push(Some(w as i128));
-            let t = x.scale(w as i128); // |w|, |x| < 2^64: no i128 overflow
-            vals.push(Some(t.lo));
-            vals.push(Some(t.hi));
-            lo = lo.and_then(|l| l.checked_add(t.lo));
-            hi = hi.and_then(|h| h.checked_add(t.hi));
-            vals.push(lo);
-            vals.push(hi);
-        }
-        let slo = lo.and_then(|l| shl(l, product_shift));
-        let shi = hi.and_then(|h| shl(h, product_shift));
-        let b = shl(row.bias as i128, bias_shift);
-        vals.extend([slo, shi, b]);
-        vals.push(slo.zip(b).and_then(|(s, b)| s.checked_add(b)));
-        vals.push(shi.zip(b).and_then(|(s, b)| s.checked_add(b)));
-        if vals.len() > 4096 {
-            // keep memory flat on big layers: fold into the two extremes
-            let w = Width::of(&vals);
-            if w == Width::I128 {
-                return w;
+    let mut all = Extremes::new();
+    all.add(Some(x.lo));
+    all.add(Some(x.hi));
+    for g in groups {
+        let nr = g.rows.len();
+        for (r, &row) in g.rows.iter().enumerate() {
+            let (mut lo, mut hi) = (Some(0i128), Some(0i128));
+            for t in 0..g.idx.len() {
+                let w = g.w[t * nr + r];
+                if w == 0 {
+                    continue;
+                }
+                all.add(Some(w as i128));
+                let p = x.scale(w as i128); // as the IR's own interval inference
+                all.add(Some(p.lo));
+                all.add(Some(p.hi));
+                lo = lo.and_then(|l| l.checked_add(p.lo));
+                hi = hi.and_then(|h| h.checked_add(p.hi));
+                all.add(lo);
+                all.add(hi);
             }
-            let (mn, mx) = fold_minmax(&vals);
-            vals = vec![Some(mn), Some(mx)];
+            let slo = lo.and_then(|l| shl(l, product_shift));
+            let shi = hi.and_then(|h| shl(h, product_shift));
+            let b = shl(bias[row] as i128, bias_shift);
+            all.add(slo);
+            all.add(shi);
+            all.add(b);
+            all.add(slo.zip(b).and_then(|(s, b)| s.checked_add(b)));
+            all.add(shi.zip(b).and_then(|(s, b)| s.checked_add(b)));
         }
     }
-    let w = Width::of(&vals);
+    let w = all.width();
     // the accumulator must also be able to shift by product_shift
     if product_shift >= w.bits() {
         return Width::I128;
@@ -259,41 +308,32 @@ fn linear_width(
     w
 }
 
-fn fold_minmax(vals: &[Option<i128>]) -> (i128, i128) {
-    let it = vals.iter().map(|v| v.unwrap());
-    (it.clone().min().unwrap_or(0), it.max().unwrap_or(0))
-}
-
-/// Output rows that read the same inputs, and their terms in evaluation order:
-/// `(input row, one weight per output row)`.
-struct Group {
-    rows: Vec<usize>,
-    terms: Vec<(usize, Vec<i64>)>,
-}
-
 /// Lowers a `Dense` or `Conv` into groups of at most `r` output rows sharing their
-/// input taps (the same sums of products as [`aecc_ir::Op::linear_map`]), with
-/// the biases of all output rows. Terms whose weights are all zero are dropped.
+/// input taps (the same sums of products as [`aecc_ir::Op::linear_map`], terms in the
+/// same order), with the biases of all output rows. Terms whose weights are all zero
+/// are dropped, and so are a convolution's taps that read padding.
 fn lower(op: &Op, x: &TensorInfo, r: usize) -> (Vec<Group>, Vec<i64>, AccumulatorGrid) {
     let mut groups = Vec::new();
-    let mut push = |rows: Vec<usize>, taps: &mut dyn Iterator<Item = (usize, Vec<i64>)>| {
-        let terms = taps.filter(|(_, w)| w.iter().any(|&v| v != 0)).collect();
-        groups.push(Group { rows, terms });
-    };
     match op {
         Op::Dense(d) => {
             let (k, m) = (d.weight.shape[0], d.weight.shape[1]);
             let grid = AccumulatorGrid::new(x.ty.frac, &d.weight, d.bias.as_ref());
             for o in 0..x.len() / k {
                 for j0 in (0..m).step_by(r) {
-                    let js: Vec<usize> = (j0..(j0 + r).min(m)).collect();
-                    let mut taps = (0..k).map(|kk| {
-                        (
-                            o * k + kk,
-                            js.iter().map(|&j| d.weight.data[kk * m + j]).collect(),
-                        )
-                    });
-                    push(js.iter().map(|&j| o * m + j).collect(), &mut taps);
+                    let js = j0..(j0 + r).min(m);
+                    let mut g = Group {
+                        rows: js.clone().map(|j| o * m + j).collect(),
+                        idx: Vec::new(),
+                        w: Vec::new(),
+                    };
+                    for kk in 0..k {
+                        let ws = &d.weight.data[kk * m + js.start..kk * m + js.end];
+                        if ws.iter().any(|&v| v != 0) {
+                            g.idx.push(o * k + kk);
+                            g.w.extend_from_slice(ws);
+                        }
+                    }
+                    groups.push(g);
                 }
             }
             let bias = (0..x.len() / k * m)
@@ -307,12 +347,15 @@ fn lower(op: &Op, x: &TensorInfo, r: usize) -> (Vec<Group>, Vec<i64>, Accumulato
             let (oh, ow) = c.out_hw(h, w).expect("shape was checked by inference");
             let grid = AccumulatorGrid::new(x.ty.frac, &c.weight, c.bias.as_ref());
             let mpg = m / c.group;
+            let per_filter = cg * kh * kw;
+            let mut taps = Vec::new();
             for b in 0..n {
-                for g in 0..c.group {
+                for gi in 0..c.group {
                     for oy in 0..oh {
                         for ox in 0..ow {
-                            // the taps of this window that read the input, not padding
-                            let mut taps = Vec::new();
+                            // the taps of this window that read the input, not padding:
+                            // (input row, offset in a filter)
+                            taps.clear();
                             for ci in 0..cg {
                                 for ky in 0..kh {
                                     let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize
@@ -326,26 +369,31 @@ fn lower(op: &Op, x: &TensorInfo, r: usize) -> (Vec<Group>, Vec<i64>, Accumulato
                                         if ix < 0 || ix >= w as isize {
                                             continue;
                                         }
-                                        let idx = ((b * ch + g * cg + ci) * h + iy as usize) * w
+                                        let idx = ((b * ch + gi * cg + ci) * h + iy as usize) * w
                                             + ix as usize;
                                         taps.push((idx, (ci * kh + ky) * kw + kx));
                                     }
                                 }
                             }
-                            for m0 in (g * mpg..(g + 1) * mpg).step_by(r) {
-                                let mos: Vec<usize> = (m0..(m0 + r).min((g + 1) * mpg)).collect();
-                                let mut it = taps.iter().map(|&(idx, k)| {
-                                    let ws = mos
-                                        .iter()
-                                        .map(|&mo| c.weight.data[mo * cg * kh * kw + k])
-                                        .collect();
-                                    (idx, ws)
-                                });
-                                let rows = mos
-                                    .iter()
-                                    .map(|&mo| ((b * m + mo) * oh + oy) * ow + ox)
-                                    .collect();
-                                push(rows, &mut it);
+                            for m0 in (gi * mpg..(gi + 1) * mpg).step_by(r) {
+                                let mos = m0..(m0 + r).min((gi + 1) * mpg);
+                                let mut g = Group {
+                                    rows: mos
+                                        .clone()
+                                        .map(|mo| ((b * m + mo) * oh + oy) * ow + ox)
+                                        .collect(),
+                                    idx: Vec::new(),
+                                    w: Vec::new(),
+                                };
+                                for &(idx, k) in &taps {
+                                    let ws =
+                                        mos.clone().map(|mo| c.weight.data[mo * per_filter + k]);
+                                    if ws.clone().any(|v| v != 0) {
+                                        g.idx.push(idx);
+                                        g.w.extend(ws);
+                                    }
+                                }
+                                groups.push(g);
                             }
                         }
                     }
@@ -364,23 +412,12 @@ fn lower(op: &Op, x: &TensorInfo, r: usize) -> (Vec<Group>, Vec<i64>, Accumulato
     }
 }
 
-/// The rows of `groups` as the kernel evaluates them (for the width proof).
-fn rows_of(groups: &[Group], bias: &[i64]) -> Vec<LinearRow> {
-    let mut rows = Vec::new();
-    for g in groups {
-        for (slot, &row) in g.rows.iter().enumerate() {
-            rows.push(LinearRow {
-                terms: g
-                    .terms
-                    .iter()
-                    .map(|(i, w)| (*i, w[slot]))
-                    .filter(|&(_, w)| w != 0)
-                    .collect(),
-                bias: bias[row],
-            });
-        }
-    }
-    rows
+/// Non-zero weights (multiplications a scalar evaluation would do).
+fn nonzero(groups: &[Group]) -> usize {
+    groups
+        .iter()
+        .map(|g| g.w.iter().filter(|&&w| w != 0).count())
+        .sum()
 }
 
 fn blocks<W: Copy + Default, const R: usize>(
@@ -391,7 +428,7 @@ fn blocks<W: Copy + Default, const R: usize>(
 ) -> Blocks<W, R> {
     let mut out = Blocks {
         starts: vec![0],
-        outs: Vec::new(),
+        outs: Vec::with_capacity(groups.len()),
         idx: Vec::new(),
         w: Vec::new(),
         shift: grid.product_shift,
@@ -401,18 +438,19 @@ fn blocks<W: Copy + Default, const R: usize>(
             .collect(),
     };
     for g in groups {
-        assert!(g.rows.len() <= R, "groups are built with at most R rows");
+        let nr = g.rows.len();
+        assert!(nr <= R, "groups are built with at most R rows");
         let mut outs = [NO_ROW; R];
         for (o, &r) in outs.iter_mut().zip(&g.rows) {
             *o = r as u32;
         }
         out.outs.push(outs);
-        for (i, ws) in &g.terms {
+        for (t, &i) in g.idx.iter().enumerate() {
             let mut w = [W::default(); R];
-            for (d, &v) in w.iter_mut().zip(ws) {
+            for (d, &v) in w.iter_mut().zip(&g.w[t * nr..(t + 1) * nr]) {
                 *d = conv(v);
             }
-            out.idx.push(*i as u32);
+            out.idx.push(i as u32);
             out.w.push(w);
         }
         out.starts.push(out.idx.len() as u32);
@@ -686,25 +724,26 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
             Op::Input { .. } => unreachable!("inputs are not compute nodes"),
             Op::Reshape { .. } => Kernel::Reshape,
             Op::Dense(_) | Op::Conv(_) => {
-                // the width proof is over the rows in the order the kernel adds terms;
-                // grouping does not change a row's order, only which zeros it skips
-                let (single, bias, grid) = lower(&node.op, x, 1);
-                let rows = rows_of(&single, &bias);
-                let terms = rows.iter().map(|r| r.terms.len()).sum();
-                let acc = linear_width(&rows, x.interval, grid.product_shift, grid.bias_shift);
-                let w32 = rows
-                    .iter()
-                    .all(|r| r.terms.iter().all(|&(_, w)| i32::try_from(w).is_ok()));
-                let step = match acc {
-                    Width::I32 => {
-                        let (groups, _, _) = lower(&node.op, x, BLOCK);
-                        LinearStep::A32(blocks(&groups, &bias, &grid, |w| w as i32))
+                // blocks of BLOCK rows keep each row's term order; only the narrow
+                // kernel uses blocks, the wide ones go row by row
+                let (groups, bias, grid) = lower(&node.op, x, BLOCK);
+                let (ps, bs) = (grid.product_shift, grid.bias_shift);
+                let acc = linear_width(&groups, &bias, x.interval, ps, bs);
+                let terms = nonzero(&groups);
+                let step = if acc == Width::I32 {
+                    LinearStep::A32(blocks(&groups, &bias, &grid, |w| w as i32))
+                } else {
+                    let (single, _, _) = lower(&node.op, x, 1);
+                    let w32 = single
+                        .iter()
+                        .all(|g| g.w.iter().all(|&w| i32::try_from(w).is_ok()));
+                    match acc {
+                        Width::I64 if w32 => {
+                            LinearStep::A64W32(blocks(&single, &bias, &grid, |w| w as i32))
+                        }
+                        Width::I64 => LinearStep::A64W64(blocks(&single, &bias, &grid, |w| w)),
+                        _ => LinearStep::A128(blocks(&single, &bias, &grid, |w| w)),
                     }
-                    Width::I64 if w32 => {
-                        LinearStep::A64W32(blocks(&single, &bias, &grid, |w| w as i32))
-                    }
-                    Width::I64 => LinearStep::A64W64(blocks(&single, &bias, &grid, |w| w)),
-                    Width::I128 => LinearStep::A128(blocks(&single, &bias, &grid, |w| w)),
                 };
                 steps.push(Step {
                     kind: StepKind::Linear(step),
