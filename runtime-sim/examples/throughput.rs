@@ -78,16 +78,17 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// CPU time of all threads of this process so far, in seconds (Linux; `None` elsewhere).
+/// CPU time (user + system) of this process so far, all threads including finished
+/// ones, in seconds (Linux `/proc`, in units of USER_HZ = 100; `None` elsewhere).
 /// Reported next to wall-clock time because a shared machine's other load slows the
 /// wall clock but not the CPU time an evaluation needs.
 fn cpu_seconds() -> Option<f64> {
-    let mut ns = 0u64;
-    for t in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(ns as f64 * 1e-9)
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the parenthesised command name; utime and stime are fields 14, 15
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 struct Row {
