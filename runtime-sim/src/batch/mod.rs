@@ -1,9 +1,9 @@
 //! Fast batch evaluation, bit-exact to the scalar [`Simulator`].
 //!
 //! [`BatchSimulator`] compiles a single-input, single-output graph once into a list of
-//! integer kernels (see [`plan`] for how each kernel's integer width is proven exact),
-//! then evaluates data sets [`LANES`] samples at a time in feature-major tiles (one SIMD
-//! lane per sample, weights broadcast), with tiles spread over threads by rayon.
+//! integer kernels, then evaluates data sets [`LANES`] samples at a time in
+//! feature-major tiles (one SIMD lane per sample, weights broadcast), with tiles spread
+//! over threads by rayon.
 //!
 //! ```no_run
 //! # fn demo(graph: &aecc_ir::Graph, inputs: &[i64], n: usize) -> Result<(), aecc_sim::SimError> {
@@ -12,8 +12,62 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Threads: the evaluator runs in the current rayon pool (all cores by default; set
-//! `RAYON_NUM_THREADS` or call it inside `ThreadPool::install` to change that).
+//! # Kernels
+//!
+//! - `Dense` and `Conv` become sparse sums of products in blocks of 4 output rows that
+//!   read the same inputs (the output channels of one convolution window, 4 neighbouring
+//!   outputs of a dense layer): each input row of 16 lanes is loaded once and multiplied
+//!   by 4 broadcast weights. Terms whose weights are all zero, and convolution taps that
+//!   read padding, are not stored.
+//! - A power-of-two quantizer becomes, per channel, `y = x + (zp << s)`,
+//!   `q = (y + c) >> s` with the rounding constant `c` of the mode (`0` floor, `2^s - 1`
+//!   ceil, `2^(s-1) - 1 + ((y >> s) & 1)` half-even, sign-dependent constants for the
+//!   others), then a clamp (or a mask for wrap) and `(q - zp) << shift` — exactly what
+//!   [`aecc_ir::Quantizer::quantize_int`] computes; if the input grid is coarser, `y =
+//!   (x << k) + zp` and nothing rounds. Other scales, and wrap onto a narrow range, use
+//!   `quantize_int` itself.
+//! - `Relu`, `Add` are lane-wise; `Reshape` costs nothing (it shares its operand's
+//!   buffer); `Transpose` is a row gather. Nodes the output does not depend on are not
+//!   evaluated. Buffers of dead values are reused.
+//!
+//! [`BatchSimulator::kernels`] lists the choice made for each node.
+//!
+//! # Why the narrow integer kernels are exact
+//!
+//! The planner re-derives every node's interval from the graph input's *type range*
+//! (which is what the scalar path accepts), with the IR's own transfer functions
+//! ([`aecc_ir::Op::infer`]); interval arithmetic is sound, so every value any accepted
+//! input can produce lies in its node's interval. A value is stored as `i32` when its
+//! node's interval fits `i32`. A kernel computes in `i32` (else `i64`) only if every
+//! value it forms — not just its result — is proven to lie in that type:
+//!
+//! - linear maps compute `acc = sum_t w_t * x_t` term by term, then `acc <<
+//!   product_shift`, then `+ (bias << bias_shift)`. With `X` the operand's interval, term
+//!   `t` lies in `I_t = w_t * X` and the partial sum after `j` terms in `I_1 + ... + I_j`,
+//!   in the order the kernel adds them. The planner checks the operand and weights, every
+//!   product interval, every prefix-sum interval, the shifted sum, the shifted bias and
+//!   the result. Checking the result alone is not enough: partial sums leave the final
+//!   interval when later terms cannot change sign (an input interval that excludes 0,
+//!   e.g. after a zero point) or when a bias pulls the sum back. The prefix bound is
+//!   never looser than the textbook `sum_t |w_t| * max|x|`;
+//! - the quantizer's intermediates (`x << k`, `zp << s`, `y`, `y + c` for the largest
+//!   constant, `q - lo` for wrap, `q - zp` and its shift, the bounds themselves) each get
+//!   an interval, and every shift must be shorter than the type;
+//! - `Add` checks `a << sa`, `b << sb` and the sum.
+//!
+//! What does not fit `i64` runs in `i128` (linear maps, `Add`) or through
+//! `quantize_int`. Debug builds check every narrowing and every `+`, `*` of the kernels
+//! for overflow, so the tests (`tests/batch.rs`, which compare against the scalar path
+//! on random networks including wide types) would catch a wrong proof even where
+//! wrapping arithmetic happened to give the right answer.
+//!
+//! # Threads and instruction sets
+//!
+//! The evaluator runs in the current rayon pool (all cores by default; set
+//! `RAYON_NUM_THREADS` or call it inside `ThreadPool::install` to change that), in
+//! tasks of 1,024 samples. The kernels are compiled twice, for the target's baseline
+//! and for AVX2, and the better one the CPU supports is picked at run time
+//! ([`BatchSimulator::with_isa`] forces the baseline).
 
 mod input;
 mod kernels;

@@ -1,30 +1,7 @@
 //! Planning: one kernel per node, the narrowest integer type proven exact, and a
 //! buffer assignment that reuses tile memory once a value is dead.
 //!
-//! # Why the narrow kernels are exact
-//!
-//! The planner re-derives every node's interval from the graph input's *type range*
-//! (which is what the scalar [`crate::Simulator`] accepts), with the IR's own transfer
-//! functions ([`aecc_ir::Op::infer`]); interval arithmetic is sound, so every value any
-//! input can produce lies in its node's interval. A kernel computes in `i32` (or `i64`)
-//! only if every value it forms — not just its result — is proven to lie in that type:
-//!
-//! - `Dense`/`Conv` run as sparse rows `acc = sum_t w_t * x_t`, then `acc << product_shift`,
-//!   then `+ bias`. With `X = [xlo, xhi]` the operand's interval, the term interval is
-//!   `I_t = w_t * X` and the partial sum after `j` terms lies in `I_1 + ... + I_j` (in
-//!   the order the kernel adds them). The planner checks every product interval, every
-//!   prefix-sum interval, the shifted sum, the shifted bias and the final sum. Prefix sums
-//!   are checked on their own because they can leave the final interval: a term whose
-//!   interval excludes 0 (an input that cannot be negative *and* cannot be zero, or a
-//!   large bias that pulls the sum back) makes an early prefix larger than the total.
-//!   The prefix bound is never looser than the simple `sum_t |w_t| * max|x|`.
-//! - the power-of-two quantizer is integer shifts, a rounding constant and a clamp; each
-//!   of those intermediates gets an interval (see [`pow2_quant`]);
-//! - `Add` forms `a << sa`, `b << sb` and their sum; all three intervals are checked.
-//!
-//! Anything that does not fit `i64` uses `i128` (linear maps, `Add`) or the IR's exact
-//! quantizer ([`aecc_ir::Quantizer::quantize_int`]); a quantizer whose scale is not a power
-//! of two, or that wraps onto a narrow range, always uses the exact quantizer.
+//! The safety argument for the narrow kernels is in the [`super`] module docs.
 
 use super::kernels::{Blocks, Buf, Post, Pow2Quant, Pre, Round, Store, NO_ROW};
 use aecc_ir::fixed::{Interval, Overflow, Rounding};
