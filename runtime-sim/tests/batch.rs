@@ -721,35 +721,3 @@ fn many_samples_across_tasks() {
     let x = random_inputs(&sim, n, &mut rng);
     assert_eq!(batch.run_batch(&x, n).unwrap(), scalar_batch(&sim, &x, n));
 }
-
-#[test]
-#[ignore]
-fn dump_kernel_stats() {
-    let mut counts = std::collections::BTreeMap::new();
-    let mut lens = std::collections::BTreeMap::new();
-    for seed in 0..400u64 {
-        let scale = if seed % 2 == 0 {
-            Scale::Narrow
-        } else {
-            Scale::Wide
-        };
-        let g = random_network(seed, scale);
-        let ks = check_network(&g, seed, 20).unwrap();
-        *lens.entry(ks.len()).or_insert(0) += 1;
-        for k in ks {
-            *counts
-                .entry(
-                    format!("{k:?}").split(" {").next().unwrap().to_string()
-                        + &match k {
-                            Kernel::Linear { acc, .. } => format!(" {acc}"),
-                            Kernel::QuantizePow2 { width }
-                            | Kernel::Relu { width }
-                            | Kernel::Add { width } => format!(" {width}"),
-                            _ => String::new(),
-                        },
-                )
-                .or_insert(0) += 1;
-        }
-    }
-    println!("{counts:#?}\n{lens:?}");
-}
