@@ -165,7 +165,9 @@ impl InputQuant {
                 let rem = v - fl as f64; // exact
                 let q = round(fl + f.zp, rem);
                 let q = if bipolar { q } else { q.max(f.lo).min(f.hi) };
-                (q - f.zp) << f.shift
+                // in i128 and truncated, as `quantize_input` does (only a 64-bit input type
+                // with a zero point can leave i64 here)
+                ((q as i128 - f.zp as i128) << f.shift) as i64
             } else {
                 self.slow(x, 0)
             });
