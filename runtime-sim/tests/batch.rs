@@ -721,3 +721,29 @@ fn many_samples_across_tasks() {
     let x = random_inputs(&sim, n, &mut rng);
     assert_eq!(batch.run_batch(&x, n).unwrap(), scalar_batch(&sim, &x, n));
 }
+
+/// A graph whose input interval was narrowed below its type (intervals are the IR's
+/// business, not the type's): re-deriving the intervals from the type range needs more
+/// than 64 bits, so the planner declines and the batch path evaluates sample by sample
+/// with the scalar path — still equal to it.
+#[test]
+fn unplannable_graph_falls_back_to_the_scalar_path() {
+    let mut g = Graph::new("narrowed");
+    let x = g.add_input("x", vec![1, 2], FixedType::exact(40, 0, true), None);
+    g.node_mut(x).out.interval = aecc_ir::Interval::new(-100, 100);
+    let d = Dense {
+        weight: ConstTensor::new(vec![2, 1], vec![1 << 40, -(1 << 40)], 0),
+        bias: None,
+    };
+    let y = g.add_node("d", Op::Dense(d), &[x], "d").unwrap();
+    g.add_output("y", y);
+    let sim = Simulator::new(&g).unwrap();
+    let batch = sim.compile_batch().unwrap();
+    assert!(batch.scalar_fallback().is_some());
+    assert!(batch.kernels().is_empty());
+    let x: Vec<i64> = (0..2 * 3000).map(|i| (i % 201) - 100).collect();
+    assert_eq!(
+        batch.run_batch(&x, 3000).unwrap(),
+        scalar_batch(&sim, &x, 3000)
+    );
+}
