@@ -1,0 +1,3 @@
+//! Backends: from the fixed-point IR to hardware descriptions.
+
+pub mod verilog;
