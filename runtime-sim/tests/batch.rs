@@ -135,7 +135,8 @@ fn bias(rng: &mut ChaCha8Rng, m: usize, scale: Scale) -> Option<ConstTensor> {
 fn random_conv(b: &mut Builder, rng: &mut ChaCha8Rng, x: NodeId, scale: Scale) -> Option<NodeId> {
     let s = b.shape(x);
     let c = s[1];
-    let group = if c.is_multiple_of(2) && rng.random_bool(0.3) {
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87
+    let group = if c % 2 == 0 && rng.random_bool(0.3) {
         2
     } else {
         1
