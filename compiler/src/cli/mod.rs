@@ -143,19 +143,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let n = batch.samples();
-            let out_len = sim.output_info(0).len();
-            let mut ints = Vec::with_capacity(n * out_len);
-            for i in 0..n {
-                let x = if int_input {
-                    batch.sample(i).iter().map(|&v| {
-                        if v.fract() != 0.0 { bail!("sample {i}: {v} is not an integer (drop --int-input for real values)") }
-                        Ok(v as i64)
-                    }).collect::<Result<Vec<i64>>>()?
-                } else {
-                    sim.quantize_input(0, batch.sample(i))?
-                };
-                ints.extend(sim.run_one(&x).with_context(|| format!("sample {i}"))?);
-            }
+            // the batch evaluator (integer kernels of proven width, SIMD, threads) gives
+            // the same integers as the scalar reference, sample for sample
+            let fast = aecc_sim::BatchSimulator::new(&graph)?;
+            let ints = if int_input {
+                let mut x = Vec::with_capacity(batch.data.len());
+                for (i, &v) in batch.data.iter().enumerate() {
+                    if v.fract() != 0.0 || !v.is_finite() {
+                        bail!(
+                            "sample {}: {v} is not an integer (drop --int-input for real values)",
+                            i / per
+                        );
+                    }
+                    x.push(v as i64);
+                }
+                fast.run_batch(&x, n)?
+            } else {
+                fast.run_batch_f64(&batch.data, n)?
+            };
             let mut shape = vec![n];
             shape.extend(sim.output_info(0).shape.iter().skip(1));
             if int_output {
