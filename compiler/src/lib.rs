@@ -1,1 +1,3 @@
 pub use aecc_ir as ir;
+
+pub mod backend;

@@ -1,1 +1,1 @@
-
+pub mod hls_csim;

@@ -1,0 +1,269 @@
+//! Hand-built IR graphs and the C-simulation check shared by the HLS tests.
+#![allow(dead_code)]
+
+use aecc::backend::hls::{emit, HlsFlavor, HlsOptions, HlsProject};
+use aecc_ir::{
+    ChannelQuant, ConstTensor, Conv, Dense, DyadicScale, Graph, NodeId, Op, Quantizer, Rounding,
+};
+use aecc_sim::Simulator;
+use aecc_testbench::hls_csim::{self, CsimSources, HeaderLibrary};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Vectors per design in the bit-exact tests.
+pub const VECTORS: usize = 10_000;
+
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+fn random_weights(rng: &mut ChaCha8Rng, n: usize, bits: u32, zero_fraction: f64) -> Vec<i64> {
+    let hi = (1i64 << (bits - 1)) - 1;
+    (0..n)
+        .map(|_| {
+            if rng.random_bool(zero_fraction) {
+                0
+            } else {
+                rng.random_range(-hi - 1..=hi)
+            }
+        })
+        .collect()
+}
+
+fn add_input(g: &mut Graph, shape: Vec<usize>, q: Quantizer) -> NodeId {
+    g.add_input("x", shape, q.out_type(), Some(q))
+}
+
+fn quant(g: &mut Graph, name: &str, q: Quantizer, x: NodeId) -> NodeId {
+    g.add_node(name, Op::Quantize(q), &[x], format!("{name} (Quant)"))
+        .unwrap()
+}
+
+/// The ECON-T encoder's shape: 8x8x1 input (s10.7), Conv 8 filters 3x3 stride 2 'same'
+/// (6-bit weights, 1 integer bit), Quant s11.8, ReLU, Flatten, Dense 128 -> 16 (6-bit
+/// weights), Quant u9.8. Seeded random weights and biases.
+pub fn econt_like(seed: u64) -> Graph {
+    let mut rng = rng(seed);
+    let mut g = Graph::new("econt_like");
+    let x = add_input(
+        &mut g,
+        vec![1, 1, 8, 8],
+        Quantizer::pow2(10, 7, true, Rounding::HalfEven),
+    );
+    let conv = Conv {
+        weight: ConstTensor::new(vec![8, 1, 3, 3], random_weights(&mut rng, 72, 6, 0.1), 5),
+        bias: Some(ConstTensor::new(
+            vec![8],
+            (0..8).map(|_| rng.random_range(-64..=64)).collect(),
+            6,
+        )),
+        strides: [2, 2],
+        pads: [0, 0, 1, 1],
+        dilations: [1, 1],
+        group: 1,
+    };
+    let c = g
+        .add_node("conv1", Op::Conv(conv), &[x], "conv1 (Conv)")
+        .unwrap();
+    let q1 = quant(
+        &mut g,
+        "conv1_quant",
+        Quantizer::pow2(11, 8, true, Rounding::HalfEven),
+        c,
+    );
+    let r = g
+        .add_node("relu1", Op::Relu, &[q1], "relu1 (Relu)")
+        .unwrap();
+    let f = g
+        .add_node(
+            "flatten",
+            Op::Reshape {
+                shape: vec![1, 128],
+            },
+            &[r],
+            "flatten (Flatten)",
+        )
+        .unwrap();
+    let dense = Dense {
+        weight: ConstTensor::new(vec![128, 16], random_weights(&mut rng, 128 * 16, 6, 0.1), 5),
+        bias: Some(ConstTensor::new(
+            vec![16],
+            (0..16).map(|_| rng.random_range(-200..=200)).collect(),
+            8,
+        )),
+    };
+    let d = g
+        .add_node("dense1", Op::Dense(dense), &[f], "dense1 (MatMul)")
+        .unwrap();
+    let q2 = quant(
+        &mut g,
+        "latent",
+        Quantizer::pow2(9, 8, false, Rounding::HalfEven),
+        d,
+    );
+    g.add_output("latent", q2);
+    g
+}
+
+/// A dense autoencoder-style encoder 64 -> 32 -> 16 -> 8 with ReLU and 8-bit quantizers.
+pub fn dense_64_32_16_8(seed: u64) -> Graph {
+    let mut rng = rng(seed);
+    let mut g = Graph::new("dense_64_32_16_8");
+    let mut x = add_input(
+        &mut g,
+        vec![1, 64],
+        Quantizer::pow2(8, 6, true, Rounding::HalfEven),
+    );
+    let sizes = [64, 32, 16, 8];
+    for (i, w) in sizes.windows(2).enumerate() {
+        let (k, m) = (w[0], w[1]);
+        let dense = Dense {
+            weight: ConstTensor::new(vec![k, m], random_weights(&mut rng, k * m, 8, 0.2), 6),
+            bias: Some(ConstTensor::new(
+                vec![m],
+                (0..m).map(|_| rng.random_range(-500..=500)).collect(),
+                10,
+            )),
+        };
+        let d = g
+            .add_node(
+                format!("fc{i}"),
+                Op::Dense(dense),
+                &[x],
+                format!("fc{i} (Gemm)"),
+            )
+            .unwrap();
+        let last = i == sizes.len() - 2;
+        let q = quant(
+            &mut g,
+            &format!("fc{i}_quant"),
+            Quantizer::pow2(8, 4, !last, Rounding::HalfEven),
+            d,
+        );
+        x = if last {
+            q
+        } else {
+            g.add_node(
+                format!("relu{i}"),
+                Op::Relu,
+                &[q],
+                format!("relu{i} (Relu)"),
+            )
+            .unwrap()
+        };
+    }
+    g.add_output("code", x);
+    g
+}
+
+/// One quantizer `q` on an input of `shape` on grid `in_type`: the smallest graph that
+/// exercises a quantizer on every input value.
+pub fn single_quantizer(
+    name: &str,
+    shape: Vec<usize>,
+    in_bits: u32,
+    in_frac: i32,
+    q: Quantizer,
+) -> Graph {
+    let mut g = Graph::new(name);
+    let x = add_input(
+        &mut g,
+        shape,
+        Quantizer::pow2(in_bits, in_frac, true, Rounding::HalfEven),
+    );
+    let y = quant(&mut g, "q", q, x);
+    g.add_output("y", y);
+    g
+}
+
+/// A per-channel quantizer over axis 1 of a `[1, C, ...]` tensor with the given
+/// `(scale, zero point)` per channel.
+pub fn per_channel(
+    bits: u32,
+    signed: bool,
+    narrow: bool,
+    rounding: Rounding,
+    axis: usize,
+    channels: &[(DyadicScale, i64)],
+) -> Quantizer {
+    Quantizer {
+        channels: channels
+            .iter()
+            .map(|&(scale, zero_point)| ChannelQuant { scale, zero_point })
+            .collect(),
+        axis: Some(axis),
+        narrow,
+        ..Quantizer::pow2(bits, 0, signed, rounding)
+    }
+}
+
+/// `n` random vectors uniformly on the input grid, the first two at the extremes.
+pub fn random_inputs(sim: &Simulator, n: usize, seed: u64) -> Vec<Vec<i64>> {
+    let info = sim.input_info(0);
+    let (lo, hi) = (info.ty.min_int() as i64, info.ty.max_int() as i64);
+    let mut rng = rng(seed);
+    (0..n)
+        .map(|v| {
+            (0..info.len())
+                .map(|_| match v {
+                    0 => lo,
+                    1 => hi,
+                    _ => rng.random_range(lo..=hi),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub fn library(flavor: HlsFlavor) -> HeaderLibrary {
+    HeaderLibrary::from_name(flavor.header_library()).expect("known library")
+}
+
+/// The C-simulation sources of a project written to `dir`.
+pub fn sources(
+    project: &HlsProject,
+    dir: &std::path::Path,
+    headers: std::path::PathBuf,
+) -> CsimSources {
+    CsimSources {
+        dir: dir.to_path_buf(),
+        sources: project.csim_sources(),
+        include_dirs: vec![project.include_dir()],
+        headers,
+    }
+}
+
+/// Emits `graph` for `flavor`, builds its C simulation once, streams `vectors` random
+/// on-grid vectors through it and compares every output value with the simulator.
+/// Returns false (after a loud message) if the tools are missing outside CI.
+pub fn check_bit_exact(graph: &Graph, flavor: HlsFlavor, vectors: usize, seed: u64) -> bool {
+    let Some(headers) = hls_csim::require_csim(library(flavor)) else {
+        return false;
+    };
+    let sim = Simulator::new(graph).expect("graph is valid");
+    let project = emit(graph, &HlsOptions::new(flavor, "top")).expect("emits");
+    let dir = tempfile::tempdir().unwrap();
+    project.write_to(dir.path()).unwrap();
+    let src = sources(&project, dir.path(), headers);
+    let program = hls_csim::build(&src, &dir.path().join("csim"))
+        .unwrap_or_else(|e| panic!("{} ({flavor}): {e}", graph.name));
+    let inputs = random_inputs(&sim, vectors, seed);
+    let expected: Vec<Vec<i64>> = inputs
+        .iter()
+        .map(|x| sim.run_one(x).expect("simulates"))
+        .collect();
+    let actual = program
+        .run(&inputs)
+        .unwrap_or_else(|e| panic!("{} ({flavor}): {e}", graph.name));
+    if let Err(e) = hls_csim::compare_outputs(&expected, &actual) {
+        let keep = std::env::temp_dir().join(format!("aecc-hls-failed-{}-{flavor}", graph.name));
+        let _ = std::fs::remove_dir_all(&keep);
+        let _ = project.write_to(&keep);
+        panic!(
+            "{} ({flavor}): {e}\n(project kept in {})",
+            graph.name,
+            keep.display()
+        );
+    }
+    true
+}
