@@ -237,11 +237,17 @@ pub fn sources(
 /// on-grid vectors through it and compares every output value with the simulator.
 /// Returns false (after a loud message) if the tools are missing outside CI.
 pub fn check_bit_exact(graph: &Graph, flavor: HlsFlavor, vectors: usize, seed: u64) -> bool {
+    check_bit_exact_with(graph, &HlsOptions::new(flavor, "top"), vectors, seed)
+}
+
+/// [`check_bit_exact`] with any options.
+pub fn check_bit_exact_with(graph: &Graph, opts: &HlsOptions, vectors: usize, seed: u64) -> bool {
+    let flavor = opts.flavor;
     let Some(headers) = hls_csim::require_csim(library(flavor)) else {
         return false;
     };
     let sim = Simulator::new(graph).expect("graph is valid");
-    let project = emit(graph, &HlsOptions::new(flavor, "top")).expect("emits");
+    let project = emit(graph, opts).expect("emits");
     let dir = tempfile::tempdir().unwrap();
     project.write_to(dir.path()).unwrap();
     let src = sources(&project, dir.path(), headers);
@@ -266,4 +272,256 @@ pub fn check_bit_exact(graph: &Graph, flavor: HlsFlavor, vectors: usize, seed: u
         );
     }
     true
+}
+
+/// Makes several same-shape tensors observable through the one output of a graph,
+/// without losing information: `y = sum_i n_i * 2^(o_i)` on a common grid, where `n_i`
+/// is branch `i`'s integer and the offsets `o_i` give every branch a field as wide as
+/// its signed range. Such a sum decodes uniquely (balanced mixed radix), so `y` equals
+/// the reference on every bit only if every branch does. Each branch is scaled by a
+/// Dense layer with a power-of-two identity matrix and the fields are summed by Add.
+pub fn observe_all(g: &mut Graph, branches: &[NodeId]) -> NodeId {
+    let common = branches
+        .iter()
+        .map(|&b| g.node(b).out.ty.frac)
+        .max()
+        .expect("at least one branch");
+    let mut offset = 0i32;
+    let mut sum: Option<NodeId> = None;
+    for (i, &b) in branches.iter().enumerate() {
+        let info = g.node(b).out.clone();
+        let k = *info.shape.last().unwrap();
+        let field = aecc_ir::fixed::bits_for_interval(info.interval) as i32 + 1;
+        // weight 2^(f_i + o_i - F): the branch's integer lands at bit o_i of grid 2^-F
+        let wf = common - info.ty.frac - offset;
+        let identity: Vec<i64> = (0..k * k).map(|j| (j / k == j % k) as i64).collect();
+        let scaled = g
+            .add_node(
+                format!("field{i}"),
+                Op::Dense(Dense {
+                    weight: ConstTensor::new(vec![k, k], identity, wf),
+                    bias: None,
+                }),
+                &[b],
+                format!("field{i} (observation)"),
+            )
+            .unwrap();
+        sum = Some(match sum {
+            None => scaled,
+            Some(s) => g
+                .add_node(
+                    format!("fields{i}"),
+                    Op::Add,
+                    &[s, scaled],
+                    "observation (Add)",
+                )
+                .unwrap(),
+        });
+        offset += field;
+    }
+    assert!(offset <= 62, "observed fields need {offset} bits");
+    sum.unwrap()
+}
+
+/// A bank of quantizers for one rounding mode on an input of shape [1, 3, 8] (s12.6),
+/// observed through one output: plain signed (the type conversion where the mode has a
+/// vendor spelling), plain unsigned, signed narrow (AP_SAT_SYM), unsigned narrow
+/// (explicit), per-channel scales and zero points (explicit), a zero point (explicit).
+pub fn rounding_bank(mode: Rounding) -> Graph {
+    let name = format!("round_{}", mode.qonnx_name().to_ascii_lowercase());
+    let mut g = Graph::new(name);
+    let x = add_input(
+        &mut g,
+        vec![1, 3, 8],
+        Quantizer::pow2(12, 6, true, Rounding::HalfEven),
+    );
+    let mut qs = vec![
+        Quantizer::pow2(6, 3, true, mode),
+        Quantizer::pow2(5, 2, false, mode),
+        Quantizer {
+            narrow: true,
+            ..Quantizer::pow2(4, 1, true, mode)
+        },
+        Quantizer {
+            narrow: true,
+            ..Quantizer::pow2(4, 2, false, mode)
+        },
+        per_channel(
+            6,
+            true,
+            false,
+            mode,
+            1,
+            &[
+                (DyadicScale::pow2(-2), 0),
+                (DyadicScale::pow2(-4), 3),
+                (DyadicScale::pow2(0), -2),
+            ],
+        ),
+    ];
+    let mut zp = Quantizer::pow2(8, 3, false, mode);
+    zp.channels[0].zero_point = 100;
+    qs.push(zp);
+    let branches: Vec<NodeId> = qs
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| quant(&mut g, &format!("q{i}"), q, x))
+        .collect();
+    let y = observe_all(&mut g, &branches);
+    g.add_output("y", y);
+    g
+}
+
+/// Quantizers off the common path: bipolar, wrap-around (full, narrow signed, narrow
+/// unsigned), an input grid coarser than the output (no rounding, only saturation),
+/// scales that are not powers of two (with a zero point, and per channel).
+pub fn special_quantizers() -> Graph {
+    let mut g = Graph::new("special_quantizers");
+    let x = add_input(
+        &mut g,
+        vec![1, 3, 8],
+        Quantizer::pow2(12, 6, true, Rounding::HalfEven),
+    );
+    let wrap = |mut q: Quantizer| {
+        q.overflow = aecc_ir::Overflow::Wrap;
+        q
+    };
+    let mut odd = Quantizer::pow2(8, 0, true, Rounding::HalfEven);
+    odd.channels[0] = ChannelQuant {
+        scale: DyadicScale {
+            mantissa: 3,
+            exponent: -4,
+        },
+        zero_point: 5,
+    };
+    let qs = vec![
+        Quantizer::pow2(1, 1, true, Rounding::HalfEven),
+        wrap(Quantizer::pow2(5, 2, true, Rounding::HalfEven)),
+        wrap(Quantizer {
+            narrow: true,
+            ..Quantizer::pow2(4, 1, true, Rounding::Floor)
+        }),
+        wrap(Quantizer {
+            narrow: true,
+            ..Quantizer::pow2(3, 1, false, Rounding::Ceil)
+        }),
+        Quantizer::pow2(6, 8, true, Rounding::HalfEven),
+        odd,
+        per_channel(
+            5,
+            false,
+            false,
+            Rounding::HalfAwayFromZero,
+            1,
+            &[
+                (
+                    DyadicScale {
+                        mantissa: 5,
+                        exponent: -6,
+                    },
+                    0,
+                ),
+                (DyadicScale::pow2(-1), 7),
+                (
+                    DyadicScale {
+                        mantissa: 7,
+                        exponent: -3,
+                    },
+                    2,
+                ),
+            ],
+        ),
+    ];
+    let branches: Vec<NodeId> = qs
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| quant(&mut g, &format!("q{i}"), q, x))
+        .collect();
+    let y = observe_all(&mut g, &branches);
+    g.add_output("y", y);
+    g
+}
+
+/// Transpose, Dense over the last axis of a 4-D tensor, a grouped, dilated, asymmetric
+/// padded Conv, Add of different grids, Relu and Reshape.
+pub fn ops_mix(seed: u64) -> Graph {
+    let mut rng = rng(seed);
+    let mut g = Graph::new("ops_mix");
+    let x = add_input(
+        &mut g,
+        vec![1, 4, 5, 6],
+        Quantizer::pow2(8, 4, true, Rounding::HalfEven),
+    );
+    let t = g
+        .add_node(
+            "to_nhwc",
+            Op::Transpose {
+                perm: vec![0, 2, 3, 1],
+            },
+            &[x],
+            "to_nhwc (Transpose)",
+        )
+        .unwrap();
+    let qt = quant(
+        &mut g,
+        "qt",
+        Quantizer::pow2(6, 2, true, Rounding::HalfEven),
+        t,
+    );
+    let d = g
+        .add_node(
+            "mix",
+            Op::Dense(Dense {
+                weight: ConstTensor::new(vec![4, 4], random_weights(&mut rng, 16, 5, 0.1), 3),
+                bias: Some(ConstTensor::new(vec![4], vec![3, -7, 0, 12], 1)),
+            }),
+            &[qt],
+            "mix (MatMul)",
+        )
+        .unwrap();
+    let t2 = g
+        .add_node(
+            "to_nchw",
+            Op::Transpose {
+                perm: vec![0, 3, 1, 2],
+            },
+            &[d],
+            "to_nchw (Transpose)",
+        )
+        .unwrap();
+    let c = g
+        .add_node(
+            "gconv",
+            Op::Conv(Conv {
+                weight: ConstTensor::new(vec![4, 2, 3, 3], random_weights(&mut rng, 72, 6, 0.2), 4),
+                bias: Some(ConstTensor::new(vec![4], vec![-9, 4, 1, 30], 2)),
+                strides: [1, 1],
+                pads: [2, 3, 0, 1],
+                dilations: [1, 2],
+                group: 2,
+            }),
+            &[x],
+            "gconv (Conv)",
+        )
+        .unwrap();
+    let s = g.add_node("sum", Op::Add, &[c, t2], "sum (Add)").unwrap();
+    let q = quant(
+        &mut g,
+        "qs",
+        Quantizer::pow2(8, 2, true, Rounding::Floor),
+        s,
+    );
+    let r = g.add_node("relu", Op::Relu, &[q], "relu (Relu)").unwrap();
+    let f = g
+        .add_node(
+            "flat",
+            Op::Reshape {
+                shape: vec![1, 120],
+            },
+            &[r],
+            "flat (Flatten)",
+        )
+        .unwrap();
+    g.add_output("y", f);
+    g
 }
