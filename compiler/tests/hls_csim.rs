@@ -5,11 +5,11 @@
 //! Needs g++ and the vendor headers (`scripts/setup-hls-headers.sh`); without them the
 //! tests skip loudly, and fail when `CI=true`.
 
-mod common;
+mod hls_common;
 
 use aecc::backend::hls::{HlsFlavor, HlsOptions};
 use aecc_ir::Rounding;
-use common::*;
+use hls_common::*;
 
 #[test]
 fn econt_like_is_bit_exact() {

@@ -2,13 +2,13 @@
 //! as the IR and the options say, clear errors, and golden files for a small design
 //! (re-bless with `AECC_BLESS=1 cargo test -p aecc --test hls_emit`).
 
-mod common;
+mod hls_common;
 
 use aecc::backend::hls::{emit, format_vectors, HlsError, HlsFlavor, HlsOptions, HlsProject};
 use aecc_ir::{ConstTensor, Dense, Graph, Op, Quantizer, Rounding};
 use aecc_sim::Simulator;
 use aecc_testbench::hls_csim;
-use common::*;
+use hls_common::*;
 use std::path::{Path, PathBuf};
 
 fn opts(flavor: HlsFlavor) -> HlsOptions {
