@@ -13,7 +13,7 @@ pub enum SimError {
         expected: usize,
         got: usize,
     },
-    #[error("input '{name}': value {value} at index {index} is outside the input type {ty} (range [{lo}, {hi}])")]
+    #[error("input '{name}': value {value} at index {index} is outside the input range [{lo}, {hi}] (type {ty})")]
     InputRange {
         name: String,
         index: usize,

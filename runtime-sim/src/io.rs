@@ -188,11 +188,7 @@ pub fn read_csv(path: &Path) -> Result<Batch, SimError> {
 /// Writes one sample per row.
 pub fn write_csv(path: &Path, samples: usize, data: &[f64]) -> Result<(), SimError> {
     let mut w = csv::Writer::from_path(path).map_err(|e| io_err(path, e))?;
-    let per = if samples == 0 {
-        0
-    } else {
-        data.len() / samples
-    };
+    let per = data.len().checked_div(samples).unwrap_or(0);
     for s in 0..samples {
         w.write_record(data[s * per..(s + 1) * per].iter().map(|v| v.to_string()))
             .map_err(|e| io_err(path, e))?;

@@ -1,1 +1,29 @@
+//! aecc-testbench: Verilator co-simulation of generated RTL against the Rust reference.
+//!
+//! - [`RtlDesign`], [`Port`], [`Lane`]: what a hardware backend hands over (the
+//!   contract of the top module's ports and of the packed lane layout);
+//! - [`pack_lanes`], [`unpack_lanes`]: lane values to flat buses and back;
+//! - [`Cosim`]: builds a Verilator simulator of a design with a generated C++ harness
+//!   (cached by content hash) and streams vectors through it as a subprocess;
+//! - [`lint`], [`yosys_elaborate`], [`iverilog_check`]: the lint, elaboration and
+//!   strict Verilog-2005 checks of every design.
+//!
+//! The harness protocol is text, one vector per line: the simulator reads
+//! `[+IDLE ]HEX` lines on stdin (`HEX` = the packed `in_data` bus, most significant
+//! digit first; `IDLE` = bubble cycles before it) and prints one `HEX` line of
+//! `out_data` per `out_valid` cycle on stdout. See `hdl-templates/tb/harness.cpp`.
+
+pub mod cosim;
+pub mod design;
+pub mod error;
 pub mod hls_csim;
+pub mod lanes;
+pub mod tools;
+
+pub use cosim::{compare_outputs, BuildOptions, Cosim};
+pub use design::{Lane, Port, RtlDesign};
+pub use error::{CosimError, Mismatch};
+pub use lanes::{pack_lanes, unpack_lanes};
+pub use tools::{
+    iverilog_check, lint, require_tools, tool_available, verilator_version, yosys_elaborate,
+};

@@ -183,6 +183,7 @@ pub struct Interval {
     pub hi: i128,
 }
 
+#[allow(clippy::should_implement_trait)] // interval arithmetic reads best as methods
 impl Interval {
     pub fn new(lo: i128, hi: i128) -> Interval {
         debug_assert!(lo <= hi, "interval [{lo}, {hi}] is empty");

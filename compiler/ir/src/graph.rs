@@ -39,8 +39,9 @@ impl Graph {
         }
     }
 
-    /// Adds a graph input of the given shape on the grid of `ty`; its interval is the
-    /// full range of `ty`. `from_float` maps real data onto it.
+    /// Adds a graph input of the given shape on the grid of `ty`. Its interval is the
+    /// output interval of `from_float` (the quantizer that maps real data onto it) when
+    /// there is one, else the full range of `ty`.
     pub fn add_input(
         &mut self,
         name: impl Into<String>,

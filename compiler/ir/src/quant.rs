@@ -171,6 +171,13 @@ impl Quantizer {
         Some(self.quantize_int(n, frac, c))
     }
 
+    /// The output integer for the quantized code `q` (in `q_bounds()`) of channel `c`:
+    /// every value the quantizer can produce is `grid_value(q, c)` for some `q`.
+    pub fn grid_value(&self, q: i128, c: usize) -> i128 {
+        let ch = &self.channels[c];
+        ((q - ch.zero_point as i128) * ch.scale.mantissa as i128) << self.channel_shift(c)
+    }
+
     /// The channel of element `flat` of a tensor with shape `shape`.
     pub fn channel_of(&self, flat: usize, shape: &[usize]) -> usize {
         match self.axis {

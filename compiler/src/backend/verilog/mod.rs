@@ -1,0 +1,613 @@
+//! The Verilog backend: a fully parallel, pipelined (II = 1) Verilog-2005 design of a
+//! fixed-point IR graph.
+//!
+//! Structure of the output ([`emit`]):
+//! - one top module `<top_name>` with the ports of [`aecc_testbench::RtlDesign`], an
+//!   input register (stage 1) and a valid shift register (`valid_pipe`) of `latency`
+//!   bits, the only registers with a reset;
+//! - one module per compute node (`<top_name>_<node>`: Dense, Conv, Quantize, Relu,
+//!   Add), which computes every output element combinationally and registers the
+//!   result: one pipeline stage per compute node; operands of an `Add` that arrive
+//!   early are delayed in the top module;
+//! - `Reshape` and `Transpose` are wiring in the top module;
+//! - quantizers instantiate a small lane module per channel (`<layer>_lane` or
+//!   `<layer>_ch<c>`).
+//!
+//! Every file holds one module named like the file. Widths are exact from the IR types
+//! (see `netlist.rs` for the arithmetic convention); the output is deterministic and
+//! lint-clean under `verilator --lint-only -Wall`.
+
+mod layers;
+mod netlist;
+mod quantize;
+mod views;
+
+use aecc_ir::graph::NodeId;
+use aecc_ir::{Graph, IrError, Op, TensorInfo};
+use aecc_testbench::{Lane, Port, RtlDesign};
+
+use layers::{concat_lanes, LayerLogic};
+use std::collections::{BTreeMap, BTreeSet};
+use thiserror::Error;
+use views::{
+    comment_lines, render_file, unused_sink, DelayView, InputPortView, InstanceView, LayerView,
+    NodeView, TopView, WireView,
+};
+
+/// Options of the Verilog backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerilogOptions {
+    /// Name of the top module; every other module name starts with it.
+    pub top_name: String,
+}
+
+impl VerilogOptions {
+    pub fn new(top_name: impl Into<String>) -> VerilogOptions {
+        VerilogOptions {
+            top_name: top_name.into(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// A node the backend cannot build (yet).
+    #[error("node {node} ({op}): {message}")]
+    Unsupported {
+        node: String,
+        op: &'static str,
+        message: String,
+    },
+    /// The graph does not have the shape the backend needs.
+    #[error("the Verilog backend {0}")]
+    Graph(String),
+    #[error("invalid top module name {name:?}: {reason}")]
+    InvalidName { name: String, reason: String },
+    #[error(transparent)]
+    Ir(#[from] IrError),
+    #[error("rendering a Verilog template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// Verilog-2005 and SystemVerilog keywords a module name must avoid.
+const KEYWORDS: &[&str] = &[
+    "always",
+    "and",
+    "assign",
+    "begin",
+    "buf",
+    "case",
+    "casex",
+    "casez",
+    "cell",
+    "config",
+    "default",
+    "defparam",
+    "design",
+    "disable",
+    "edge",
+    "else",
+    "end",
+    "endcase",
+    "endconfig",
+    "endfunction",
+    "endgenerate",
+    "endmodule",
+    "endprimitive",
+    "endspecify",
+    "endtable",
+    "endtask",
+    "event",
+    "for",
+    "force",
+    "forever",
+    "fork",
+    "function",
+    "generate",
+    "genvar",
+    "if",
+    "initial",
+    "inout",
+    "input",
+    "integer",
+    "join",
+    "library",
+    "localparam",
+    "macromodule",
+    "module",
+    "nand",
+    "negedge",
+    "nor",
+    "not",
+    "or",
+    "output",
+    "parameter",
+    "posedge",
+    "reg",
+    "release",
+    "repeat",
+    "signed",
+    "specify",
+    "table",
+    "task",
+    "time",
+    "tri",
+    "unsigned",
+    "wait",
+    "while",
+    "wire",
+    "xor",
+    "xnor",
+    "logic",
+    "bit",
+    "byte",
+    "int",
+    "class",
+    "interface",
+    "package",
+    "program",
+    "property",
+];
+
+fn check_top_name(name: &str) -> Result<(), BackendError> {
+    let fail = |reason: &str| {
+        Err(BackendError::InvalidName {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return fail("it is empty"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return fail("a Verilog identifier starts with a letter or '_'")
+        }
+        _ => {}
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return fail("use only letters, digits and '_'");
+    }
+    if KEYWORDS.contains(&name) {
+        return fail("it is a Verilog keyword");
+    }
+    Ok(())
+}
+
+/// A Verilog-safe version of an IR node name (letters, digits, `_`).
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let s = s.trim_matches('_').to_string();
+    if s.is_empty() {
+        "node".into()
+    } else {
+        s
+    }
+}
+
+/// One line of text, safe inside a `//` comment.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+fn lanes_of(info: &TensorInfo) -> Vec<Lane> {
+    vec![
+        Lane {
+            width: info.ty.width,
+            signed: info.ty.signed,
+        };
+        info.len()
+    ]
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(","))
+}
+
+fn tensor_text(info: &TensorInfo) -> String {
+    format!("{} {} {}", shape_text(&info.shape), info.ty, info.interval)
+}
+
+/// Emits the Verilog design of `graph`: one graph input, one graph output.
+pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendError> {
+    check_top_name(&opts.top_name)?;
+    aecc_ir::verify::verify(graph)?;
+    if graph.inputs().len() != 1 || graph.outputs().len() != 1 {
+        return Err(BackendError::Graph(format!(
+            "needs exactly one graph input and one graph output, graph {} has {} and {}",
+            graph.name,
+            graph.inputs().len(),
+            graph.outputs().len()
+        )));
+    }
+    let e = Emitter::new(graph, &opts.top_name);
+    e.check_supported()?;
+    e.run()
+}
+
+struct Emitter<'g> {
+    graph: &'g Graph,
+    top: String,
+    /// Live nodes (the output depends on them), in topological order.
+    order: Vec<NodeId>,
+    /// Verilog base name of each node (unique).
+    names: BTreeMap<NodeId, String>,
+    /// Pipeline stage after which each node's tensor is valid (the input: 1).
+    stage: BTreeMap<NodeId, u32>,
+    /// Delay registers made so far: (node, cycles of delay).
+    delays: BTreeSet<(NodeId, u32)>,
+    files: Vec<(String, String)>,
+    nodes: Vec<NodeView>,
+}
+
+impl<'g> Emitter<'g> {
+    fn new(graph: &'g Graph, top: &str) -> Emitter<'g> {
+        let output = graph.outputs()[0].1;
+        let mut live = BTreeSet::new();
+        let mut stack = vec![output];
+        while let Some(n) = stack.pop() {
+            if live.insert(n) {
+                stack.extend(graph.operands(n));
+            }
+        }
+        let order: Vec<NodeId> = graph
+            .topo_order()
+            .expect("verified graphs are acyclic")
+            .into_iter()
+            .filter(|n| live.contains(n))
+            .collect();
+        let mut used = BTreeSet::new();
+        let mut names = BTreeMap::new();
+        for &id in &order {
+            let base = sanitize(&graph.node(id).name);
+            let mut name = base.clone();
+            let mut k = 1;
+            while !used.insert(name.clone()) {
+                k += 1;
+                name = format!("{base}_{k}");
+            }
+            names.insert(id, name);
+        }
+        Emitter {
+            graph,
+            top: top.to_string(),
+            order,
+            names,
+            stage: BTreeMap::new(),
+            delays: BTreeSet::new(),
+            files: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Reports every node the backend cannot build, all at once.
+    fn check_supported(&self) -> Result<(), BackendError> {
+        let mut problems = Vec::new();
+        for &id in &self.order {
+            let n = self.graph.node(id);
+            if let Op::Quantize(q) = &n.op {
+                if !q.is_pow2() {
+                    let scales: Vec<String> = q
+                        .channels
+                        .iter()
+                        .filter(|c| !c.scale.is_pow2())
+                        .map(|c| c.scale.to_string())
+                        .collect();
+                    problems.push((
+                        n.name.clone(),
+                        format!(
+                            "scale {} is not a power of two; the Verilog backend supports \
+                             power-of-two scales only (requantization multipliers are not \
+                             implemented yet)",
+                            scales.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        match problems.len() {
+            0 => Ok(()),
+            1 => {
+                let (node, message) = problems.remove(0);
+                Err(BackendError::Unsupported {
+                    node,
+                    op: "quantize",
+                    message,
+                })
+            }
+            _ => Err(BackendError::Unsupported {
+                node: problems
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                op: "quantize",
+                message: problems
+                    .iter()
+                    .map(|(n, m)| format!("{n}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+
+    fn signal(&self, id: NodeId) -> String {
+        format!("t_{}", self.names[&id])
+    }
+
+    fn run(mut self) -> Result<RtlDesign, BackendError> {
+        let graph = self.graph;
+        let input = graph.inputs()[0];
+        let (out_name, output) = graph.outputs()[0].clone();
+        for id in self.order.clone() {
+            self.node(id)?;
+        }
+        let latency = self.stage[&output];
+        let in_info = &graph.node(input).out;
+        let out_info = &graph.node(output).out;
+        let in_w = in_info.ty.width * in_info.len() as u32;
+        let out_w = out_info.ty.width * out_info.len() as u32;
+        let header = vec![
+            format!(
+                "{}: generated by aecc from graph \"{}\". Do not edit.",
+                self.top,
+                one_line(&graph.name)
+            ),
+            format!(
+                "Fully parallel and pipelined: one input per clock (II = 1), latency {latency} cycles."
+            ),
+            "rst: synchronous, active high; clears the valid pipeline (data registers have no reset)."
+                .into(),
+            format!(
+                "in_data : input {:?}, {} lanes of {} ({} row-major): lane i at bits [{}*i +: {}]",
+                one_line(&graph.node(input).name),
+                in_info.len(),
+                in_info.ty,
+                shape_text(&in_info.shape),
+                in_info.ty.width,
+                in_info.ty.width
+            ),
+            format!(
+                "out_data: output {:?}, {} lanes of {} ({} row-major): lane i at bits [{}*i +: {}]",
+                one_line(&out_name),
+                out_info.len(),
+                out_info.ty,
+                shape_text(&out_info.shape),
+                out_info.ty.width,
+                out_info.ty.width
+            ),
+        ];
+        let view = TopView {
+            header,
+            module: self.top.clone(),
+            in_msb: in_w - 1,
+            out_msb: out_w - 1,
+            latency,
+            latency_msb: latency - 1,
+            valid_next: if latency == 1 {
+                "in_valid".into()
+            } else {
+                format!("{{valid_pipe[{}:0], in_valid}}", latency - 2)
+            },
+            input_reg: self.signal(input),
+            nodes: std::mem::take(&mut self.nodes),
+            output: self.signal(output),
+        };
+        let mut files = vec![(format!("{}.v", self.top), render_file(&view)?)];
+        files.append(&mut self.files);
+        Ok(RtlDesign {
+            top: self.top.clone(),
+            files,
+            inputs: vec![Port {
+                name: "in_data".into(),
+                lanes: lanes_of(in_info),
+            }],
+            outputs: vec![Port {
+                name: "out_data".into(),
+                lanes: lanes_of(out_info),
+            }],
+            latency,
+        })
+    }
+
+    /// `signal` of `operand` delayed by `cycles` (making the delay registers).
+    fn delayed(&mut self, operand: NodeId, cycles: u32, out: &mut Vec<DelayView>) -> String {
+        let base = self.signal(operand);
+        let info = &self.graph.node(operand).out;
+        let msb = info.ty.width * info.len() as u32 - 1;
+        for k in 1..=cycles {
+            if self.delays.insert((operand, k)) {
+                out.push(DelayView {
+                    name: format!("{base}_d{k}"),
+                    msb,
+                    source: if k == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}_d{}", k - 1)
+                    },
+                });
+            }
+        }
+        if cycles == 0 {
+            base
+        } else {
+            format!("{base}_d{cycles}")
+        }
+    }
+
+    fn node(&mut self, id: NodeId) -> Result<(), BackendError> {
+        let graph = self.graph;
+        let node = graph.node(id);
+        let operands = graph.operands(id);
+        if let Op::Input { .. } = node.op {
+            self.stage.insert(id, 1);
+            return Ok(());
+        }
+        let infos: Vec<&TensorInfo> = operands.iter().map(|&o| &graph.node(o).out).collect();
+        let out = &node.out;
+        let msb = out.ty.width * out.len() as u32 - 1;
+        let ready = operands.iter().map(|o| self.stage[o]).max().unwrap_or(1);
+        let mut comment = vec![format!(
+            "{} ({}), from {}: {}",
+            self.names[&id],
+            node.op.name(),
+            one_line(&node.origin),
+            tensor_text(out)
+        )];
+        let attrs = aecc_ir::printer::attributes(&node.op);
+        if !attrs.is_empty() {
+            comment.push(one_line(&attrs));
+        }
+        // Wiring: same stage as the operand.
+        let wiring = match &node.op {
+            Op::Reshape { .. } => Some(self.signal(operands[0])),
+            Op::Transpose { perm } => Some(self.transpose(operands[0], infos[0], perm)),
+            _ => None,
+        };
+        if let Some(expr) = wiring {
+            comment[0].push_str(" (wiring)");
+            self.stage.insert(id, ready);
+            self.nodes.push(NodeView {
+                comment,
+                name: self.signal(id),
+                msb,
+                delays: Vec::new(),
+                wiring: Some(expr),
+                instance: None,
+            });
+            return Ok(());
+        }
+
+        let stage = ready + 1;
+        self.stage.insert(id, stage);
+        comment[0].push_str(&format!(", register stage {stage}"));
+        let module = format!("{}_{}", self.top, self.names[&id]);
+        let logic = match &node.op {
+            Op::Dense(_) | Op::Conv(_) => {
+                let map = node
+                    .op
+                    .linear_map(infos[0])
+                    .expect("dense and conv have a linear map");
+                layers::linear(&map, infos[0], out)
+            }
+            Op::Relu => layers::relu(infos[0], out),
+            Op::Add => layers::add(infos[0], infos[1], out),
+            Op::Quantize(q) => layers::quantize(q, &module, infos[0], out, &node.name)?,
+            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } => unreachable!(),
+        };
+        let port_names: &[&str] = if operands.len() == 2 {
+            &["a_data", "b_data"]
+        } else {
+            &["in_data"]
+        };
+        let mut delays = Vec::new();
+        let mut connections = vec![".clk(clk)".to_string()];
+        for (k, &o) in operands.iter().enumerate() {
+            let signal = self.delayed(o, ready - self.stage[&o], &mut delays);
+            connections.push(format!(".{}({signal})", port_names[k]));
+        }
+        connections.push(format!(".out_data({})", self.signal(id)));
+
+        let mut header = vec![
+            format!(
+                "{module}: {} layer of {}, from {}",
+                node.op.name(),
+                self.top,
+                one_line(&node.origin)
+            ),
+            format!("IR node {}", one_line(&node.name)),
+        ];
+        if !attrs.is_empty() {
+            header.push(one_line(&attrs));
+        }
+        for (k, info) in infos.iter().enumerate() {
+            header.push(format!("{:<8}: {}", port_names[k], tensor_text(info)));
+        }
+        header.push(format!(
+            "out_data: {} (registered); lane i at bits [{}*i +: {}]",
+            tensor_text(out),
+            out.ty.width,
+            out.ty.width
+        ));
+        let LayerLogic {
+            body,
+            instances,
+            lanes,
+            submodules,
+        } = logic;
+        let view = LayerView {
+            header,
+            module: module.clone(),
+            inputs: operands
+                .iter()
+                .enumerate()
+                .map(|(k, &o)| {
+                    let info = &graph.node(o).out;
+                    InputPortView {
+                        name: port_names[k].to_string(),
+                        msb: info.ty.width * info.len() as u32 - 1,
+                    }
+                })
+                .collect(),
+            out_msb: msb,
+            wires: body.wires.iter().map(WireView::from).collect(),
+            instances,
+            unused: unused_sink(&body),
+            out_expr: concat_lanes(&lanes),
+        };
+        self.files
+            .push((format!("{module}.v"), render_file(&view)?));
+        for (name, text) in submodules {
+            self.files.push((format!("{name}.v"), text));
+        }
+        self.nodes.push(NodeView {
+            comment: comment.iter().flat_map(|c| comment_lines(c)).collect(),
+            name: self.signal(id),
+            msb,
+            delays,
+            wiring: None,
+            instance: Some(InstanceView {
+                module,
+                name: format!("u_{}", self.names[&id]),
+                connections: connections.join(", "),
+            }),
+        });
+        Ok(())
+    }
+
+    /// The lane permutation of a transpose, as a concatenation of operand lanes.
+    fn transpose(&self, operand: NodeId, x: &TensorInfo, perm: &[usize]) -> String {
+        let src = self.signal(operand);
+        let w = x.ty.width as usize;
+        let in_shape = &x.shape;
+        let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
+        let n = x.len();
+        let mut lanes = Vec::with_capacity(n);
+        for j in 0..n {
+            // multi-index of output element j, then the input element it reads
+            let mut rest = j;
+            let mut out_idx = vec![0usize; out_shape.len()];
+            for a in (0..out_shape.len()).rev() {
+                out_idx[a] = rest % out_shape[a];
+                rest /= out_shape[a];
+            }
+            let mut in_idx = vec![0usize; in_shape.len()];
+            for (a, &p) in perm.iter().enumerate() {
+                in_idx[p] = out_idx[a];
+            }
+            let flat = in_idx
+                .iter()
+                .zip(in_shape)
+                .fold(0usize, |acc, (&i, &d)| acc * d + i);
+            lanes.push(if w == 1 {
+                format!("{src}[{flat}]")
+            } else {
+                format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
+            });
+        }
+        concat_lanes(&lanes)
+    }
+}

@@ -1,0 +1,295 @@
+//! The `aecc` command line.
+
+use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
+use crate::verify::{
+    check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
+    sample_vectors, Comparison,
+};
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "aecc", version, about = "Compile quantized (QAT) ONNX encoders to bit-exact Verilog", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile a model: DIR/rtl/*.v, DIR/report.json, DIR/ir.txt
+    Compile {
+        /// The ONNX model (QONNX Quant or QuantizeLinear/DequantizeLinear)
+        model: PathBuf,
+        /// Output directory
+        #[arg(short, long, default_value = "build")]
+        output: PathBuf,
+        /// Name of the top Verilog module (default: from the model file name)
+        #[arg(long)]
+        top: Option<String>,
+        /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
+        #[arg(long, value_delimiter = ',')]
+        passes: Option<Vec<String>>,
+    },
+    /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
+    Simulate {
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        /// Inputs are integers already on the input grid (default: real values, quantized
+        /// by the model's input quantizer)
+        #[arg(long)]
+        int_input: bool,
+        /// Write output integers (int64 .npy) instead of real values
+        #[arg(long)]
+        int_output: bool,
+    },
+    /// Compile, then prove the RTL bit-exact against the reference by Verilator co-simulation
+    Verify {
+        model: PathBuf,
+        /// Number of random vectors on the input grid (plus the model's sample vectors)
+        #[arg(long, default_value_t = 10_000)]
+        vectors: usize,
+        /// Seed of the random vectors
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Insert random idle cycles between inputs (tests the valid pipeline)
+        #[arg(long)]
+        bubbles: bool,
+        /// Keep the generated design here (default: a temporary directory)
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        top: Option<String>,
+    },
+    /// Print the IR with inferred types, or every node that cannot be compiled
+    Inspect { model: PathBuf },
+    /// List the IR passes
+    Passes,
+}
+
+/// Entry point; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Compile {
+            model,
+            output,
+            top,
+            passes,
+        } => {
+            let compiled = compile(&model, &CompileOptions { top, passes })?;
+            compiled.write(&output)?;
+            print!("{}", compiled.report.summary());
+            println!(
+                "wrote {}/rtl/{}.v, {}/report.json",
+                output.display(),
+                compiled.rtl.top,
+                output.display()
+            );
+            Ok(0)
+        }
+        Command::Simulate {
+            model,
+            input,
+            output,
+            int_input,
+            int_output,
+        } => {
+            let (graph, warnings) = lower(&model, None)?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            let sim = aecc_sim::Simulator::new(&graph)?;
+            if sim.input_count() != 1 || sim.output_count() != 1 {
+                bail!("simulate supports models with one input and one output");
+            }
+            let batch = aecc_sim::io::read_batch(&input)?;
+            let per = sim.input_info(0).len();
+            if batch.sample_len() != per {
+                bail!(
+                    "{}: {} values per sample (shape {:?}), the model input {:?} has {}",
+                    input.display(),
+                    batch.sample_len(),
+                    batch.shape,
+                    sim.input_info(0).shape,
+                    per
+                );
+            }
+            let n = batch.samples();
+            let out_len = sim.output_info(0).len();
+            let mut ints = Vec::with_capacity(n * out_len);
+            for i in 0..n {
+                let x = if int_input {
+                    batch.sample(i).iter().map(|&v| {
+                        if v.fract() != 0.0 { bail!("sample {i}: {v} is not an integer (drop --int-input for real values)") }
+                        Ok(v as i64)
+                    }).collect::<Result<Vec<i64>>>()?
+                } else {
+                    sim.quantize_input(0, batch.sample(i))?
+                };
+                ints.extend(sim.run_one(&x).with_context(|| format!("sample {i}"))?);
+            }
+            let mut shape = vec![n];
+            shape.extend(sim.output_info(0).shape.iter().skip(1));
+            if int_output {
+                if output.extension().and_then(|e| e.to_str()) != Some("npy") {
+                    bail!("--int-output writes .npy");
+                }
+                aecc_sim::io::write_npy_i64(&output, &shape, &ints)?;
+            } else {
+                let real = sim.output_real(0, &ints);
+                aecc_sim::io::write_batch(&output, &shape, &real)?;
+            }
+            println!("simulated {n} samples -> {}", output.display());
+            Ok(0)
+        }
+        Command::Verify {
+            model,
+            vectors,
+            seed,
+            bubbles,
+            output,
+            top,
+        } => verify(model, vectors, seed, bubbles, output, top),
+        Command::Inspect { model } => {
+            let bytes =
+                std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+            let unsupported = crate::onnx::list_unsupported(&bytes)?;
+            if !unsupported.is_empty() {
+                println!("{} node(s) cannot be compiled:", unsupported.len());
+                for u in &unsupported {
+                    println!("  {u}");
+                }
+                return Ok(1);
+            }
+            let (graph, warnings) = lower(&model, None)?;
+            print!("{}", aecc_ir::printer::print(&graph));
+            for w in warnings {
+                println!("warning: {w}");
+            }
+            Ok(0)
+        }
+        Command::Passes => {
+            for p in crate::passes::PASSES {
+                println!("{:<14} {}", p.name, p.description);
+            }
+            println!(
+                "default pipeline: {}",
+                crate::passes::default_pipeline().join(",")
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn report_comparison(what: &str, c: &Comparison) -> bool {
+    if c.passed() {
+        println!(
+            "{what}: {} vectors, {} output lanes, all bits equal",
+            c.vectors, c.lanes_compared
+        );
+        true
+    } else {
+        println!(
+            "{what}: MISMATCH in {} of {} output lanes ({} vectors)",
+            c.mismatch_count, c.lanes_compared, c.vectors
+        );
+        for m in &c.mismatches {
+            println!("  {m}");
+        }
+        false
+    }
+}
+
+fn verify(
+    model: PathBuf,
+    vectors: usize,
+    seed: u64,
+    bubbles: bool,
+    output: Option<PathBuf>,
+    top: Option<String>,
+) -> Result<i32> {
+    let compiled = compile(
+        &model,
+        &CompileOptions {
+            top: top.or_else(|| Some(default_top_name(&model))),
+            passes: None,
+        },
+    )?;
+    let keep;
+    let dir = match output {
+        Some(d) => d,
+        None => {
+            keep = tempfile::tempdir()?;
+            keep.path().to_path_buf()
+        }
+    };
+    compiled.write(&dir)?;
+    let sim = aecc_sim::Simulator::new(&compiled.graph)?;
+    if sim.input_count() != 1 || sim.output_count() != 1 {
+        bail!("verify supports models with one input and one output");
+    }
+    let mut ok = true;
+    if let Some(c) = check_reference_against_executor(&sim, &model)? {
+        ok &= report_comparison("reference vs QONNX executor (samples/output.npy)", &c);
+    }
+    let mut all = random_vectors(&sim, vectors, seed);
+    let n_random = all.len();
+    if let Some(samples) = sample_vectors(&sim, &model)? {
+        all.extend(samples);
+    }
+    println!(
+        "co-simulating {} vectors ({} random on the input grid, {} samples) with Verilator",
+        all.len(),
+        n_random,
+        all.len() - n_random
+    );
+    let pb = progress_bar(all.len() as u64, "co-sim");
+    let cmp = cosimulate(
+        &compiled.rtl,
+        &sim,
+        &all,
+        &default_cache_dir(),
+        bubbles.then_some(seed),
+        |done| pb.set_position(done as u64),
+    )?;
+    pb.finish_and_clear();
+    ok &= report_comparison("RTL vs reference", &cmp);
+    if ok {
+        println!(
+            "PASS: {} is bit-exact (latency {} cycles)",
+            compiled.rtl.top, compiled.rtl.latency
+        );
+        Ok(0)
+    } else {
+        println!("FAIL");
+        Ok(1)
+    }
+}

@@ -1,0 +1,637 @@
+//! The graph walk: checks the ONNX graph as a whole (supported ops, tensor names,
+//! cycles, quantized inputs), then visits the nodes in topological order, wiring edges
+//! by tensor name and calling each op's builder from the table in [`super::ops`].
+
+use super::attrs::Attrs;
+use super::constant::{checked_len, decode_tensor, Constant};
+use super::error::{ImportError, UnsupportedNode};
+use super::ops;
+use super::proto::{tensor_shape_proto::dimension, GraphProto, ModelProto, NodeProto};
+use aecc_ir::{Graph, IrError, NodeId, Op};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+
+/// What an ONNX tensor name stands for during the walk.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    /// A tensor computed by the hardware: the output of an IR node.
+    Node(NodeId),
+    /// A tensor known at compile time (initializer, `Constant`, folded sub-expression).
+    Const(Rc<Constant>),
+    /// A graph input, materialised as an IR input by the `Quant` node that reads it.
+    GraphInput { name: String, shape: Vec<usize> },
+    /// An activation zero-padded by a `Pad` node, waiting for the `Conv` that absorbs
+    /// the padding into its `pads` (`[top, left, bottom, right]`).
+    Padded {
+        node: NodeId,
+        pads: [usize; 4],
+        origin: String,
+    },
+}
+
+/// The label of a node in messages: `NAME (OpType)`, or `#INDEX (OpType)` when unnamed.
+pub(crate) fn node_label(node: &NodeProto, index: usize) -> String {
+    if node.name.is_empty() {
+        format!("#{} ({})", index, node.op_type)
+    } else {
+        format!("{} ({})", node.name, node.op_type)
+    }
+}
+
+/// State of one import.
+pub(crate) struct Importer {
+    pub graph: Graph,
+    pub warnings: Vec<String>,
+    values: HashMap<String, Value>,
+    /// Number of readers of each tensor name (node inputs and graph outputs).
+    uses: HashMap<String, usize>,
+    /// Readers of each IR node's tensors not visited yet (graph outputs never count down):
+    /// a node with none left may be rewritten in place (bias folding).
+    pending: HashMap<NodeId, usize>,
+    /// Every ONNX tensor name, and the names of helper IR nodes: helper nodes get fresh
+    /// names so IR node names stay unique.
+    names: HashSet<String>,
+}
+
+impl Importer {
+    fn define(&mut self, name: &str, value: Value) {
+        if let Value::Node(id) | Value::Padded { node: id, .. } = value {
+            *self.pending.entry(id).or_default() += self.uses.get(name).copied().unwrap_or(0);
+        }
+        self.values.insert(name.to_string(), value);
+    }
+
+    /// Readers of `id` not visited yet (including graph outputs).
+    pub fn pending_uses(&self, id: NodeId) -> usize {
+        self.pending.get(&id).copied().unwrap_or(0)
+    }
+}
+
+/// One node being imported: its inputs resolved to [`Value`]s.
+pub(crate) struct NodeCtx<'a> {
+    pub imp: &'a mut Importer,
+    pub node: &'a NodeProto,
+    /// `NAME (OpType)`.
+    pub label: String,
+    inputs: Vec<Option<Value>>,
+}
+
+impl<'a> NodeCtx<'a> {
+    pub fn attrs(&self) -> Attrs<'_> {
+        Attrs::new(self.node, &self.label)
+    }
+
+    /// An error about this node.
+    pub fn error(&self, message: impl Into<String>) -> ImportError {
+        ImportError::Node {
+            node: self.label.clone(),
+            message: message.into(),
+        }
+    }
+
+    pub fn input_name(&self, i: usize) -> &str {
+        self.node.input.get(i).map_or("", |s| s.as_str())
+    }
+
+    /// Whether optional input `i` is given.
+    pub fn has_input(&self, i: usize) -> bool {
+        matches!(self.inputs.get(i), Some(Some(_)))
+    }
+
+    /// Input `i`, which must be given.
+    pub fn value(&self, i: usize) -> Result<&Value, ImportError> {
+        match self.inputs.get(i) {
+            Some(Some(v)) => Ok(v),
+            _ => Err(self.error(format!(
+                "input #{} is required but not given ({} input(s))",
+                i,
+                self.node.input.len()
+            ))),
+        }
+    }
+
+    /// Input `i` as a compile-time constant. `what` names the operand in messages.
+    pub fn constant(&self, i: usize, what: &str) -> Result<Rc<Constant>, ImportError> {
+        match self.value(i)? {
+            Value::Const(c) => Ok(c.clone()),
+            _ => Err(self.error(format!(
+                "the {} (input #{} '{}') must be a constant known at compile time, \
+                 but it is computed from the graph inputs",
+                what,
+                i,
+                self.input_name(i)
+            ))),
+        }
+    }
+
+    /// Optional input `i` as a constant, `None` when not given.
+    pub fn opt_constant(&self, i: usize, what: &str) -> Result<Option<Rc<Constant>>, ImportError> {
+        if self.has_input(i) {
+            self.constant(i, what).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Input `i` as a tensor computed by the hardware.
+    pub fn activation(&self, i: usize) -> Result<NodeId, ImportError> {
+        match self.value(i)? {
+            Value::Node(id) => Ok(*id),
+            Value::Const(_) => Err(self.error(format!(
+                "input #{} '{}' is a constant; {} is only supported on tensors computed from \
+                 the graph inputs here",
+                i,
+                self.input_name(i),
+                self.node.op_type
+            ))),
+            Value::GraphInput { name, .. } => Err(ImportError::InputNotQuantized {
+                input: name.clone(),
+                reason: format!("it feeds node {}", self.label),
+            }),
+            Value::Padded { origin, .. } => Err(self.padded_error(i, origin)),
+        }
+    }
+
+    pub fn padded_error(&self, i: usize, pad_origin: &str) -> ImportError {
+        self.error(format!(
+            "input #{} '{}' comes from node {}, and aecc supports Pad only directly before a \
+             Conv (folded into its pads)",
+            i,
+            self.input_name(i),
+            pad_origin
+        ))
+    }
+
+    /// Shape of input `i`, whatever it is.
+    pub fn shape_of(&self, i: usize) -> Result<Vec<usize>, ImportError> {
+        Ok(match self.value(i)? {
+            Value::Node(id) => self.imp.graph.node(*id).out.shape.clone(),
+            Value::Const(c) => c.shape.clone(),
+            Value::GraphInput { shape, .. } => shape.clone(),
+            Value::Padded { node, pads, .. } => {
+                let mut s = self.imp.graph.node(*node).out.shape.clone();
+                if s.len() == 4 {
+                    s[2] += pads[0] + pads[2];
+                    s[3] += pads[1] + pads[3];
+                }
+                s
+            }
+        })
+    }
+
+    /// Name of output `i` (the IR node name), or a name derived from the node.
+    pub fn out_name(&self, i: usize) -> String {
+        match self.node.output.get(i) {
+            Some(n) if !n.is_empty() => n.clone(),
+            _ => format!("{}:{}", self.label, i),
+        }
+    }
+
+    /// Adds an IR node named after output 0 (plus `suffix` for helper nodes).
+    pub fn add_node(
+        &mut self,
+        op: Op,
+        operands: &[NodeId],
+        suffix: &str,
+    ) -> Result<NodeId, ImportError> {
+        let mut name = format!("{}{}", self.out_name(0), suffix);
+        if !suffix.is_empty() {
+            let base = name.clone();
+            let mut k = 1;
+            while self.imp.names.contains(&name) {
+                k += 1;
+                name = format!("{base}~{k}");
+            }
+            self.imp.names.insert(name.clone());
+        }
+        let id = self
+            .imp
+            .graph
+            .add_node(name, op, operands, self.label.clone())?;
+        let shape = &self.imp.graph.node(id).out.shape;
+        if checked_len(shape).is_none() {
+            return Err(self.error(format!(
+                "the result {shape:?} has more than {} elements",
+                super::constant::MAX_ELEMENTS
+            )));
+        }
+        Ok(id)
+    }
+
+    pub fn warn(&mut self, message: String) {
+        self.imp.warnings.push(message);
+    }
+}
+
+/// Checks a decoded model and returns the default-domain opset version.
+pub(crate) fn check_model(model: &ModelProto) -> Result<i64, ImportError> {
+    if model.ir_version.is_none() {
+        return Err(ImportError::NotOnnx(
+            "no ir_version (every ONNX model declares one)".into(),
+        ));
+    }
+    if model.graph.is_none() {
+        return Err(ImportError::NotOnnx("the model has no graph".into()));
+    }
+    model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .ok_or_else(|| {
+            ImportError::NotOnnx("no opset_import for the default domain ai.onnx".into())
+        })
+}
+
+/// Every node whose (domain, op type) is not in the op table.
+pub(crate) fn unsupported_nodes(graph: &GraphProto) -> Vec<UnsupportedNode> {
+    graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| ops::lookup(&n.domain, &n.op_type).is_none())
+        .map(|(i, n)| UnsupportedNode {
+            name: if n.name.is_empty() {
+                format!("#{i}")
+            } else {
+                n.name.clone()
+            },
+            op_type: n.op_type.clone(),
+            domain: ops::domain_display(&n.domain).to_string(),
+            hint: ops::hint(&n.domain, &n.op_type),
+        })
+        .collect()
+}
+
+/// Imports a checked model into an IR graph.
+pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), ImportError> {
+    let unsupported = unsupported_nodes(gp);
+    if !unsupported.is_empty() {
+        return Err(ImportError::Unsupported(unsupported));
+    }
+    if let Some(s) = gp.sparse_initializer.first() {
+        let name = s.values.as_ref().map_or("", |v| v.name.as_str());
+        return Err(ImportError::Tensor {
+            name: name.to_string(),
+            message: "sparse initializers are not supported".into(),
+        });
+    }
+
+    // --- who defines each tensor name -------------------------------------------------
+    let labels: Vec<String> = gp
+        .node
+        .iter()
+        .enumerate()
+        .map(|(i, n)| node_label(n, i))
+        .collect();
+    let mut definer: HashMap<&str, String> = HashMap::new();
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for t in &gp.initializer {
+        if let Some(first) = definer.insert(t.name.as_str(), "an initializer".into()) {
+            return Err(ImportError::DuplicateTensor {
+                name: t.name.clone(),
+                first,
+                second: "an initializer".into(),
+            });
+        }
+    }
+    let initializer_names: BTreeSet<&str> =
+        gp.initializer.iter().map(|t| t.name.as_str()).collect();
+    for vi in &gp.input {
+        if initializer_names.contains(vi.name.as_str()) {
+            continue; // an initializer listed as a graph input is a constant
+        }
+        if let Some(first) = definer.insert(vi.name.as_str(), "a graph input".into()) {
+            return Err(ImportError::DuplicateTensor {
+                name: vi.name.clone(),
+                first,
+                second: "a graph input".into(),
+            });
+        }
+    }
+    for (i, n) in gp.node.iter().enumerate() {
+        for out in n.output.iter().filter(|o| !o.is_empty()) {
+            let by = format!("node {}", labels[i]);
+            if let Some(first) = definer.insert(out.as_str(), by.clone()) {
+                return Err(ImportError::DuplicateTensor {
+                    name: out.clone(),
+                    first,
+                    second: by,
+                });
+            }
+            producer.insert(out.as_str(), i);
+        }
+    }
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for (i, n) in gp.node.iter().enumerate() {
+        for inp in n.input.iter().filter(|s| !s.is_empty()) {
+            if !definer.contains_key(inp.as_str()) {
+                return Err(ImportError::UndefinedTensor {
+                    node: labels[i].clone(),
+                    tensor: inp.clone(),
+                });
+            }
+            *uses.entry(inp.clone()).or_default() += 1;
+        }
+    }
+    for o in &gp.output {
+        if !definer.contains_key(o.name.as_str()) {
+            return Err(ImportError::UndefinedOutput(o.name.clone()));
+        }
+        *uses.entry(o.name.clone()).or_default() += 1;
+    }
+
+    // --- graph inputs: each must feed exactly one Quant ---------------------------------
+    let mut values: HashMap<String, Value> = HashMap::new();
+    for vi in &gp.input {
+        if initializer_names.contains(vi.name.as_str()) {
+            continue;
+        }
+        let shape = input_shape(vi)?;
+        let readers: Vec<(usize, usize)> = gp
+            .node
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| {
+                n.input
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| **s == vi.name)
+                    .map(move |(slot, _)| (i, slot))
+            })
+            .collect();
+        let not_quantized = |reason: String| ImportError::InputNotQuantized {
+            input: vi.name.clone(),
+            reason,
+        };
+        if gp.output.iter().any(|o| o.name == vi.name) {
+            return Err(not_quantized("it is also a graph output".into()));
+        }
+        match readers.as_slice() {
+            [] => return Err(not_quantized("no node reads it".into())),
+            [(i, 0)] if ops::is_quant(&gp.node[*i]) => {}
+            [(i, slot)] => {
+                return Err(not_quantized(format!(
+                    "it feeds node {}{}",
+                    labels[*i],
+                    if *slot == 0 {
+                        String::new()
+                    } else {
+                        format!(" as input #{slot}")
+                    }
+                )))
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|(i, _)| labels[*i].as_str()).collect();
+                return Err(not_quantized(format!(
+                    "it feeds {} nodes ({})",
+                    many.len(),
+                    names.join(", ")
+                )));
+            }
+        }
+        values.insert(
+            vi.name.clone(),
+            Value::GraphInput {
+                name: vi.name.clone(),
+                shape,
+            },
+        );
+    }
+
+    // --- initializers that something reads ----------------------------------------------
+    for t in &gp.initializer {
+        if uses.contains_key(&t.name) {
+            let c = decode_tensor(t).map_err(|message| ImportError::Tensor {
+                name: t.name.clone(),
+                message,
+            })?;
+            values.insert(t.name.clone(), Value::Const(Rc::new(c)));
+        }
+    }
+
+    // --- topological order ----------------------------------------------------------------
+    let order = topological_order(gp, &producer, &labels)?;
+
+    // --- the walk -------------------------------------------------------------------------
+    let name = if gp.name.is_empty() {
+        "model".to_string()
+    } else {
+        gp.name.clone()
+    };
+    let mut imp = Importer {
+        graph: Graph::new(name),
+        warnings: Vec::new(),
+        values: HashMap::new(),
+        uses,
+        pending: HashMap::new(),
+        names: definer.keys().map(|k| k.to_string()).collect(),
+    };
+    for (k, v) in values {
+        imp.define(&k, v);
+    }
+    for i in order {
+        let node = &gp.node[i];
+        let label = labels[i].clone();
+        let mut inputs = Vec::with_capacity(node.input.len());
+        for name in &node.input {
+            if name.is_empty() {
+                inputs.push(None);
+                continue;
+            }
+            let v = imp
+                .values
+                .get(name)
+                .cloned()
+                .ok_or_else(|| ImportError::Node {
+                    node: label.clone(),
+                    message: format!(
+                        "input '{name}' is an output of {} that aecc does not compute",
+                        definer
+                            .get(name.as_str())
+                            .map_or("another node", |s| s.as_str())
+                    ),
+                })?;
+            if let Value::Node(id) | Value::Padded { node: id, .. } = v {
+                if let Some(p) = imp.pending.get_mut(&id) {
+                    *p = p.saturating_sub(1);
+                }
+            }
+            inputs.push(Some(v));
+        }
+        let build = ops::lookup(&node.domain, &node.op_type)
+            .expect("unsupported nodes were rejected above");
+        let mut ctx = NodeCtx {
+            imp: &mut imp,
+            node,
+            label,
+            inputs,
+        };
+        let outs = build(&mut ctx)?;
+        for (k, out_name) in node.output.iter().enumerate() {
+            if out_name.is_empty() {
+                continue;
+            }
+            match outs.get(k) {
+                Some(v) => imp.define(out_name, v.clone()),
+                None if imp.uses.get(out_name).copied().unwrap_or(0) > 0 => {
+                    return Err(ImportError::Node {
+                        node: labels[i].clone(),
+                        message: format!(
+                            "output #{k} '{out_name}' is used, but aecc supports only the first \
+                             {} output(s) of {}",
+                            outs.len(),
+                            node.op_type
+                        ),
+                    })
+                }
+                None => {}
+            }
+        }
+    }
+
+    // --- graph outputs ----------------------------------------------------------------------
+    for o in &gp.output {
+        let bad = |message: &str| ImportError::Output {
+            output: o.name.clone(),
+            message: message.to_string(),
+        };
+        match imp.values.get(&o.name) {
+            Some(Value::Node(id)) => imp.graph.add_output(o.name.clone(), *id),
+            Some(Value::Const(_)) => {
+                return Err(bad(
+                    "it is a constant; aecc needs every output computed from the inputs",
+                ))
+            }
+            Some(Value::Padded { .. }) => {
+                return Err(bad(
+                    "it comes from a Pad; aecc supports Pad only before a Conv",
+                ))
+            }
+            Some(Value::GraphInput { .. }) => return Err(bad("it is a graph input")),
+            None => return Err(ImportError::UndefinedOutput(o.name.clone())),
+        }
+    }
+    if gp.output.is_empty() {
+        return Err(ImportError::NotOnnx("the graph has no outputs".into()));
+    }
+    imp.graph.remove_dead_nodes();
+    aecc_ir::verify::verify(&imp.graph).map_err(|e| match e {
+        IrError::Verify(m) => ImportError::Ir(IrError::Verify(format!(
+            "{m} (a bug in the ONNX importer, please report it)"
+        ))),
+        other => other.into(),
+    })?;
+    Ok((imp.graph, imp.warnings))
+}
+
+/// The static shape of a graph input: the batch dimension (axis 0, symbolic or 1) is
+/// fixed to 1; every other dimension must be a known size.
+fn input_shape(vi: &super::proto::ValueInfoProto) -> Result<Vec<usize>, ImportError> {
+    let err = |message: String| ImportError::Input {
+        input: vi.name.clone(),
+        message,
+    };
+    let tensor = vi
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .ok_or_else(|| err("it is not declared as a tensor".into()))?;
+    let shape = tensor
+        .shape
+        .as_ref()
+        .ok_or_else(|| err("it has no shape; aecc needs static input shapes".into()))?;
+    let mut out = Vec::with_capacity(shape.dim.len());
+    for (axis, d) in shape.dim.iter().enumerate() {
+        let size = match &d.value {
+            Some(dimension::Value::DimValue(v)) => {
+                if *v < 0 || *v as u64 > super::constant::MAX_DIM as u64 {
+                    return Err(err(format!(
+                        "dimension {axis} has the size {v}, outside 0..={}",
+                        super::constant::MAX_DIM
+                    )));
+                }
+                *v as usize
+            }
+            Some(dimension::Value::DimParam(_)) | None if axis == 0 => 1,
+            Some(dimension::Value::DimParam(p)) => {
+                return Err(err(format!(
+                    "dimension {axis} is the symbol '{p}'; only the batch dimension (0) may be \
+                     symbolic"
+                )))
+            }
+            None => {
+                return Err(err(format!(
+                    "dimension {axis} has no size; only the batch dimension (0) may be unknown"
+                )))
+            }
+        };
+        out.push(size);
+    }
+    if out.len() >= 2 && out[0] != 1 {
+        return Err(err(format!(
+            "the batch dimension is {}; aecc compiles one sample per clock: export with batch 1 \
+             or a symbolic batch",
+            out[0]
+        )));
+    }
+    if checked_len(&out).is_none() {
+        return Err(err(format!("shape {out:?} is too large")));
+    }
+    Ok(out)
+}
+
+/// Kahn's algorithm over node indices, smallest index first (stable for graphs that are
+/// already sorted, as ONNX requires). A cycle is reported through a node on it.
+fn topological_order(
+    gp: &GraphProto,
+    producer: &HashMap<&str, usize>,
+    labels: &[String],
+) -> Result<Vec<usize>, ImportError> {
+    let n = gp.node.len();
+    let deps: Vec<BTreeSet<usize>> = gp
+        .node
+        .iter()
+        .map(|node| {
+            node.input
+                .iter()
+                .filter_map(|i| producer.get(i.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, d) in deps.iter().enumerate() {
+        for &p in d {
+            users[p].push(i);
+        }
+    }
+    let mut missing: Vec<usize> = deps.iter().map(|d| d.len()).collect();
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| missing[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &u in &users[i] {
+            missing[u] -= 1;
+            if missing[u] == 0 {
+                ready.insert(u);
+            }
+        }
+    }
+    if order.len() < n {
+        // Every node left has an unvisited dependency: follow them until one repeats.
+        let mut seen = vec![false; n];
+        let mut cur = (0..n).find(|&i| missing[i] > 0).unwrap_or(0);
+        while !seen[cur] {
+            seen[cur] = true;
+            cur = deps[cur]
+                .iter()
+                .copied()
+                .find(|&d| missing[d] > 0)
+                .unwrap_or(cur);
+        }
+        return Err(ImportError::Cycle {
+            node: labels[cur].clone(),
+        });
+    }
+    Ok(order)
+}

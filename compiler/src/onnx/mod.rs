@@ -1,0 +1,106 @@
+//! The ONNX importer: a QAT ONNX model (QONNX `Quant` nodes) to the fixed-point IR.
+//!
+//! ```no_run
+//! let model = aecc::onnx::import_file(std::path::Path::new("model.onnx"))?;
+//! for w in &model.warnings {
+//!     eprintln!("warning: {w}");
+//! }
+//! println!("{}", aecc::ir::printer::print(&model.graph));
+//! # Ok::<(), aecc::onnx::ImportError>(())
+//! ```
+//!
+//! What the importer does:
+//! - decodes the protobuf with hand-declared prost messages ([`proto`]);
+//! - rejects the model at once if any node's op is not supported, listing every such
+//!   node ([`list_unsupported`] gives the same list without importing);
+//! - checks tensor names (duplicates, undefined names) and orders the nodes
+//!   topologically (cycles are errors);
+//! - fixes the batch dimension (symbolic or 1) to 1; every other dimension must be known;
+//! - absorbs the `Quant` that must directly follow each graph input into that input
+//!   (`Op::Input { from_float }`), typed by the quantizer's output type;
+//! - evaluates at compile time everything that is constant: `Quant` of weights and
+//!   biases (exact integers), `Constant`, `Identity`, shape arithmetic feeding `Reshape`;
+//! - builds one IR node per computing op, named after its ONNX output tensor, with the
+//!   ONNX node recorded as its origin (`NAME (OpType)`);
+//! - folds `Pad` into the following `Conv`, and `Add` of a constant into the bias of the
+//!   preceding `Gemm`/`MatMul`/`Conv`;
+//! - runs the IR verifier on the result.
+//!
+//! Unquantized float weights and biases (no `Quant` node) are put on a power-of-two grid:
+//! a bias exactly if it needs at most [`FLOAT_BIAS_EXTRA_FRAC_BITS`] fractional bits more
+//! than the accumulator's product grid, else rounded half-to-even onto that grid; a
+//! weight exactly if it fits the finest grid on which its largest magnitude is a signed
+//! [`FLOAT_WEIGHT_BITS`]-bit integer, else rounded half-to-even onto that grid. Each
+//! rounding is reported in [`ImportedModel::warnings`] with its largest absolute error.
+
+mod attrs;
+mod constant;
+mod error;
+mod import;
+mod ops;
+pub mod proto;
+
+pub use constant::MAX_ELEMENTS;
+pub use error::{ImportError, UnsupportedNode};
+pub use ops::supported_ops;
+pub use ops::weights::{FLOAT_BIAS_EXTRA_FRAC_BITS, FLOAT_WEIGHT_BITS};
+
+use prost::Message;
+use std::path::Path;
+
+/// A model imported into the IR.
+#[derive(Debug, Clone)]
+pub struct ImportedModel {
+    pub graph: aecc_ir::Graph,
+    /// Deviations from the float semantics and other things the user should know, one
+    /// line each (e.g. an unquantized float bias rounded onto a grid, with its error).
+    pub warnings: Vec<String>,
+    /// Version of the default (`ai.onnx`) operator set.
+    pub opset: i64,
+    pub ir_version: i64,
+    /// `producer_name` and `producer_version`, e.g. `pytorch 2.5.1`.
+    pub producer: String,
+}
+
+fn decode(bytes: &[u8]) -> Result<proto::ModelProto, ImportError> {
+    if bytes.is_empty() {
+        return Err(ImportError::Empty);
+    }
+    proto::ModelProto::decode(bytes).map_err(|e| ImportError::Protobuf(e.to_string()))
+}
+
+/// Imports an ONNX model from its serialized bytes.
+pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
+    let model = decode(bytes)?;
+    let opset = import::check_model(&model)?;
+    let gp = model.graph.as_ref().expect("checked by check_model");
+    let (graph, warnings) = import::import_graph(gp)?;
+    let producer = format!("{} {}", model.producer_name, model.producer_version)
+        .trim()
+        .to_string();
+    Ok(ImportedModel {
+        graph,
+        warnings,
+        opset,
+        ir_version: model.ir_version.unwrap_or(0),
+        producer,
+    })
+}
+
+/// Imports an ONNX model from a file.
+pub fn import_file(path: &Path) -> Result<ImportedModel, ImportError> {
+    let bytes = std::fs::read(path).map_err(|e| ImportError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    import_bytes(&bytes)
+}
+
+/// Every node of the model whose op aecc does not support (empty when all are), for
+/// `aecc inspect`. Errors only when the bytes are not an ONNX model.
+pub fn list_unsupported(bytes: &[u8]) -> Result<Vec<UnsupportedNode>, ImportError> {
+    let model = decode(bytes)?;
+    import::check_model(&model)?;
+    let gp = model.graph.as_ref().expect("checked by check_model");
+    Ok(import::unsupported_nodes(gp))
+}

@@ -1,0 +1,328 @@
+//! Constant weights and biases as exact integers, shared by `Gemm`, `MatMul`, `Add` and
+//! `Conv`.
+//!
+//! Quantized constants (the outputs of `Quant` nodes, folded at compile time) and integer
+//! constants are exact. Unquantized float constants are put on a power-of-two grid by
+//! this rule (a warning with the largest error is pushed whenever it rounds):
+//!
+//! - **bias** (anything added to an accumulator): exactly, if every value needs at most
+//!   `acc_frac + 8` fractional bits, where `2^-acc_frac` is the grid of the products
+//!   `x * w`; otherwise rounded half-to-even onto `2^-(acc_frac + 8)`
+//!   ([`FLOAT_BIAS_EXTRA_FRAC_BITS`]);
+//! - **weight**: no accumulator grid exists before the weights are known, so the grid is
+//!   chosen from the weights themselves: exactly, if they need no more fractional bits
+//!   than the finest grid on which the largest magnitude fits a signed
+//!   [`FLOAT_WEIGHT_BITS`]-bit integer; otherwise rounded half-to-even onto that grid.
+
+use super::NodeCtx;
+use crate::onnx::constant::{
+    floats_to_grid, frac_for_magnitude, shape_str, shl_i64, ConstData, Constant,
+};
+use crate::onnx::error::ImportError;
+use aecc_ir::{ConstTensor, DyadicScale, TensorInfo};
+
+/// Fractional bits beyond the product grid given to an unquantized float bias.
+pub const FLOAT_BIAS_EXTRA_FRAC_BITS: i32 = 8;
+/// Signed width that sets the grid of unquantized float weights.
+pub const FLOAT_WEIGHT_BITS: u32 = 16;
+
+/// The axis of `target` along which `param`, broadcast against `target` (numpy rules,
+/// right-aligned), varies: `None` if it holds one value, `Some(axis)` if it varies along
+/// exactly one axis and matches `target` there.
+pub(crate) fn broadcast_axis(param: &[usize], target: &[usize]) -> Result<Option<usize>, String> {
+    if param.contains(&0) {
+        return Err(format!("shape {} is empty", shape_str(param)));
+    }
+    if param.len() > target.len() {
+        if param.iter().all(|&d| d == 1) {
+            return Err(format!(
+                "shape {} has more axes than the tensor {} it applies to",
+                shape_str(param),
+                shape_str(target)
+            ));
+        }
+        return Err(format!(
+            "shape {} does not broadcast to {}",
+            shape_str(param),
+            shape_str(target)
+        ));
+    }
+    let offset = target.len() - param.len();
+    let mut axes = Vec::new();
+    for (i, &d) in param.iter().enumerate() {
+        if d == 1 {
+            continue;
+        }
+        let a = offset + i;
+        if d != target[a] {
+            return Err(format!(
+                "shape {} does not broadcast to {} (axis {a}: {d} vs {})",
+                shape_str(param),
+                shape_str(target),
+                target[a]
+            ));
+        }
+        axes.push(a);
+    }
+    match axes.as_slice() {
+        [] => Ok(None),
+        [a] => Ok(Some(*a)),
+        _ => Err(format!(
+            "shape {} varies along axes {:?} of {}; only one channel axis is supported",
+            shape_str(param),
+            axes,
+            shape_str(target)
+        )),
+    }
+}
+
+/// The `n` per-channel values of `c`, which must broadcast against `target` as a
+/// per-channel vector along `axis` (or be a single value, repeated).
+pub(crate) fn channel_vector(
+    ctx: &NodeCtx<'_>,
+    c: &Constant,
+    target: &[usize],
+    axis: usize,
+    what: &str,
+) -> Result<Constant, ImportError> {
+    let n = target.get(axis).copied().unwrap_or(1);
+    let bad = |m: String| {
+        ctx.error(format!(
+            "{what} of shape {} must be one value per output channel ({n} along axis {axis} of \
+             {}): {m}",
+            shape_str(&c.shape),
+            shape_str(target)
+        ))
+    };
+    match broadcast_axis(&c.shape, target).map_err(bad)? {
+        None => Ok(c.select(&vec![0; n], vec![n])),
+        Some(a) if a == axis => Ok(c.select(&(0..n).collect::<Vec<_>>(), vec![n])),
+        Some(a) => Err(bad(format!("it varies along axis {a}"))),
+    }
+}
+
+/// A weight tensor as exact integers (see the module rule for unquantized floats).
+pub(crate) fn weight_tensor(
+    ctx: &mut NodeCtx<'_>,
+    c: &Constant,
+    input: usize,
+) -> Result<ConstTensor, ImportError> {
+    if let Some((data, frac)) = c.to_fixed() {
+        return Ok(ConstTensor::new(c.shape.clone(), data, frac));
+    }
+    let values = c.to_f64();
+    let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let frac = frac_for_magnitude(max_abs, FLOAT_WEIGHT_BITS);
+    let g = floats_to_grid(&values, frac).map_err(|m| {
+        ctx.error(format!(
+            "weight '{}' (unquantized float) {m}",
+            ctx.input_name(input)
+        ))
+    })?;
+    if !g.is_exact() {
+        let msg = format!(
+            "node {}: weight '{}' is an unquantized float (no Quant node); rounded \
+             half-to-even to grid 2^{} ({FLOAT_WEIGHT_BITS}-bit signed range of its largest \
+             magnitude {max_abs:e}), max abs error {:e}",
+            ctx.label,
+            ctx.input_name(input),
+            -g.frac,
+            g.max_error
+        );
+        ctx.warn(msg);
+    }
+    Ok(ConstTensor::new(c.shape.clone(), g.data, g.frac))
+}
+
+/// A bias vector as exact integers, for an accumulator whose products are on grid
+/// `2^-product_frac` (see the module rule for unquantized floats). `tensor` names the
+/// ONNX tensor in messages.
+pub(crate) fn bias_tensor(
+    ctx: &mut NodeCtx<'_>,
+    c: &Constant,
+    product_frac: i32,
+    tensor: &str,
+) -> Result<ConstTensor, ImportError> {
+    if let Some((data, frac)) = c.to_fixed() {
+        return Ok(ConstTensor::new(c.shape.clone(), data, frac));
+    }
+    let max_frac = product_frac + FLOAT_BIAS_EXTRA_FRAC_BITS;
+    let g = floats_to_grid(&c.to_f64(), max_frac)
+        .map_err(|m| ctx.error(format!("bias '{tensor}' (unquantized float) {m}")))?;
+    if !g.is_exact() {
+        let msg = format!(
+            "node {}: bias '{tensor}' is an unquantized float (no Quant node); rounded \
+             half-to-even to grid 2^{} (accumulator grid 2^{} + {FLOAT_BIAS_EXTRA_FRAC_BITS} \
+             bits), max abs error {:e}",
+            ctx.label, -g.frac, -product_frac, g.max_error
+        );
+        ctx.warn(msg);
+    }
+    Ok(ConstTensor::new(c.shape.clone(), g.data, g.frac))
+}
+
+/// `a + b` of two bias vectors on their finest common grid.
+pub(crate) fn add_bias(
+    ctx: &NodeCtx<'_>,
+    a: &ConstTensor,
+    b: &ConstTensor,
+) -> Result<ConstTensor, ImportError> {
+    let frac = a.frac.max(b.frac);
+    let (sa, sb) = ((frac - a.frac) as u32, (frac - b.frac) as u32);
+    let data = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| {
+            shl_i64(x, sa)
+                .zip(shl_i64(y, sb))
+                .and_then(|(x, y)| x.checked_add(y))
+        })
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| ctx.error("the sum of the biases does not fit 64 bits"))?;
+    Ok(ConstTensor::new(a.shape.clone(), data, frac))
+}
+
+/// Multiplies a constant by the float factor `k` (Gemm `alpha`/`beta`) exactly: `k` is a
+/// dyadic rational `m * 2^e`, so integers are multiplied by `m` and the grid moves by `e`.
+/// Floats are multiplied in f64 (exact for float32 data and factors).
+pub(crate) fn scale_constant(
+    ctx: &NodeCtx<'_>,
+    c: &Constant,
+    k: f32,
+    attribute: &str,
+) -> Result<Constant, ImportError> {
+    if k == 1.0 {
+        return Ok(c.clone());
+    }
+    if !k.is_finite() {
+        return Err(ctx
+            .attrs()
+            .error(attribute, format!("{k} is not a finite number")));
+    }
+    let data = match &c.data {
+        ConstData::Float(v) => ConstData::Float(v.iter().map(|&x| x * k as f64).collect()),
+        _ => {
+            let (data, frac) = c.to_fixed().unwrap_or_default();
+            if k == 0.0 {
+                ConstData::Fixed {
+                    data: vec![0; data.len()],
+                    frac: 0,
+                }
+            } else {
+                let s = DyadicScale::from_f64(k.abs() as f64).unwrap_or(DyadicScale::pow2(0));
+                let m = s.mantissa as i64 * if k < 0.0 { -1 } else { 1 };
+                let data = data
+                    .iter()
+                    .map(|&x| x.checked_mul(m))
+                    .collect::<Option<Vec<i64>>>()
+                    .ok_or_else(|| {
+                        ctx.attrs().error(
+                            attribute,
+                            format!("{k} (= {s}) times the integer values does not fit 64 bits"),
+                        )
+                    })?;
+                ConstData::Fixed {
+                    data,
+                    frac: frac - s.exponent,
+                }
+            }
+        }
+    };
+    Ok(Constant::new(c.shape.clone(), data))
+}
+
+/// Bits of the largest magnitude in an interval-like set of values.
+fn magnitude_bits(max_abs: u128) -> i64 {
+    128 - max_abs.leading_zeros() as i64
+}
+
+/// Largest intermediate magnitude (in bits) the importer lets the IR's interval analysis
+/// compute with i128; anything beyond is refused before the IR sees it. The IR itself
+/// then refuses results wider than 64 bits with a clear message.
+const MAX_INTERMEDIATE_BITS: i64 = 120;
+
+/// Refuses a Dense/Conv whose accumulator bound could not even be computed in i128
+/// (extreme weights or grids far apart); `terms` is the number of products per output.
+pub(crate) fn check_accumulator(
+    ctx: &NodeCtx<'_>,
+    x: &TensorInfo,
+    weight: &ConstTensor,
+    bias: Option<&ConstTensor>,
+    terms: usize,
+) -> Result<(), ImportError> {
+    let product_frac = x.ty.frac as i64 + weight.frac as i64;
+    let acc_frac = bias.map_or(product_frac, |b| product_frac.max(b.frac as i64));
+    let x_bits = magnitude_bits(
+        x.interval
+            .lo
+            .unsigned_abs()
+            .max(x.interval.hi.unsigned_abs()),
+    );
+    let w_max = weight
+        .data
+        .iter()
+        .map(|w| w.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    let t_bits = magnitude_bits(terms as u128);
+    let products = x_bits + magnitude_bits(w_max as u128) + t_bits + (acc_frac - product_frac);
+    let bias_bits = bias.map_or(0, |b| {
+        let b_max = b.data.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        magnitude_bits(b_max as u128) + (acc_frac - b.frac as i64)
+    });
+    let bits = products.max(bias_bits);
+    if bits > MAX_INTERMEDIATE_BITS {
+        return Err(ctx.error(format!(
+            "the accumulator would need about {bits} bits (input {} on grid 2^{}, weights on \
+             grid 2^{}{}); at most 64 are supported",
+            x.ty,
+            -x.ty.frac,
+            -weight.frac,
+            bias.map_or(String::new(), |b| format!(", bias on grid 2^{}", -b.frac))
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an element-wise Add whose operands' grids are so far apart that aligning them
+/// would leave i128.
+pub(crate) fn check_add(
+    ctx: &NodeCtx<'_>,
+    a: &TensorInfo,
+    b: &TensorInfo,
+) -> Result<(), ImportError> {
+    let frac = a.ty.frac.max(b.ty.frac) as i64;
+    for t in [a, b] {
+        let m = t
+            .interval
+            .lo
+            .unsigned_abs()
+            .max(t.interval.hi.unsigned_abs());
+        let bits = magnitude_bits(m) + frac - t.ty.frac as i64;
+        if bits > MAX_INTERMEDIATE_BITS {
+            return Err(ctx.error(format!(
+                "the operands' grids 2^{} and 2^{} are too far apart to add exactly in 64 bits",
+                -a.ty.frac, -b.ty.frac
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_axes() {
+        assert_eq!(broadcast_axis(&[], &[1, 8, 4, 4]), Ok(None));
+        assert_eq!(broadcast_axis(&[1], &[1, 8, 4, 4]), Ok(None));
+        assert_eq!(broadcast_axis(&[8, 1, 1], &[1, 8, 4, 4]), Ok(Some(1)));
+        assert_eq!(broadcast_axis(&[8, 1, 1, 1], &[8, 1, 3, 3]), Ok(Some(0)));
+        assert_eq!(broadcast_axis(&[16], &[1, 16]), Ok(Some(1)));
+        assert!(broadcast_axis(&[7, 1, 1], &[1, 8, 4, 4]).is_err());
+        assert!(broadcast_axis(&[8, 4, 1], &[1, 8, 4, 4]).is_err());
+        assert!(broadcast_axis(&[1, 1, 1], &[1, 16]).is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! The compile pipeline: ONNX -> IR -> passes -> Verilog (+ report), as one function
+//! the CLI and the tests share.
+
+use crate::backend::verilog::{self, VerilogOptions};
+use crate::error::Error;
+use crate::passes::{default_pipeline, PassManager};
+use crate::report::{design_report, DesignReport};
+use aecc_ir::Graph;
+use aecc_testbench::RtlDesign;
+use std::path::{Path, PathBuf};
+
+/// Options of `aecc compile`.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Name of the top Verilog module (default: derived from the model file name).
+    pub top: Option<String>,
+    /// Passes to run instead of the default pipeline.
+    pub passes: Option<Vec<String>>,
+}
+
+/// Everything one compile produces.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub model: PathBuf,
+    pub graph: Graph,
+    pub rtl: RtlDesign,
+    pub report: DesignReport,
+    pub warnings: Vec<String>,
+}
+
+/// A Verilog identifier derived from the model path: the file stem, or the folder name
+/// for the conventional `models/<name>/model.onnx`.
+pub fn default_top_name(model: &Path) -> String {
+    let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("top");
+    let base = if stem == "model" {
+        model
+            .canonicalize()
+            .ok()
+            .and_then(|p| {
+                p.parent()
+                    .and_then(|d| d.file_name())
+                    .and_then(|d| d.to_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| stem.to_string())
+    } else {
+        stem.to_string()
+    };
+    let mut s: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        s.insert_str(0, "m_");
+    }
+    s
+}
+
+/// Imports an ONNX file and runs the IR passes.
+pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<String>), Error> {
+    let imported = crate::onnx::import_file(model)?;
+    let mut graph = imported.graph;
+    let names: Vec<&str> = match passes {
+        Some(p) => p.iter().map(String::as_str).collect(),
+        None => default_pipeline(),
+    };
+    let pm = PassManager::new(&names).map_err(Error::Invalid)?;
+    pm.run(&mut graph)?;
+    Ok((graph, imported.warnings))
+}
+
+/// Compiles an ONNX model to Verilog and a report (in memory).
+pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
+    let (graph, warnings) = lower(model, opts.passes.as_deref())?;
+    let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
+    let rtl = verilog::emit(
+        &graph,
+        &VerilogOptions {
+            top_name: top.clone(),
+        },
+    )?;
+    let report = design_report(
+        &graph,
+        &model.display().to_string(),
+        &top,
+        rtl.latency,
+        &warnings,
+    )?;
+    Ok(Compiled {
+        model: model.to_path_buf(),
+        graph,
+        rtl,
+        report,
+        warnings,
+    })
+}
+
+impl Compiled {
+    /// Writes `DIR/rtl/*.v`, `DIR/report.json` and `DIR/ir.txt`. Returns the files written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+        let rtl_dir = dir.join("rtl");
+        std::fs::create_dir_all(&rtl_dir).map_err(|e| Error::io(&rtl_dir, e))?;
+        let mut written = Vec::new();
+        for (name, text) in &self.rtl.files {
+            let p = rtl_dir.join(name);
+            std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+            written.push(p);
+        }
+        let p = dir.join("report.json");
+        let json = serde_json::to_string_pretty(&self.report).expect("report serializes");
+        std::fs::write(&p, json + "\n").map_err(|e| Error::io(&p, e))?;
+        written.push(p);
+        let p = dir.join("ir.txt");
+        std::fs::write(&p, aecc_ir::printer::print(&self.graph)).map_err(|e| Error::io(&p, e))?;
+        written.push(p);
+        Ok(written)
+    }
+}

@@ -1,0 +1,231 @@
+//! End-to-end tests of the `aecc` binary: the happy path on a tiny model and every
+//! class of bad input (one clear error line, exit code 1, never a panic).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn aecc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aecc"))
+        .args(args)
+        .output()
+        .expect("run aecc")
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli_data")
+        .join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a clean failure: exit code 1, a single `error:` line mentioning `needle`.
+fn assert_clean_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        lines[0].to_lowercase().contains(&needle.to_lowercase()),
+        "'{needle}' not in: {err}"
+    );
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    (dir, p)
+}
+
+#[test]
+fn compile_writes_rtl_report_and_ir() {
+    let out = tempfile::tempdir().unwrap();
+    let o = aecc(&[
+        "compile",
+        data("tiny_dense.onnx").to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = std::fs::read_to_string(out.path().join("rtl/tiny_dense.v")).unwrap();
+    assert!(v.contains("module tiny_dense"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["top"], "tiny_dense");
+    assert!(report["latency_cycles"].as_u64().unwrap() >= 1);
+    assert_eq!(report["inputs"][0]["type"]["text"], "s8.4");
+    assert_eq!(report["outputs"][0]["shape"], serde_json::json!([1, 3]));
+    assert!(out.path().join("ir.txt").exists());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("latency"), "{stdout}");
+}
+
+#[test]
+fn compile_is_deterministic() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for d in [&a, &b] {
+        let o = aecc(&[
+            "compile",
+            data("tiny_dense.onnx").to_str().unwrap(),
+            "-o",
+            d.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for f in ["rtl/tiny_dense.v", "ir.txt"] {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn simulate_csv_round_trip() {
+    let (dir, input) = temp_file("x.csv", b"0.5,-0.25,1.0,0.0625\n-1,1,0.125,2\n");
+    let output = dir.path().join("y.csv");
+    let o = aecc(&[
+        "simulate",
+        data("tiny_dense.onnx").to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    // every output is on the u8.4 grid and non-negative
+    for v in text.lines().flat_map(|l| l.split(',')) {
+        let v: f64 = v.parse().unwrap();
+        assert!(v >= 0.0 && (v * 16.0).fract() == 0.0, "{v}");
+    }
+    // a wrongly sized data set is a clean error
+    let (_d2, bad) = temp_file("bad.csv", b"1,2,3\n");
+    let o = aecc(&[
+        "simulate",
+        data("tiny_dense.onnx").to_str().unwrap(),
+        "--input",
+        bad.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, "values per sample");
+}
+
+#[test]
+fn empty_file_is_a_clean_error() {
+    let (_d, p) = temp_file("empty.onnx", b"");
+    assert_clean_error(&aecc(&["compile", p.to_str().unwrap()]), "empty");
+}
+
+#[test]
+fn truncated_protobuf_is_a_clean_error() {
+    let bytes = std::fs::read(data("tiny_dense.onnx")).unwrap();
+    let (_d, p) = temp_file("trunc.onnx", &bytes[..bytes.len() / 2]);
+    let o = aecc(&["compile", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains("panicked"));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn non_onnx_file_is_a_clean_error() {
+    let (_d, p) = temp_file("notes.onnx", b"this is a text file, not a model\n");
+    let o = aecc(&["compile", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn unsupported_ops_are_all_named() {
+    let o = aecc(&["compile", data("unsupported_ops.onnx").to_str().unwrap()]);
+    assert_clean_error(&o, "softsign_0");
+    let err = stderr(&o);
+    assert!(
+        err.contains("Softsign") && err.contains("lrn_1") && err.contains("LRN"),
+        "{err}"
+    );
+    // inspect lists them too, one per line, and exits 1
+    let o = aecc(&["inspect", data("unsupported_ops.onnx").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("softsign_0") && out.contains("lrn_1"), "{out}");
+}
+
+#[test]
+fn missing_initializer_is_named() {
+    assert_clean_error(
+        &aecc(&[
+            "compile",
+            data("missing_initializer.onnx").to_str().unwrap(),
+        ]),
+        "'W'",
+    );
+}
+
+#[test]
+fn shape_mismatch_is_reported() {
+    assert_clean_error(
+        &aecc(&["compile", data("shape_mismatch.onnx").to_str().unwrap()]),
+        "shape",
+    );
+}
+
+#[test]
+fn missing_file_is_a_clean_error() {
+    assert_clean_error(
+        &aecc(&["compile", "/nonexistent/model.onnx"]),
+        "/nonexistent/model.onnx",
+    );
+}
+
+#[test]
+fn missing_verilator_says_how_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aecc"))
+        .args([
+            "verify",
+            data("tiny_dense.onnx").to_str().unwrap(),
+            "--vectors",
+            "10",
+        ])
+        .env("PATH", empty.path())
+        .env("AECC_CACHE_DIR", empty.path())
+        .output()
+        .unwrap();
+    assert_clean_error(&o, "apt-get install verilator");
+}
+
+#[test]
+fn inspect_prints_types() {
+    let o = aecc(&["inspect", data("tiny_dense.onnx").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("dense") && out.contains("s8.4"), "{out}");
+}
+
+#[test]
+fn passes_are_listed() {
+    let o = aecc(&["passes"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("dead-code"));
+    assert_clean_error(
+        &aecc(&[
+            "compile",
+            data("tiny_dense.onnx").to_str().unwrap(),
+            "--passes",
+            "nope",
+        ]),
+        "unknown pass 'nope'",
+    );
+}
