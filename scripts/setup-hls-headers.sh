@@ -38,14 +38,18 @@ if [[ -f "$stamp" && -f "$cache/ap_types/ap_fixed.h" && -f "$cache/ac_types/ac_f
 fi
 
 python=${PYTHON:-python3}
-if ! "$python" -m pip --version >/dev/null 2>&1; then
-    echo "error: $python -m pip is not available; install python3-pip" >&2
-    exit 1
-fi
-
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/.download.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+if ! "$python" -m pip --version >/dev/null 2>&1; then
+    # No pip for the system python (Debian without python3-pip): a throw-away venv has one.
+    if ! "$python" -m venv "$work/venv" >/dev/null 2>&1; then
+        echo "error: neither '$python -m pip' nor '$python -m venv' works; install python3-pip or python3-venv" >&2
+        exit 1
+    fi
+    python="$work/venv/bin/python"
+fi
 
 echo "Downloading $WHEEL from PyPI ..."
 "$python" -m pip download --quiet --no-deps --only-binary=:all: \

@@ -257,20 +257,22 @@ pub fn check_headers(library: HeaderLibrary, dir: &Path) -> Result<(), CsimError
     }
 }
 
-fn run_tool(tool: &str, cmd: &mut Command) -> Result<Output, CsimError> {
-    cmd.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            CsimError::ToolMissing {
-                tool: tool.to_string(),
-                hint: "install it with `apt-get install g++` on Debian/Ubuntu".into(),
-            }
-        } else {
-            CsimError::Io {
-                context: format!("running {tool}"),
-                source: e,
-            }
+fn spawn_error(tool: &str, e: std::io::Error) -> CsimError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        CsimError::ToolMissing {
+            tool: tool.to_string(),
+            hint: format!("install it with `apt-get install {tool}` on Debian/Ubuntu"),
         }
-    })
+    } else {
+        CsimError::Io {
+            context: format!("running {tool}"),
+            source: e,
+        }
+    }
+}
+
+fn run_tool(tool: &str, cmd: &mut Command) -> Result<Output, CsimError> {
+    cmd.output().map_err(|e| spawn_error(tool, e))
 }
 
 /// For tests: the header directory of `library` if g++ and the headers are available.
@@ -303,16 +305,23 @@ pub struct CsimSources {
 }
 
 impl CsimSources {
-    fn compiler_args(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        for inc in &self.include_dirs {
-            args.push(format!("-I{}", self.dir.join(inc).display()));
-        }
+    /// Include flags, relative to [`CsimSources::dir`] (the compiler runs there, so the
+    /// command line is the same wherever the project was written: ccache hits).
+    fn include_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = self
+            .include_dirs
+            .iter()
+            .map(|inc| format!("-I{}", inc.display()))
+            .collect();
         args.push("-isystem".into());
         args.push(self.headers.display().to_string());
-        for s in &self.sources {
-            args.push(self.dir.join(s).display().to_string());
-        }
+        args
+    }
+
+    /// Include flags and the sources, relative to [`CsimSources::dir`].
+    fn compiler_args(&self) -> Vec<String> {
+        let mut args = self.include_args();
+        args.extend(self.sources.iter().map(|s| s.display().to_string()));
         args
     }
 }
@@ -347,11 +356,11 @@ fn head(text: &str, max_lines: usize) -> String {
 pub fn lint(src: &CsimSources) -> Result<(), CsimError> {
     let mut args: Vec<String> = LINT_FLAGS.iter().map(|s| s.to_string()).collect();
     args.extend(src.compiler_args());
-    let out = run_tool(CXX, Command::new(CXX).args(&args))?;
+    let out = run_tool(CXX, Command::new(CXX).args(&args).current_dir(&src.dir))?;
     let text = combined(&out);
     if !out.status.success() || text.contains("warning:") {
         return Err(CsimError::Lint {
-            command: shell_line(&args),
+            command: format!("(cd {} && {})", src.dir.display(), shell_line(&args)),
             output: head(&text, 40),
         });
     }
@@ -366,27 +375,95 @@ pub struct CsimProgram {
     pub command: String,
 }
 
-/// Builds the C simulation into the executable `exe`.
+/// Builds the C simulation into the executable `exe`, through `ccache` when it is on
+/// `PATH` (repeated builds of the same generated C++ then take milliseconds).
 pub fn build(src: &CsimSources, exe: &Path) -> Result<CsimProgram, CsimError> {
-    let mut args: Vec<String> = CXX_FLAGS.iter().map(|s| s.to_string()).collect();
-    args.extend(src.compiler_args());
-    args.push("-o".into());
-    args.push(exe.display().to_string());
-    if let Some(parent) = exe.parent() {
-        std::fs::create_dir_all(parent).map_err(io_error("creating the build directory"))?;
+    build_with(src, exe, ccache_available())
+}
+
+/// Whether `ccache` can be started.
+pub fn ccache_available() -> bool {
+    Command::new("ccache")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// [`build`], choosing whether to go through `ccache` (benchmarks time the compiler
+/// itself and pass `false`).
+pub fn build_with(src: &CsimSources, exe: &Path, ccache: bool) -> Result<CsimProgram, CsimError> {
+    let exe = if exe.is_absolute() {
+        exe.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(io_error("reading the current directory"))?
+            .join(exe)
+    };
+    let objects_dir = exe.with_extension("objs");
+    std::fs::create_dir_all(&objects_dir)
+        .map_err(io_error(format!("creating {}", objects_dir.display())))?;
+    // Compile every source on its own (in parallel, and cacheable), then link.
+    let mut commands = Vec::new();
+    let mut children = Vec::new();
+    let mut objects = Vec::new();
+    for (i, source) in src.sources.iter().enumerate() {
+        let stem = source
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("source");
+        let object = objects_dir.join(format!("{i}_{stem}.o"));
+        let mut args: Vec<String> = CXX_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.extend(src.include_args());
+        args.extend(["-c".into(), source.display().to_string(), "-o".into()]);
+        args.push(object.display().to_string());
+        commands.push(format!(
+            "(cd {} && {})",
+            src.dir.display(),
+            shell_line(&args)
+        ));
+        let mut cmd = if ccache {
+            let mut c = Command::new("ccache");
+            c.arg(CXX);
+            c
+        } else {
+            Command::new(CXX)
+        };
+        cmd.args(&args)
+            .current_dir(&src.dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let tool = if ccache { "ccache" } else { CXX };
+        children.push(cmd.spawn().map_err(|e| spawn_error(tool, e))?);
+        objects.push(object);
     }
-    let command = shell_line(&args);
-    let out = run_tool(CXX, Command::new(CXX).args(&args))?;
+    let mut failures = String::new();
+    for child in children {
+        let out = child
+            .wait_with_output()
+            .map_err(io_error(format!("waiting for {CXX}")))?;
+        if !out.status.success() {
+            failures.push_str(&combined(&out));
+        }
+    }
+    let mut link: Vec<String> = objects.iter().map(|o| o.display().to_string()).collect();
+    link.extend(["-o".into(), exe.display().to_string()]);
+    commands.push(shell_line(&link));
+    let command = commands.join(" && ");
+    if !failures.is_empty() {
+        return Err(CsimError::Build {
+            command,
+            output: head(&failures, 40),
+        });
+    }
+    let out = run_tool(CXX, Command::new(CXX).args(&link))?;
     if !out.status.success() {
         return Err(CsimError::Build {
             command,
             output: head(&combined(&out), 40),
         });
     }
-    Ok(CsimProgram {
-        exe: exe.to_path_buf(),
-        command,
-    })
+    Ok(CsimProgram { exe, command })
 }
 
 /// A scratch directory removed on drop.

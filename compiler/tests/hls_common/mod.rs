@@ -197,22 +197,10 @@ pub fn per_channel(
     }
 }
 
-/// `n` random vectors uniformly on the input grid, the first two at the extremes.
+/// `n` random vectors on the input quantizer's grid, the first two at its extremes (the
+/// vectors `aecc verify` uses).
 pub fn random_inputs(sim: &Simulator, n: usize, seed: u64) -> Vec<Vec<i64>> {
-    let info = sim.input_info(0);
-    let (lo, hi) = (info.ty.min_int() as i64, info.ty.max_int() as i64);
-    let mut rng = rng(seed);
-    (0..n)
-        .map(|v| {
-            (0..info.len())
-                .map(|_| match v {
-                    0 => lo,
-                    1 => hi,
-                    _ => rng.random_range(lo..=hi),
-                })
-                .collect()
-        })
-        .collect()
+    aecc::verify::random_vectors(sim, n, seed)
 }
 
 pub fn library(flavor: HlsFlavor) -> HeaderLibrary {
