@@ -29,6 +29,7 @@ inside it. aecc is taken from target/release/aecc (built with cargo if missing) 
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -152,7 +153,13 @@ def precision_string(bits, frac, signed, rounding="RND_CONV", overflow="SAT"):
 
 
 def hls4ml_flow(model_path: Path, out_dir: Path, input_precision):
-    """Converts, writes and compiles with hls4ml; returns (hls_model, timings, layers)."""
+    """Converts, writes and compiles with hls4ml; returns (hls_model, timings, layers).
+    hls4ml's progress messages go to stderr, so stdout stays the report."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _hls4ml_flow(model_path, out_dir, input_precision)
+
+
+def _hls4ml_flow(model_path: Path, out_dir: Path, input_precision):
     timings = {}
     t = time.perf_counter()
     import hls4ml
@@ -206,7 +213,8 @@ def hls4ml_predict(hls_model, x):
     import numpy as np
 
     t = time.perf_counter()
-    y = hls_model.predict(np.ascontiguousarray(x, dtype=np.float32))
+    with contextlib.redirect_stdout(sys.stderr):
+        y = hls_model.predict(np.ascontiguousarray(x, dtype=np.float32))
     return np.asarray(y, dtype=np.float64).reshape(len(x), -1), time.perf_counter() - t
 
 
@@ -223,6 +231,7 @@ def aecc_simulate(aecc: Path, model: Path, x, work: Path, name: str):
     subprocess.run(
         [str(aecc), "simulate", str(model), "--input", str(inp), "--output", str(out)],
         check=True,
+        stdout=sys.stderr,
     )
     return np.load(out).astype(np.float64).reshape(len(x), -1)
 
@@ -318,6 +327,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--aecc", help="the aecc binary (default target/release/aecc)")
     parser.add_argument("--bench", action="store_true", help="also time both flows")
+    parser.add_argument("--repeat", type=int, default=3, help="--bench: best of this many runs")
     parser.add_argument("--default-precision-demo", action="store_true",
                         help="also show what hls4ml's default input precision does")
     parser.add_argument("--json", help="write the results to this JSON file")
@@ -387,21 +397,42 @@ def main():
 
     # 5: timings
     if args.bench:
-        hls = dict(timings)
-        hls["convert + write + compile (excl. imports)"] = sum(
-            v for k, v in timings.items() if k != "python imports"
+        # best of --repeat runs of every step (the machine may be shared)
+        hls_runs = [dict(timings, **{"C-sim (predict) seconds": predict_s})]
+        for r in range(1, args.repeat):
+            again, t, _ = hls4ml_flow(model, work / f"hls4ml_prj_{r}", precision)
+            _, p_s = hls4ml_predict(again, x)
+            hls_runs.append(dict(t, **{"C-sim (predict) seconds": p_s}))
+        hls = {k: min(run[k] for run in hls_runs) for k in hls_runs[0]}
+        hls["python imports"] = hls_runs[0]["python imports"]  # only the first run imports
+        hls["convert + write + compile (excl. imports)"] = min(
+            sum(v for k, v in run.items() if k not in ("python imports", "C-sim (predict) seconds"))
+            for run in hls_runs
         )
-        hls["C-sim (predict) seconds"] = predict_s
-        hls["C-sim vectors/s"] = len(x) / predict_s
-        bench = aecc_bench(aecc, model, flat_ints, work)
+        hls["C-sim vectors/s"] = len(x) / hls["C-sim (predict) seconds"]
+        aecc_runs = [aecc_bench(aecc, model, flat_ints, work) for _ in range(args.repeat)]
+        bench = dict(aecc_runs[0])
+        for k, v in aecc_runs[0].items():
+            if isinstance(v, float):
+                bench[k] = min(run[k] for run in aecc_runs)
         csim_s = bench.get("C-sim seconds")
         if csim_s is None:
-            raw = " ".join(bench.get("raw", []))
-            m = re.search(r"\[vitis\] C-sim \d+ vectors:\s+([\d.]+) s", raw)
-            csim_s = float(m.group(1)) if m else None
+            best = None
+            for run in aecc_runs:
+                m = re.search(r"\[vitis\] C-sim \d+ vectors:\s+([\d.]+) s", " ".join(run.get("raw", [])))
+                if m:
+                    best = min(best, float(m.group(1))) if best else float(m.group(1))
+            csim_s = best
+            bench["C-sim seconds"] = csim_s
         if csim_s:
             bench["C-sim vectors/s"] = len(x) / csim_s
-        results["bench"] = {"hls4ml": hls, "aecc": bench}
+        bench.pop("raw", None)
+        results["bench"] = {
+            "repeat": args.repeat,
+            "load average at the end": os.getloadavg()[0],
+            "hls4ml": hls,
+            "aecc": bench,
+        }
 
     print_markdown(results)
     if args.json:
@@ -431,9 +462,10 @@ def print_markdown(results):
     for name, types in results["hls4ml layer precisions"].items():
         print(f"- {name}: " + ", ".join(f"{k}={v}" for k, v in types.items()))
     if "bench" in results:
-        print("\n### timings (seconds)\n")
-        for side, d in results["bench"].items():
-            for k, val in d.items():
+        b = results["bench"]
+        print(f"\n### timings (seconds, best of {b['repeat']}; load average {b['load average at the end']:.1f})\n")
+        for side in ("hls4ml", "aecc"):
+            for k, val in b[side].items():
                 if k == "raw":
                     continue
                 print(f"- {side}: {k}: {val:.4g}" if isinstance(val, float) else f"- {side}: {k}: {val}")
