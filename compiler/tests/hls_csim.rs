@@ -54,6 +54,14 @@ fn transpose_add_grouped_conv_are_bit_exact() {
 }
 
 #[test]
+fn wide_constants_are_exact() {
+    let g = wide_constants();
+    for flavor in HlsFlavor::ALL {
+        check_bit_exact(&g, flavor, VECTORS, 17);
+    }
+}
+
+#[test]
 fn reuse_factor_keeps_bit_exactness() {
     let g = econt_like(4);
     for flavor in HlsFlavor::ALL {

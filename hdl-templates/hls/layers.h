@@ -28,7 +28,7 @@ static void {{ l.name }}({{ l.params|join(", ") }}) {
 {%- for p in loop_body %}
 {{ p }}
 {%- endfor %}
-      {{ l.out_type }} acc = {% if d.bias %}b[j]{% else %}0{% endif %};
+      {{ l.out_type }} acc = {% if d.bias %}aecc::from_raw<{{ d.b_type }}>(b[j]){% else %}0{% endif %};
 {%- for p in loop_head %}
 {{ p }}
 {%- endfor %}
@@ -36,7 +36,7 @@ static void {{ l.name }}({{ l.params|join(", ") }}) {
 {%- for p in loop_body %}
 {{ p }}
 {%- endfor %}
-        acc += x[o * {{ d.k }} + k] * w[k * {{ d.m }} + j];
+        acc += x[o * {{ d.k }} + k] * aecc::from_raw<{{ d.w_type }}>(w[k * {{ d.m }} + j]);
       }
       y[o * {{ d.m }} + j] = acc;
     }
@@ -70,7 +70,7 @@ static void {{ l.name }}({{ l.params|join(", ") }}) {
 {%- for p in loop_body %}
 {{ p }}
 {%- endfor %}
-          {{ l.out_type }} acc = {% if c.bias %}b[m]{% else %}0{% endif %};
+          {{ l.out_type }} acc = {% if c.bias %}aecc::from_raw<{{ c.b_type }}>(b[m]){% else %}0{% endif %};
 {%- for p in loop_head %}
 {{ p }}
 {%- endfor %}
@@ -97,7 +97,8 @@ static void {{ l.name }}({{ l.params|join(", ") }}) {
                 if (iy >= 0 && iy < {{ c.h }} && ix >= 0 && ix < {{ c.w }}) {
                   const int cin = (m / {{ c.m_per_group }}) * {{ c.cg }} + ci;
                   acc += x[((n * {{ c.c }} + cin) * {{ c.h }} + iy) * {{ c.w }} + ix] *
-                         w[((m * {{ c.cg }} + ci) * {{ c.kh }} + ky) * {{ c.kw }} + kx];
+                         aecc::from_raw<{{ c.w_type }}>(
+                             w[((m * {{ c.cg }} + ci) * {{ c.kh }} + ky) * {{ c.kw }} + kx]);
                 }
               }
             }

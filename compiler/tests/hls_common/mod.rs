@@ -513,3 +513,31 @@ pub fn ops_mix(seed: u64) -> Graph {
     g.add_output("y", f);
     g
 }
+
+/// Wide constants: a 60-bit bias (more significant bits than a double holds) and
+/// weights on a coarse grid; the sum needs 61 bits.
+pub fn wide_constants() -> Graph {
+    let mut g = Graph::new("wide_constants");
+    let x = add_input(
+        &mut g,
+        vec![1, 3],
+        Quantizer::pow2(8, 4, true, Rounding::HalfEven),
+    );
+    let d = g
+        .add_node(
+            "fc",
+            Op::Dense(Dense {
+                weight: ConstTensor::new(vec![3, 2], vec![1, -3, 7, 5, -2, 1], -20),
+                bias: Some(ConstTensor::new(
+                    vec![2],
+                    vec![(1 << 59) + 1, -(1 << 58) - 3],
+                    4,
+                )),
+            }),
+            &[x],
+            "fc (Gemm)",
+        )
+        .unwrap();
+    g.add_output("y", d);
+    g
+}

@@ -5,6 +5,7 @@
 
 #include <ac_fixed.h>
 #include <ac_int.h>
+#include <stdint.h>
 
 namespace aecc {
 
@@ -22,6 +23,15 @@ ac_int<NW, true> to_int(const ac_fixed<W, I, S, Q, O>& x) {
 template <int NW, int W, int I, bool S, ac_q_mode Q, ac_o_mode O>
 void set_int(ac_fixed<W, I, S, Q, O>& x, const ac_int<NW, true>& n) {
   x.set_slc(0, ac_int<W, S>(n));
+}
+
+// The fixed-point value of type T whose integer is n (constants are stored as
+// integers, see the weights headers).
+template <class T>
+T from_raw(long long n) {
+  T value;
+  set_int<64>(value, ac_int<64, true>(n));
+  return value;
 }
 
 {% include "hls/common/quantize.h" %}

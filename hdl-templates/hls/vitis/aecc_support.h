@@ -5,6 +5,7 @@
 
 #include <ap_fixed.h>
 #include <ap_int.h>
+#include <stdint.h>
 
 namespace aecc {
 
@@ -23,6 +24,15 @@ ap_int<NW> to_int(const ap_fixed_base<W, I, S, Q, O, N>& x) {
 template <int NW, int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
 void set_int(ap_fixed_base<W, I, S, Q, O, N>& x, const ap_int<NW>& n) {
   x.range(W - 1, 0) = ap_int_base<W, S>(n);
+}
+
+// The fixed-point value of type T whose integer is n (constants are stored as
+// integers, see the weights headers).
+template <class T>
+T from_raw(long long n) {
+  T value;
+  set_int<64>(value, ap_int<64>(n));
+  return value;
 }
 
 {% include "hls/common/quantize.h" %}

@@ -1,6 +1,5 @@
 //! From the IR graph to the files of an HLS project.
 
-use super::literal::exact_decimal;
 use super::names::{check_top_name, layer_ident};
 use super::pragmas::{multiplier_limit, Pragmas};
 use super::quant::{plan, QuantPlan};
@@ -426,11 +425,6 @@ fn emit_layer(
     let mut const_arrays: Vec<&str> = Vec::new();
     let mut params = vec![x_param.clone(), y_param.clone()];
     let mut args = vec![x.array.clone(), out_array.clone()];
-    let unsupported = |message: String| HlsError::Unsupported {
-        node: node.origin.clone(),
-        op: node.op.name(),
-        message,
-    };
     let body = match &node.op {
         Op::Dense(d) => {
             let (k, m) = (d.weight.shape[0], d.weight.shape[1]);
@@ -441,16 +435,12 @@ fn emit_layer(
                 operand_infos[0].ty,
                 d.weight.frac
             ));
-            let (header, names, decls) = weights_header(
-                top,
-                ident,
-                node,
-                &d.weight,
-                d.bias.as_ref(),
-                flavor,
-                &unsupported,
-            )?;
-            push_const_params(&mut params, &mut args, &names);
+            let LayerConstants {
+                header,
+                consts,
+                decls,
+            } = weights_header(top, ident, node, &d.weight, d.bias.as_ref(), flavor)?;
+            push_const_params(&mut params, &mut args, &consts);
             const_types = decls;
             const_arrays = if d.bias.is_some() {
                 vec!["w", "b"]
@@ -459,6 +449,10 @@ fn emit_layer(
             };
             weights = Some(header);
             LayerBody::Dense(DenseBody {
+                w_type: consts[0].fixed_type.clone(),
+                b_type: consts
+                    .get(1)
+                    .map_or(String::new(), |b| b.fixed_type.clone()),
                 outer: x.len / k,
                 k,
                 m,
@@ -481,16 +475,12 @@ fn emit_layer(
                 operand_infos[0].ty,
                 node.out.shape
             ));
-            let (header, names, decls) = weights_header(
-                top,
-                ident,
-                node,
-                &c.weight,
-                c.bias.as_ref(),
-                flavor,
-                &unsupported,
-            )?;
-            push_const_params(&mut params, &mut args, &names);
+            let LayerConstants {
+                header,
+                consts,
+                decls,
+            } = weights_header(top, ident, node, &c.weight, c.bias.as_ref(), flavor)?;
+            push_const_params(&mut params, &mut args, &consts);
             const_types = decls;
             const_arrays = if c.bias.is_some() {
                 vec!["w", "b"]
@@ -499,6 +489,10 @@ fn emit_layer(
             };
             weights = Some(header);
             LayerBody::Conv(ConvBody {
+                w_type: consts[0].fixed_type.clone(),
+                b_type: consts
+                    .get(1)
+                    .map_or(String::new(), |b| b.fixed_type.clone()),
                 n: xs[0],
                 c: xs[1],
                 h: xs[2],
@@ -624,20 +618,58 @@ fn emit_layer(
     })
 }
 
-fn push_const_params(
-    params: &mut Vec<String>,
-    args: &mut Vec<String>,
-    names: &[(String, String, usize)],
-) {
-    for (param, (type_name, array, n)) in ["w", "b"].iter().zip(names) {
-        params.push(format!("const {type_name} {param}[{n}]"));
-        args.push(array.clone());
+/// A constant array of a layer, as the layer function takes it.
+struct ConstInfo {
+    /// C integer type of the stored integers.
+    c_type: &'static str,
+    /// The fixed-point typedef the layer reads them as.
+    fixed_type: String,
+    array: String,
+    len: usize,
+}
+
+fn push_const_params(params: &mut Vec<String>, args: &mut Vec<String>, consts: &[ConstInfo]) {
+    for (param, c) in ["w", "b"].iter().zip(consts) {
+        params.push(format!("const {} {param}[{}]", c.c_type, c.len));
+        args.push(c.array.clone());
     }
 }
 
-/// The weights header of a layer; returns it with `(type, array, len)` of the weight
-/// and (if any) the bias, and their typedefs (which go to the types header).
-#[allow(clippy::type_complexity)]
+/// The smallest `<stdint.h>` type that holds every integer of `interval`.
+fn c_int_type(interval: aecc_ir::Interval) -> &'static str {
+    let fits =
+        |bits: u32| interval.lo >= -(1i128 << (bits - 1)) && interval.hi < (1i128 << (bits - 1));
+    if fits(8) {
+        "int8_t"
+    } else if fits(16) {
+        "int16_t"
+    } else if fits(32) {
+        "int32_t"
+    } else {
+        "int64_t"
+    }
+}
+
+/// A C integer literal (the most negative 64-bit value has no literal of its own).
+fn c_int_literal(v: i64) -> String {
+    if v == i64::MIN {
+        "(-9223372036854775807LL - 1)".to_string()
+    } else if !(-(1i64 << 31)..(1i64 << 31)).contains(&v) {
+        format!("{v}LL")
+    } else {
+        v.to_string()
+    }
+}
+
+/// A layer's constants: its weights header, the layer's view of the arrays, and their
+/// typedefs (which go to the types header).
+struct LayerConstants {
+    header: (PathBuf, String),
+    consts: Vec<ConstInfo>,
+    decls: Vec<TypeDecl>,
+}
+
+/// The weights header of a layer: the weight and, if any, the bias as integer arrays.
 fn weights_header(
     top: &str,
     ident: &str,
@@ -645,57 +677,43 @@ fn weights_header(
     weight: &ConstTensor,
     bias: Option<&ConstTensor>,
     flavor: HlsFlavor,
-    unsupported: &dyn Fn(String) -> HlsError,
-) -> Result<
-    (
-        (PathBuf, String),
-        Vec<(String, String, usize)>,
-        Vec<TypeDecl>,
-    ),
-    HlsError,
-> {
+) -> Result<LayerConstants, HlsError> {
     let mut arrays = Vec::new();
-    let mut names = Vec::new();
+    let mut consts = Vec::new();
     let mut decls = Vec::new();
     for (suffix, what, tensor) in [("w", "weight", Some(weight)), ("b", "bias", bias)] {
         let Some(t) = tensor else { continue };
-        let literals = t
-            .data
-            .iter()
-            .map(|&v| {
-                exact_decimal(v, t.frac).ok_or_else(|| {
-                    unsupported(format!(
-                        "{what} value {v} * 2^{} has more than {} significant bits \
-                         (not exactly a C++ double literal)",
-                        -t.frac,
-                        super::literal::MAX_LITERAL_BITS
-                    ))
-                })
-            })
-            .collect::<Result<Vec<String>, HlsError>>()?;
         let ty = t.ty();
         let type_name = format!("{ident}_{suffix}_t");
         let name = format!("{ident}_{suffix}");
-        let doc = format!(
-            "{what} {:?} of {}: {}, values {}",
-            t.shape,
-            node.origin,
-            ty,
-            t.interval(),
-        );
+        let c_type = c_int_type(t.interval());
         decls.push(TypeDecl {
-            comment: vec![doc.clone()],
+            comment: vec![format!(
+                "{what} {:?} of {}: {}, values {}",
+                t.shape,
+                node.origin,
+                ty,
+                t.interval()
+            )],
             name: type_name.clone(),
             spelled: spell(flavor, &ty, false),
         });
         arrays.push(ConstArray {
-            doc,
-            type_name: type_name.clone(),
+            doc: format!(
+                "{what} {:?}: integers n of {type_name} ({ty}), value n * 2^-{}",
+                t.shape, t.frac
+            ),
+            c_type,
             name: name.clone(),
             len: t.data.len(),
-            rows: rows(literals.into_iter()),
+            rows: rows(t.data.iter().map(|&v| c_int_literal(v))),
         });
-        names.push((type_name, name, t.data.len()));
+        consts.push(ConstInfo {
+            c_type,
+            fixed_type: type_name,
+            array: name,
+            len: t.data.len(),
+        });
     }
     let text = WeightsHeader {
         layer: ident,
@@ -709,15 +727,16 @@ fn weights_header(
         arrays,
     }
     .render()
+    .map(|text| text + "\n")
     .map_err(|source| HlsError::Template {
         template: "weights.h",
         source,
     })?;
-    Ok((
-        (format!("firmware/weights/{ident}.h").into(), text),
-        names,
+    Ok(LayerConstants {
+        header: (format!("firmware/weights/{ident}.h").into(), text),
+        consts,
         decls,
-    ))
+    })
 }
 
 /// Comma-terminated lines of at most [`VALUES_PER_ROW`] values.

@@ -4,7 +4,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum HlsError {
-    /// The graph uses something the HLS backend cannot emit bit-exactly.
+    /// The graph uses something the HLS backend cannot emit bit-exactly (no IR op today:
+    /// the match over ops in the emitter makes a new op choose).
     #[error("node {node} ({op}): not supported by the HLS backend: {message}")]
     Unsupported {
         /// The node's origin (ONNX node name and op type where known).

@@ -10,7 +10,7 @@
 //! firmware/<top>.cpp, <top>.h      top function (pragmas for II = 1 or the reuse factor)
 //! firmware/<top>_layers.h          one function per layer
 //! firmware/<top>_types.h           a typedef per tensor, spelled exactly as the IR types it
-//! firmware/weights/<layer>.h       constant weight and bias arrays
+//! firmware/weights/<layer>.h       weights and biases as constant integer arrays
 //! firmware/aecc_support.h          raw-integer access and the exact quantizer
 //! tb/<top>_tb.cpp                  testbench: INPUTS OUTPUTS [EXPECTED]
 //! build_vitis.tcl | build_catapult.tcl
@@ -28,7 +28,6 @@
 
 mod emit;
 mod error;
-pub mod literal;
 pub mod names;
 pub mod pragmas;
 pub mod quant;
@@ -162,8 +161,9 @@ pub fn format_vectors(vectors: &[Vec<i64>]) -> String {
 ///
 /// Errors: [`HlsError::Option`] for an invalid top name or reuse factor,
 /// [`HlsError::Graph`] for a graph without exactly one input and one output,
-/// [`HlsError::Unsupported`] (naming the node) for constants that cannot be written
-/// exactly, [`HlsError::Ir`] if the graph fails verification.
+/// [`HlsError::Ir`] if the graph fails verification. Every op and quantizer of the IR
+/// is emitted exactly (non-power-of-two scales by exact constant division), so
+/// [`HlsError::Unsupported`] is reserved for IR ops added later.
 pub fn emit(graph: &aecc_ir::Graph, opts: &HlsOptions) -> Result<HlsProject, HlsError> {
     emit::emit(graph, opts)
 }

@@ -47,10 +47,11 @@ pub struct TopHeader<'a> {
 /// A constant array (weights, biases).
 pub struct ConstArray {
     pub doc: String,
-    pub type_name: String,
+    /// The C integer type of the stored integers (`int8_t` ... `int64_t`).
+    pub c_type: &'static str,
     pub name: String,
     pub len: usize,
-    /// Comma-terminated lines of literals.
+    /// Comma-terminated lines of integers.
     pub rows: Vec<String>,
 }
 
@@ -65,6 +66,9 @@ pub struct WeightsHeader<'a> {
 }
 
 pub struct DenseBody {
+    /// Fixed-point types of the weight and bias (the arrays hold their integers).
+    pub w_type: String,
+    pub b_type: String,
     pub outer: usize,
     pub k: usize,
     pub m: usize,
@@ -72,6 +76,8 @@ pub struct DenseBody {
 }
 
 pub struct ConvBody {
+    pub w_type: String,
+    pub b_type: String,
     pub n: usize,
     pub c: usize,
     pub h: usize,

@@ -7,15 +7,15 @@
 
 // l1_fc: dense (from fc (Gemm)) -> [1, 3] s10.7
 // y[o, j] = sum_k x[o, k] * w[k, j] + b[j], x [1, 4] s6.4, w [4, 3] on 2^-3
-static void l1_fc(const input_t x[4], l1_fc_t y[3], const l1_fc_w_t w[12], const l1_fc_b_t b[3]) {
+static void l1_fc(const input_t x[4], l1_fc_t y[3], const int8_t w[12], const int8_t b[3]) {
 #pragma hls_unroll yes
   for (int o = 0; o < 1; o++) {
 #pragma hls_unroll yes
     for (int j = 0; j < 3; j++) {
-      l1_fc_t acc = b[j];
+      l1_fc_t acc = aecc::from_raw<l1_fc_b_t>(b[j]);
 #pragma hls_unroll yes
       for (int k = 0; k < 4; k++) {
-        acc += x[o * 4 + k] * w[k * 3 + j];
+        acc += x[o * 4 + k] * aecc::from_raw<l1_fc_w_t>(w[k * 3 + j]);
       }
       y[o * 3 + j] = acc;
     }

@@ -7,7 +7,7 @@
 
 // l1_fc: dense (from fc (Gemm)) -> [1, 3] s10.7
 // y[o, j] = sum_k x[o, k] * w[k, j] + b[j], x [1, 4] s6.4, w [4, 3] on 2^-3
-static void l1_fc(const input_t x[4], l1_fc_t y[3], const l1_fc_w_t w[12], const l1_fc_b_t b[3]) {
+static void l1_fc(const input_t x[4], l1_fc_t y[3], const int8_t w[12], const int8_t b[3]) {
 #pragma HLS INLINE
 #pragma HLS ARRAY_PARTITION variable=w complete dim=0
 #pragma HLS ARRAY_PARTITION variable=b complete dim=0
@@ -15,10 +15,10 @@ static void l1_fc(const input_t x[4], l1_fc_t y[3], const l1_fc_w_t w[12], const
 #pragma HLS UNROLL
     for (int j = 0; j < 3; j++) {
 #pragma HLS UNROLL
-      l1_fc_t acc = b[j];
+      l1_fc_t acc = aecc::from_raw<l1_fc_b_t>(b[j]);
       for (int k = 0; k < 4; k++) {
 #pragma HLS UNROLL
-        acc += x[o * 4 + k] * w[k * 3 + j];
+        acc += x[o * 4 + k] * aecc::from_raw<l1_fc_w_t>(w[k * 3 + j]);
       }
       y[o * 3 + j] = acc;
     }
