@@ -295,8 +295,7 @@ def aecc_bench(aecc: Path, model: Path, ints, work: Path):
     tb = sorted((hls / "tb").glob("*_tb.cpp"))[0]
     top = tb.name[: -len("_tb.cpp")]
     exe = work / "aecc_csim"
-    cmd = ["g++", "-std=c++17", "-O2", "-Wno-free-nonheap-object", f"-I{hls / 'firmware'}",
-           "-isystem", str(header_dir("ap_types")),
+    cmd = ["g++", "-std=c++17", "-O2", f"-I{hls / 'firmware'}", "-isystem", str(header_dir("ap_types")),
            str(hls / "firmware" / f"{top}.cpp"), str(tb), "-o", str(exe)]
     t, cpu = time.perf_counter(), children_cpu()
     subprocess.run(cmd, check=True)

@@ -23,11 +23,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const CXX: &str = "g++";
 
 /// Flags of every C-simulation build (the headers compile warning-free at C++17 with
-/// g++ 12; ap_types warns at C++20). `-Wno-free-nonheap-object` only turns off a
-/// diagnostic, but it keeps g++ 12 from running its access-warning pass over the static
-/// initializers of the weight arrays (thousands of inlined `ap_fixed(double)`
-/// constructors): the ECON-T top function then compiles in 2.1 s instead of 5.1 s.
-pub const CXX_FLAGS: &[&str] = &["-std=c++17", "-O2", "-Wno-free-nonheap-object"];
+/// g++ 12; ap_types warns at C++20).
+pub const CXX_FLAGS: &[&str] = &["-std=c++17", "-O2"];
 
 /// Flags of the lint build: every warning of our code is an error. The vendor headers
 /// are included with `-isystem`, so their own warnings do not count; `#pragma HLS` and
