@@ -545,9 +545,9 @@ fn input_shape(vi: &super::proto::ValueInfoProto) -> Result<Vec<usize>, ImportEr
     for (axis, d) in shape.dim.iter().enumerate() {
         let size = match &d.value {
             Some(dimension::Value::DimValue(v)) => {
-                if *v < 0 || *v as u64 > super::constant::MAX_DIM as u64 {
+                if *v < 1 || *v as u64 > super::constant::MAX_DIM as u64 {
                     return Err(err(format!(
-                        "dimension {axis} has the size {v}, outside 0..={}",
+                        "dimension {axis} has the size {v}; every dimension must be in 1..={}",
                         super::constant::MAX_DIM
                     )));
                 }
