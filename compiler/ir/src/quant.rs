@@ -338,7 +338,7 @@ enum Scaled {
 }
 
 fn scaled(x: i128, k: i64, m: i128) -> Scaled {
-    debug_assert!(m >= 1 && m < 1 << MAX_SCALE_MANTISSA_BITS);
+    debug_assert!((1..1 << MAX_SCALE_MANTISSA_BITS).contains(&m));
     if x == 0 {
         return Scaled::Parts {
             floor: 0,
