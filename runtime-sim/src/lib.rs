@@ -11,4 +11,4 @@ pub mod eval;
 pub mod io;
 
 pub use error::SimError;
-pub use eval::{Simulator, Tensor};
+pub use eval::{LayerOverflow, OverflowCounts, Simulator, Tensor};

@@ -31,6 +31,10 @@ pub enum Command {
         /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
         #[arg(long, value_delimiter = ',')]
         passes: Option<Vec<String>>,
+        /// Refuse designs whose fully unrolled arithmetic is estimated above this many
+        /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
+        #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
+        max_adder_bits: u64,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -46,6 +50,10 @@ pub enum Command {
         /// Write output integers (int64 .npy) instead of real values
         #[arg(long)]
         int_output: bool,
+        /// Count, per quantizer, how many values saturate (or wrap) on this data set, and
+        /// print a warning line for every quantizer that does
+        #[arg(long)]
+        check_overflow: bool,
     },
     /// Compile, then prove the RTL bit-exact against the reference by Verilator co-simulation
     Verify {
@@ -64,6 +72,9 @@ pub enum Command {
         output: Option<PathBuf>,
         #[arg(long)]
         top: Option<String>,
+        /// See `aecc compile --max-adder-bits`
+        #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
+        max_adder_bits: u64,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
@@ -103,8 +114,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             top,
             passes,
+            max_adder_bits,
         } => {
-            let compiled = compile(&model, &CompileOptions { top, passes })?;
+            let opts = CompileOptions {
+                top,
+                passes,
+                max_adder_bits: Some(max_adder_bits),
+            };
+            let compiled = compile(&model, &opts)?;
             compiled.write(&output)?;
             print!("{}", compiled.report.summary());
             println!(
@@ -121,6 +138,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             int_input,
             int_output,
+            check_overflow,
         } => {
             let (graph, warnings) = lower(&model, None)?;
             for w in &warnings {
@@ -145,16 +163,25 @@ pub fn run(cli: Cli) -> Result<i32> {
             let n = batch.samples();
             let out_len = sim.output_info(0).len();
             let mut ints = Vec::with_capacity(n * out_len);
+            let mut counts = aecc_sim::OverflowCounts::new(&sim);
             for i in 0..n {
                 let x = if int_input {
                     batch.sample(i).iter().map(|&v| {
                         if v.fract() != 0.0 { bail!("sample {i}: {v} is not an integer (drop --int-input for real values)") }
                         Ok(v as i64)
                     }).collect::<Result<Vec<i64>>>()?
+                } else if check_overflow {
+                    sim.quantize_input_counting(0, batch.sample(i), &mut counts)?
                 } else {
                     sim.quantize_input(0, batch.sample(i))?
                 };
-                ints.extend(sim.run_one(&x).with_context(|| format!("sample {i}"))?);
+                let y = if check_overflow {
+                    sim.run_counting(&[&x], &mut counts)
+                        .map(|mut v| v.swap_remove(0))
+                } else {
+                    sim.run_one(&x)
+                };
+                ints.extend(y.with_context(|| format!("sample {i}"))?);
             }
             let mut shape = vec![n];
             shape.extend(sim.output_info(0).shape.iter().skip(1));
@@ -168,6 +195,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 aecc_sim::io::write_batch(&output, &shape, &real)?;
             }
             println!("simulated {n} samples -> {}", output.display());
+            if check_overflow {
+                report_overflow(&counts.layers(&sim));
+            }
             Ok(0)
         }
         Command::Verify {
@@ -177,7 +207,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             bubbles,
             output,
             top,
-        } => verify(model, vectors, seed, bubbles, output, top),
+            max_adder_bits,
+        } => verify(model, vectors, seed, bubbles, output, top, max_adder_bits),
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -209,6 +240,47 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// `simulate --check-overflow`: a table of every quantizer on stdout, and one warning
+/// line on stderr for every quantizer that saturated (or wrapped) at least once.
+fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
+    let verb = |m: aecc_ir::Overflow| match m {
+        aecc_ir::Overflow::Saturate => "saturated",
+        aecc_ir::Overflow::Wrap => "wrapped",
+    };
+    let applied: Vec<_> = layers.iter().filter(|l| l.samples > 0).collect();
+    let hit = applied.iter().filter(|l| l.overflowed > 0).count();
+    println!(
+        "check-overflow: {hit} of {} quantizer(s) out of range on this data set",
+        applied.len()
+    );
+    for l in &applied {
+        println!(
+            "  {:<24} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
+            l.name,
+            l.overflowed,
+            l.values,
+            verb(l.mode),
+            100.0 * l.overflowed as f64 / l.values.max(1) as f64,
+            l.samples_overflowed,
+            l.samples,
+            l.origin
+        );
+    }
+    for l in applied.iter().filter(|l| l.overflowed > 0) {
+        eprintln!(
+            "warning: quantizer {} ({}) {} {} of {} values ({:.4}%) in {} of {} samples",
+            l.name,
+            l.origin,
+            verb(l.mode),
+            l.overflowed,
+            l.values,
+            100.0 * l.overflowed as f64 / l.values.max(1) as f64,
+            l.samples_overflowed,
+            l.samples
+        );
+    }
+}
+
 fn report_comparison(what: &str, c: &Comparison) -> bool {
     if c.passed() {
         println!(
@@ -235,12 +307,14 @@ fn verify(
     bubbles: bool,
     output: Option<PathBuf>,
     top: Option<String>,
+    max_adder_bits: u64,
 ) -> Result<i32> {
     let compiled = compile(
         &model,
         &CompileOptions {
             top: top.or_else(|| Some(default_top_name(&model))),
             passes: None,
+            max_adder_bits: Some(max_adder_bits),
         },
     )?;
     let keep;
