@@ -89,7 +89,7 @@ pub fn lower_imported(
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
     let (graph, warnings) = lower(model, opts.passes.as_deref())?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
-    compile_graph(graph, warnings, model, &top, opts)
+    compile_lowered(graph, warnings, model, &top, opts)
 }
 
 /// Compiles a model given as ONNX bytes; `name` stands for the model file in reports and
@@ -99,11 +99,12 @@ pub fn compile_bytes(bytes: &[u8], name: &str, opts: &CompileOptions) -> Result<
     let (graph, warnings) = lower_imported(imported, opts.passes.as_deref())?;
     let model = Path::new(name);
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
-    compile_graph(graph, warnings, model, &top, opts)
+    compile_lowered(graph, warnings, model, &top, opts)
 }
 
-/// The back half of a compile: size limits, Verilog, report.
-fn compile_graph(
+/// The back half of a compile, on a lowered graph: size limits, Verilog, report.
+/// `model` names the model in the report.
+pub fn compile_lowered(
     graph: Graph,
     warnings: Vec<String>,
     model: &Path,
