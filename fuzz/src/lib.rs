@@ -255,7 +255,7 @@ fn pick<'a, T>(u: &mut Unstructured<'_>, v: &'a mut [T]) -> Result<Option<&'a mu
 fn mutate_once(m: &mut ModelProto, u: &mut Unstructured<'_>) -> Result<()> {
     let names = tensor_names(m);
     let g = m.graph.as_mut().expect("seed models have a graph");
-    match u.int_in_range(0..=15)? {
+    match u.int_in_range(0..=17)? {
         // a graph input dimension (zero, negative, huge, symbolic)
         0 => {
             if let Some(vi) = pick(u, &mut g.input)? {
@@ -418,6 +418,78 @@ fn mutate_once(m: &mut ModelProto, u: &mut Unstructured<'_>) -> Result<()> {
                 let i = u.choose_index(g.node.len())?;
                 let j = u.choose_index(g.node.len())?;
                 g.node.swap(i, j);
+            }
+        }
+        // insert a node reading existing tensors, and make something read its output
+        15 | 16 => {
+            let fresh = format!("fz{}", g.node.len() + g.initializer.len());
+            let x = u.choose(&names)?.clone();
+            let mut node = NodeProto {
+                name: fresh.clone(),
+                output: vec![fresh.clone()],
+                ..Default::default()
+            };
+            match u.int_in_range(0..=4)? {
+                0 => {
+                    // a quantizer with fresh parameters
+                    let params = ["scale", "zp", "bits"].map(|p| format!("{fresh}_{p}"));
+                    let values = [float(u)?, float(u)?.trunc(), float(u)?.trunc()];
+                    for (p, v) in params.iter().zip(values) {
+                        g.initializer.push(f32_tensor(p.clone(), vec![], &[v]));
+                    }
+                    node.op_type = "Quant".into();
+                    node.domain = "qonnx.custom_op.general".into();
+                    node.input = std::iter::once(x).chain(params).collect();
+                    for name in ["signed", "narrow"] {
+                        node.attribute.push(AttributeProto {
+                            name: name.into(),
+                            r#type: AttributeType::Int as i32,
+                            i: u.int_in_range(0..=1)?,
+                            ..Default::default()
+                        });
+                    }
+                    node.attribute
+                        .push(random_attribute(u, "rounding_mode".into())?);
+                }
+                1 => {
+                    node.op_type = "Add".into();
+                    node.input = vec![x, u.choose(&names)?.clone()];
+                }
+                2 => {
+                    node.op_type = "Relu".into();
+                    node.input = vec![x];
+                }
+                3 => {
+                    node.op_type = "Transpose".into();
+                    node.input = vec![x];
+                    node.attribute.push(random_attribute(u, "perm".into())?);
+                }
+                _ => {
+                    let shape = format!("{fresh}_shape");
+                    let n = u.int_in_range(1..=4)?;
+                    let dims: Vec<i64> = (0..n)
+                        .map(|_| Ok(*u.choose(&[-1i64, 0, 1, 2, 4, 8, 16, 128])?))
+                        .collect::<Result<_>>()?;
+                    g.initializer.push(TensorProto {
+                        name: shape.clone(),
+                        dims: vec![n as i64],
+                        data_type: DataType::Int64 as i32,
+                        int64_data: dims,
+                        ..Default::default()
+                    });
+                    node.op_type = "Reshape".into();
+                    node.input = vec![x, shape];
+                }
+            }
+            let at = u.int_in_range(0..=g.node.len())?;
+            g.node.insert(at, node);
+            // a reader: a later node's input, or the graph output
+            if u.ratio(1, 2)? && !g.output.is_empty() {
+                g.output[0].name = fresh;
+            } else if let Some(n) = pick(u, &mut g.node)? {
+                if let Some(inp) = pick(u, &mut n.input)? {
+                    *inp = fresh;
+                }
             }
         }
         // model header: ir_version, opsets
