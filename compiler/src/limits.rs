@@ -82,7 +82,7 @@ impl fmt::Display for SizeError {
             } => write!(
                 f,
                 "the fully unrolled design needs about {estimated} adder bits (largest: \
-                 {largest} with {largest_bits}), more than the limit of {limit} \
+                 {largest}, {largest_bits}), more than the limit of {limit} \
                  (--max-adder-bits); use a reuse factor (--reuse) to fold layers onto fewer \
                  adders, or raise --max-adder-bits"
             ),
@@ -92,8 +92,8 @@ impl fmt::Display for SizeError {
                 largest_lanes,
             } => write!(
                 f,
-                "the design has {lanes} tensor elements over all layers (largest: {largest} \
-                 with {largest_lanes}), more than the {MAX_DESIGN_LANES} aecc can unroll"
+                "the design has {lanes} tensor elements over all layers (largest: {largest}, \
+                 {largest_lanes}), more than the {MAX_DESIGN_LANES} aecc can unroll"
             ),
         }
     }
@@ -131,7 +131,14 @@ pub fn design_size(graph: &Graph) -> Result<DesignSize, IrError> {
 
 /// Refuses a design over `max_adder_bits` or over [`MAX_DESIGN_LANES`] lanes.
 pub fn check_size(size: &DesignSize, max_adder_bits: u64) -> Result<(), SizeError> {
-    let label = |n: &NodeSize| format!("{} ({})", n.name, n.op);
+    // the ONNX node(s) a layer came from, as the user named them
+    let label = |n: &NodeSize| {
+        if n.origin.is_empty() {
+            format!("{} ({})", n.name, n.op)
+        } else {
+            n.origin.clone()
+        }
+    };
     if size.lanes() > MAX_DESIGN_LANES as u128 {
         let largest = size.nodes.iter().max_by_key(|n| n.lanes).expect("nodes");
         return Err(SizeError::Lanes {

@@ -88,10 +88,25 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
             1
         }
     }
+}
+
+/// The message with control characters escaped (`\n`, `\u{1b}`, ...): names read
+/// from a model can contain anything, and an error stays one line.
+fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
