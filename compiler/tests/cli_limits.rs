@@ -335,3 +335,127 @@ fn control_characters_in_names_keep_errors_on_one_line() {
         &["evil\\nname\\r\\u{1b}[31m", "'nowhere' is not defined"],
     );
 }
+
+fn tiny_dense() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli_data/tiny_dense.onnx")
+}
+
+#[test]
+fn simulate_check_overflow_counts_saturation_per_quantizer() {
+    // tiny_dense: input quantizer s8.4 (range [-8, 7.9375]), dense, relu, output u8.4
+    // (range [0, 15.9375]).
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("x.csv");
+    let mut rows = vec![
+        [0.5, -0.25, 1.0, 0.0625],    // in range
+        [100.0, -100.0, 7.9375, 8.0], // 100, -100 and 8.0 saturate the input quantizer
+        [7.96, -8.03, 0.0, 0.0],      // round to 7.9375 / -8.0: in range
+        [-9.0, 0.0, 0.0, 0.0],        // saturates
+    ];
+    // every sign pattern of large inputs: some outputs saturate
+    for signs in 0..16 {
+        rows.push(std::array::from_fn(|k| {
+            if signs >> k & 1 == 1 {
+                7.9
+            } else {
+                -7.9
+            }
+        }));
+    }
+    let text: String = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("y.csv");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate".to_string(),
+            tiny_dense().to_str().unwrap().to_string(),
+            "--input".into(),
+            input.to_str().unwrap().to_string(),
+            "--output".into(),
+            output.to_str().unwrap().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Command::new(env!("CARGO_BIN_EXE_aecc"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let plain = run(&[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let y_plain = std::fs::read(&output).unwrap();
+    let o = run(&["--check-overflow"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // the results are those of the plain run
+    assert_eq!(std::fs::read(&output).unwrap(), y_plain);
+    let err = stderr(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        err.contains(
+            "warning: quantizer x (x + q_in (Quant)) saturated 4 of 80 values (5.0000%) in 2 of 20 \
+             samples"
+        ),
+        "{err}"
+    );
+
+    // the output quantizer, counted independently: its input is relu(dense(x)) on the
+    // grid 2^-7; the u8.4 code round_half_even(v / 8) saturates above 255
+    let (graph, _) = aecc::pipeline::lower(&tiny_dense(), None).unwrap();
+    let sim = aecc_sim::Simulator::new(&graph).unwrap();
+    let relu = graph
+        .node_ids()
+        .into_iter()
+        .find(|&n| matches!(graph.node(n).op, aecc::ir::Op::Relu))
+        .unwrap();
+    let dense = graph.operands(relu)[0];
+    let aecc::ir::Op::Dense(d) = &graph.node(dense).op else {
+        panic!("dense")
+    };
+    let (mut values, mut samples) = (0, 0);
+    for r in &rows {
+        let x = sim.quantize_input(0, r).unwrap();
+        let mut hit = false;
+        for j in 0..3 {
+            let mut acc: i128 = 0;
+            for (k, &xv) in x.iter().enumerate() {
+                acc += xv as i128 * d.weight.data[k * 3 + j] as i128;
+            }
+            let v = acc.max(0); // relu; products are already on 2^-7 (4 + 3)
+            let q = (v + 4) / 8 - i128::from((v + 4) % 8 == 0 && ((v + 4) / 8) % 2 == 1);
+            if q > 255 {
+                values += 1;
+                hit = true;
+            }
+        }
+        samples += hit as u32;
+    }
+    assert!(
+        values > 0,
+        "the data set should saturate the output quantizer"
+    );
+    assert!(
+        err.contains(&format!(
+            "warning: quantizer y (q_out (Quant)) saturated {values} of 60 values"
+        )) && err.contains(&format!("in {samples} of 20 samples")),
+        "{err}"
+    );
+    assert!(
+        stdout.contains("check-overflow: 2 of 2 quantizer(s) out of range"),
+        "{stdout}"
+    );
+
+    // no warning on data in range
+    std::fs::write(&input, "0.5,-0.25,1.0,0.0625\n").unwrap();
+    let o = run(&["--check-overflow"]);
+    assert!(o.status.success());
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("check-overflow: 0 of 2"));
+}
