@@ -459,3 +459,35 @@ fn simulate_check_overflow_counts_saturation_per_quantizer() {
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("check-overflow: 0 of 2"));
 }
+
+#[test]
+fn compile_time_constants_have_a_total_budget() {
+    // Gather turns two 4096-element constants into a 2^24-element one; a chain of them
+    // would fill the memory from a 64 KB file. The total is capped.
+    let mut b = dense(4, 3);
+    b.i64("data", &[1, 4096], &[0; 4096]);
+    b.i64("idx", &[4096], &[0; 4096]);
+    for k in 0..6 {
+        b.node(
+            "Gather",
+            &format!("g{k}"),
+            &["data", "idx"],
+            &[&format!("big{k}")],
+            vec![a_int("axis", 0)],
+        );
+    }
+    let (_d, p) = write_model(&b);
+    assert!(std::fs::metadata(&p).unwrap().len() < 200_000);
+    let started = std::time::Instant::now();
+    assert_refused(
+        &compile(&p, &[]),
+        &[
+            "node g3 (Gather)",
+            &format!(
+                "constants (initializers and compile-time results) exceed {} elements",
+                aecc::onnx::MAX_CONSTANT_ELEMENTS
+            ),
+        ],
+    );
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
