@@ -37,11 +37,13 @@ pub fn print_fold(p: &mut Printer, f: usize) {
     let mut held: BTreeMap<SigId, Signal> = BTreeMap::new();
     for (k, &x) in inputs.iter().enumerate() {
         let c = dfg.cell(x);
-        let w = c.width();
+        // the bits the input is built with: a truncated input (see
+        // `lower::bitwidth`) is exact only modulo 2^w and has no sign to extend
+        let w = p.width(x);
         let v = p.at(x, h);
         let src = p.bits(&v, 0, 0, w);
         let name = format!("l{layer}_h{k}");
-        let s = p.register(&name, w, c.signed(), c.interval);
+        let s = p.register(&name, w, c.signed() && w == c.width(), c.interval);
         p.load_enabled(h + 1, &sel_text(h), &name, src);
         held.insert(x, s);
     }
@@ -72,6 +74,8 @@ pub fn print_fold(p: &mut Printer, f: usize) {
         slots.entry(fs.slot).or_default().insert(fs.phase, c);
     }
     let mut slot_name: BTreeMap<u32, (String, u32)> = BTreeMap::new();
+    // narrower views of slots (`l<L>_s<k>_w<bits>`), see `operand`
+    let mut aliases: BTreeSet<String> = BTreeSet::new();
     let mut first = true;
     for (&slot, by_phase) in &slots {
         let w = by_phase.values().map(|&c| p.width(c)).max().unwrap();
@@ -84,8 +88,8 @@ pub fn print_fold(p: &mut Printer, f: usize) {
                 unreachable!("only adders are bound")
             };
             let (a, b) = if a.neg { (b, a) } else { (a, b) };
-            let ea = operand(p, &a, phase, w, &held, &slot_name, f);
-            let eb = operand(p, &b, phase, w, &held, &slot_name, f);
+            let ea = operand(p, &a, w, &held, &slot_name, &mut aliases, f);
+            let eb = operand(p, &b, w, &held, &slot_name, &mut aliases, f);
             a_terms.push((phase, ea));
             b_terms.push((phase, eb));
             subs.push((phase, b.neg));
@@ -173,10 +177,10 @@ fn sel_text(stage: u32) -> String {
 fn operand(
     p: &mut Printer,
     t: &Term,
-    _phase: u32,
     w: u32,
     held: &BTreeMap<SigId, Signal>,
     slots: &BTreeMap<u32, (String, u32)>,
+    aliases: &mut BTreeSet<String>,
     f: usize,
 ) -> String {
     let c = p.low.dfg.cell(t.sig);
@@ -185,11 +189,33 @@ fn operand(
     }
     let v = match c.fold {
         Some(fs) if fs.fold == f => {
-            let (name, sw) = slots[&fs.slot].clone();
+            // the slot is as wide as its widest phase; this phase's cell is exact in
+            // its own built width only (its operands are read the same way), so
+            // read no more than that and extend only a cell that is not truncated
+            let (slot, sw) = slots[&fs.slot].clone();
+            let bw = p.width(t.sig).min(sw);
+            let name = if bw == sw {
+                slot
+            } else {
+                let alias = format!("{slot}_w{bw}");
+                if !aliases.contains(&alias) {
+                    let view = Signal {
+                        name: slot,
+                        width: sw,
+                        signed: false,
+                        interval: aecc_ir::Interval::point(0),
+                    };
+                    let low = p.body.field(&view, 0, bw);
+                    p.body
+                        .wire_of_width(&alias, bw, false, aecc_ir::Interval::point(0), low, None);
+                    aliases.insert(alias.clone());
+                }
+                alias
+            };
             Val::Sig(Signal {
                 name,
-                width: sw,
-                signed: c.signed(),
+                width: bw,
+                signed: c.signed() && bw == c.width(),
                 interval: c.interval,
             })
         }
