@@ -49,6 +49,11 @@ fn option_set(name: &str) -> HardwareOptions {
             o.reuse = 4;
             o.arithmetic = Arithmetic::Multipliers
         }),
+        "unsigned" => opts(|o| o.nonneg_adders = true),
+        "reuse3_unsigned" => opts(|o| {
+            o.reuse = 3;
+            o.nonneg_adders = true
+        }),
         other => panic!("unknown option set {other}"),
     }
 }
@@ -103,6 +108,8 @@ cases! {
     dense_stack_reuse3_clock4: dense_stack(2), "dst", "reuse3_clock4", true;
     dense_stack_reuse5_nocse_nofuse: dense_stack(2), "dst", "reuse5_nocse_nofuse", false;
     dense_stack_reuse4_multipliers: dense_stack(2), "dst", "reuse4_multipliers", false;
+    dense_stack_reuse3_unsigned: dense_stack(2), "dst", "reuse3_unsigned", false;
+    econt_like_unsigned: econt_like(1), "ecl", "unsigned", true;
     skip_graph_clock2_nofuse: skip_graph(3), "skp", "clock2_nofuse", false;
     skip_graph_reuse2: skip_graph(3), "skp", "reuse2", true;
     skip_graph_reuse3_clock4: skip_graph(3), "skp", "reuse3_clock4", false;
@@ -111,6 +118,7 @@ cases! {
     econt_model_clock3: model("econt"), "econt", "clock3", false;
     econt_model_reuse2: model("econt"), "econt", "reuse2", false;
     econt_model_nocse: model("econt"), "econt", "nocse", false;
+    econt_model_unsigned: model("econt"), "econt", "unsigned", false;
     dense_ae_model_default: model("dense_ae"), "dae", "default", false;
     dense_ae_model_clock2_nofuse: model("dense_ae"), "dae", "clock2_nofuse", false;
     dense_ae_model_reuse3_clock4: model("dense_ae"), "dae", "reuse3_clock4", false;

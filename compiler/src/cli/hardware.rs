@@ -26,6 +26,10 @@ pub struct HardwareArgs {
     /// Do not fold ReLUs into quantizers nor rounding constants into biases
     #[arg(long)]
     pub no_fuse: bool,
+    /// Make every adder operand non-negative (sign-bit flip, ones' complement) so narrow
+    /// operands are zero-extended: fewer gates for an ASIC, more inverters on an FPGA
+    #[arg(long)]
+    pub unsigned_adders: bool,
 }
 
 impl HardwareArgs {
@@ -44,6 +48,7 @@ impl HardwareArgs {
                 o.arithmetic = Arithmetic::ShiftAdd;
             }
             o.fuse = !self.no_fuse;
+            o.nonneg_adders = self.unsigned_adders;
         }
         o
     }

@@ -19,6 +19,8 @@ pub struct BuildOptions {
     pub arithmetic: Arithmetic,
     /// Fold ReLUs into quantizer clamps and rounding constants into biases.
     pub fuse: bool,
+    /// Non-negative adder operands (see [`super::cmvm::lower`]).
+    pub nonneg_adders: bool,
     /// Cycles per input: each linear layer's outputs are split into this many groups
     /// whose adders are bound to shared slots (see [`super::dfg::FoldSlot`]).
     pub reuse: u32,
@@ -536,6 +538,7 @@ impl Builder<'_> {
                 inputs,
                 columns,
                 self.opts.arithmetic,
+                self.opts.nonneg_adders,
                 &self.model,
                 &mut self.arrival,
             );
@@ -568,6 +571,7 @@ impl Builder<'_> {
                 inputs,
                 &cols,
                 self.opts.arithmetic,
+                self.opts.nonneg_adders,
                 &self.model,
                 &mut self.arrival,
             );

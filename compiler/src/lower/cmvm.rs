@@ -208,19 +208,23 @@ impl PairCounts {
 /// Lowers the product of `columns` with `inputs` into `dfg` cells of `layer`;
 /// `arrival` holds the delay-model arrival of every dfg cell and is extended.
 ///
-/// Every adder adds two non-negative operands: a signed input is made non-negative by
+/// With `nonneg`, every adder adds two non-negative operands: a signed input is made non-negative by
 /// inverting its sign bit (`x + 2^(w-1)`), a subtracted operand `-u` is replaced by its
 /// ones' complement `~u = 2^w - 1 - u`, and the constants this introduces are added to
 /// the output's constant (which the output adds once anyway, for its bias). Narrow
 /// operands are then zero-extended, so the bits of an adder above its narrower operand
-/// are an incrementer (no logic on an FPGA carry chain, half adders in an ASIC) instead
-/// of a full adder with a sign-extension input.
+/// are an incrementer (half adders in an ASIC) instead of a full adder with a
+/// sign-extension input. Without it (the default), operands are two's complement and
+/// subtractions are subtractions, which FPGA carry chains absorb for free (yosys maps a
+/// ones' complement operand that is itself an adder output to separate inverters).
+#[allow(clippy::too_many_arguments)]
 pub fn lower(
     dfg: &mut Dfg,
     layer: usize,
     inputs: &[CmvmInput],
     columns: &[CmvmColumn],
     arithmetic: Arithmetic,
+    nonneg: bool,
     model: &DelayModel,
     arrival: &mut Vec<Arrival>,
 ) -> (Vec<CmvmOutput>, CmvmStats) {
@@ -231,6 +235,7 @@ pub fn lower(
         inputs,
         model,
         arrival,
+        nonneg,
     };
     let mut signals = Signals {
         sig: Vec::new(),
@@ -297,7 +302,11 @@ pub fn lower(
             .iter()
             .map(|(&(sig, k), &neg)| Digit { sig, k, neg })
             .collect();
-        let (out, adders) = tree(&mut ctx, &signals, &digits, columns[j].constant);
+        let (out, adders) = if nonneg {
+            tree(&mut ctx, &signals, &digits, columns[j].constant)
+        } else {
+            tree_signed(&mut ctx, &signals, &digits, columns[j].constant)
+        };
         stats.tree_adders += adders;
         outputs.push(out);
     }
@@ -310,6 +319,8 @@ struct Ctx<'a> {
     inputs: &'a [CmvmInput],
     model: &'a DelayModel,
     arrival: &'a mut Vec<Arrival>,
+    /// Non-negative operands (see [`lower`]) instead of two's complement ones.
+    nonneg: bool,
 }
 
 impl Ctx<'_> {
@@ -333,7 +344,7 @@ impl Ctx<'_> {
     /// A non-negative version of `sig` (values in `iv`) and its offset: the signal
     /// itself, or its sign bit inverted (`v + 2^(w-1)`, offset `-2^(w-1)`).
     fn unsigned(&mut self, sig: SigId, iv: Interval) -> (SigId, i128) {
-        if iv.lo >= 0 {
+        if iv.lo >= 0 || !self.nonneg {
             return (sig, 0);
         }
         let width = bits_for_interval(iv);
@@ -366,6 +377,20 @@ fn insert(col: &mut BTreeMap<(u32, u32), bool>, sig: u32, k: u32, neg: bool) {
 /// true value and the form of its hardware value.
 fn pattern_hardware(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Term, Term, i128, Form) {
     let (a, b) = (p.a as usize, p.b as usize);
+    if !ctx.nonneg {
+        // two's complement: u_a ± u_b << d
+        let sb = if p.opposite {
+            -(1i128 << p.d)
+        } else {
+            1i128 << p.d
+        };
+        let form = signals.form[a].combine(1, &signals.form[b], sb);
+        let tb = Term {
+            neg: p.opposite,
+            ..Term::plus(signals.sig[b], p.d)
+        };
+        return (Term::plus(signals.sig[a], 0), tb, 0, form);
+    }
     let wb = ctx.width(signals.sig[b]);
     let ta = Term::plus(signals.sig[a], 0);
     let (tb, offset, hw_b) = if p.opposite {
@@ -420,7 +445,7 @@ fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), 
         }
         let (ta, tb, offset, hw_form) = pattern_hardware(ctx, signals, p);
         let interval = hw_form.interval(ctx.inputs);
-        debug_assert!(interval.lo >= 0);
+        debug_assert!(!ctx.nonneg || interval.lo >= 0);
         let t = ctx.push(CellOp::Add { a: ta, b: tb }, interval);
         let sb = if p.opposite {
             -(1i128 << p.d)
@@ -603,11 +628,9 @@ fn signal_form(o: &Operand) -> Form {
 }
 
 /// One adder for `x + y` (operand values). The operand with the smaller weight is not
-/// shifted, so its low bits pass through; a complemented operand is always the
-/// adder's second input (on an FPGA carry chain the first input also drives the carry
-/// mux directly, where an inversion would need its own LUT) and never passes bits
-/// through. When that is not possible the adder sums the plain signals and the result
-/// is used complemented. Returns the new operand and the constant `delta` (in units of
+/// shifted, so its low bits pass through. A complemented operand costs inverters on the
+/// bits the other operand does not cover; when that is cheaper the adder sums the
+/// operands with the opposite complements and the result is used complemented. Returns the new operand and the constant `delta` (in units of
 /// the column) with `x + y = new + delta`. With `plain_result` the new operand is
 /// never complemented.
 fn combine(ctx: &mut Ctx, x: Operand, y: Operand, plain_result: bool) -> (Operand, i128) {
@@ -698,6 +721,154 @@ fn combine(ctx: &mut Ctx, x: Operand, y: Operand, plain_result: bool) -> (Operan
     (z, delta << k)
 }
 
+/// An operand of a two's complement output tree: `±v_sig << k`.
+#[derive(Debug, Clone)]
+struct SignedOperand {
+    sig: SigId,
+    k: u32,
+    neg: bool,
+    form: Form,
+}
+
+/// Sums one column with two's complement operands (subtractions). Returns the output
+/// and the number of adders.
+fn tree_signed(
+    ctx: &mut Ctx,
+    signals: &Signals,
+    digits: &[Digit],
+    constant: i128,
+) -> (CmvmOutput, usize) {
+    let operands: Vec<SignedOperand> = digits
+        .iter()
+        .map(|d| SignedOperand {
+            sig: signals.sig[d.sig as usize],
+            k: d.k,
+            neg: d.neg,
+            form: signals.form[d.sig as usize].clone(),
+        })
+        .collect();
+    let mut adders = 0;
+    if operands.is_empty() {
+        let tz = if constant == 0 {
+            0
+        } else {
+            constant.trailing_zeros()
+        };
+        let c = ctx.constant(constant >> tz);
+        return (CmvmOutput { sig: c, shift: tz }, 0);
+    }
+    let key = |ctx: &Ctx, o: &SignedOperand| {
+        let a = ctx.arrival[o.sig];
+        ((a.msb * 1000.0).round() as i64, ctx.dfg.cell(o.sig).width())
+    };
+    let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
+    let mut pool: Vec<Option<SignedOperand>> = Vec::new();
+    for o in operands {
+        heap.push(Reverse((key(ctx, &o), pool.len())));
+        pool.push(Some(o));
+    }
+    while heap.len() > 1 {
+        let Reverse((_, i)) = heap.pop().unwrap();
+        let Reverse((_, j)) = heap.pop().unwrap();
+        let x = pool[i].take().unwrap();
+        let y = pool[j].take().unwrap();
+        let last = heap.is_empty() && constant == 0;
+        let o = combine_signed(ctx, x, y, last);
+        adders += 1;
+        heap.push(Reverse((key(ctx, &o), pool.len())));
+        pool.push(Some(o));
+    }
+    let Reverse((_, i)) = heap.pop().unwrap();
+    let mut sum = pool[i].take().unwrap();
+    if constant != 0 {
+        let tz = constant.trailing_zeros();
+        let c = ctx.constant(constant >> tz);
+        let c = SignedOperand {
+            sig: c,
+            k: tz,
+            neg: false,
+            form: Form::constant(constant >> tz),
+        };
+        sum = combine_signed(ctx, c, sum, true);
+        adders += 1;
+    }
+    if sum.neg {
+        // all operands were negative and there is no constant: 0 - sum
+        let zero = ctx.constant(0);
+        let z = SignedOperand {
+            sig: zero,
+            k: sum.k,
+            neg: false,
+            form: Form::default(),
+        };
+        sum = combine_signed(ctx, z, sum, true);
+        adders += 1;
+    }
+    debug_assert!(!sum.neg);
+    (
+        CmvmOutput {
+            sig: sum.sig,
+            shift: sum.k,
+        },
+        adders,
+    )
+}
+
+/// One two's complement adder `x + y` with signs. The operand with the smaller shift is
+/// not shifted; a subtraction keeps the shifted operand as the subtrahend when it can
+/// (its low bits then pass through) by negating the result, unless `last` (a final
+/// negation would cost an adder).
+fn combine_signed(ctx: &mut Ctx, x: SignedOperand, y: SignedOperand, last: bool) -> SignedOperand {
+    let (lo, hi) = if (x.k, x.sig) <= (y.k, y.sig) {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    let d = hi.k - lo.k;
+    // (lo positive, hi negated, result negated)
+    let (pos_lo, neg_hi, result_neg) = match (lo.neg, hi.neg) {
+        (false, false) => (true, false, false),
+        (true, true) => (true, false, true),
+        (false, true) => (true, true, false),
+        (true, false) if !last => (true, true, true),
+        (true, false) => (false, false, false),
+    };
+    let (a_neg, b_neg) = if pos_lo {
+        (false, neg_hi)
+    } else {
+        (true, false)
+    };
+    let sa: i128 = if a_neg { -1 } else { 1 };
+    let sb: i128 = if b_neg { -(1i128 << d) } else { 1i128 << d };
+    let form = lo.form.combine(sa, &hi.form, sb);
+    let interval = form.interval(ctx.inputs);
+    let op = if a_neg {
+        // hi << d - lo: the positive term first
+        CellOp::Add {
+            a: Term::plus(hi.sig, d),
+            b: Term {
+                neg: true,
+                ..Term::plus(lo.sig, 0)
+            },
+        }
+    } else {
+        CellOp::Add {
+            a: Term::plus(lo.sig, 0),
+            b: Term {
+                neg: b_neg,
+                ..Term::plus(hi.sig, d)
+            },
+        }
+    };
+    let sig = ctx.push(op, interval);
+    SignedOperand {
+        sig,
+        k: lo.k,
+        neg: result_neg,
+        form,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,7 +908,7 @@ mod tests {
         (dfg, inputs, columns)
     }
 
-    fn check(arithmetic: Arithmetic, seed: u64) -> CmvmStats {
+    fn check(arithmetic: Arithmetic, nonneg: bool, seed: u64) -> CmvmStats {
         let (mut dfg, inputs, columns) = problem(seed, 12, 6);
         let model = DelayModel::sky130_hd();
         let mut arrival = model.arrivals(&dfg);
@@ -747,9 +918,22 @@ mod tests {
             &inputs,
             &columns,
             arithmetic,
+            nonneg,
             &model,
             &mut arrival,
         );
+        if nonneg {
+            // every adder operand is non-negative
+            for c in &dfg.cells {
+                if let CellOp::Add { a, b } = c.op {
+                    for t in [a, b] {
+                        assert!(!t.neg);
+                        let o = dfg.cell(t.sig);
+                        assert!(o.is_const() || o.interval.lo >= 0, "{:?}", c.op);
+                    }
+                }
+            }
+        }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + 100);
         for _ in 0..300 {
             let x: Vec<i64> = inputs
@@ -767,7 +951,7 @@ mod tests {
                 assert_eq!(
                     v[outs[j].sig] << outs[j].shift,
                     want,
-                    "{arithmetic:?} column {j}"
+                    "{arithmetic:?} nonneg={nonneg} column {j}"
                 );
             }
         }
@@ -777,14 +961,16 @@ mod tests {
     #[test]
     fn every_arithmetic_is_exact() {
         for seed in 0..5 {
-            check(Arithmetic::Multipliers, seed);
-            let plain = check(Arithmetic::ShiftAdd, seed);
-            let shared = check(Arithmetic::SharedShiftAdd, seed);
-            assert_eq!(plain.shared_adders, 0);
-            assert!(
-                shared.shared_adders + shared.tree_adders < plain.tree_adders,
-                "sharing saves adders: {shared:?} vs {plain:?}"
-            );
+            for nonneg in [false, true] {
+                check(Arithmetic::Multipliers, nonneg, seed);
+                let plain = check(Arithmetic::ShiftAdd, nonneg, seed);
+                let shared = check(Arithmetic::SharedShiftAdd, nonneg, seed);
+                assert_eq!(plain.shared_adders, 0);
+                assert!(
+                    shared.shared_adders + shared.tree_adders < plain.tree_adders,
+                    "sharing saves adders: {shared:?} vs {plain:?}"
+                );
+            }
         }
     }
 
@@ -824,6 +1010,7 @@ mod tests {
             &inputs,
             &columns,
             Arithmetic::SharedShiftAdd,
+            true,
             &model,
             &mut arrival,
         );

@@ -53,6 +53,9 @@ pub struct HardwareOptions {
     pub arithmetic: Arithmetic,
     /// Fold ReLUs into quantizers and rounding constants into biases.
     pub fuse: bool,
+    /// Every adder operand non-negative (sign-bit flip, ones' complement; narrow
+    /// operands zero-extended): fewer gates in an ASIC, more inverters on an FPGA.
+    pub nonneg_adders: bool,
     /// Target clock period in ns for register placement.
     pub clock_ns: f64,
     /// Cycles between inputs (initiation interval); layers share adders over them.
@@ -65,6 +68,7 @@ impl Default for HardwareOptions {
             optimize: true,
             arithmetic: Arithmetic::SharedShiftAdd,
             fuse: true,
+            nonneg_adders: false,
             clock_ns: 25.0,
             reuse: 1,
         }
@@ -134,6 +138,7 @@ pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerE
         build::BuildOptions {
             arithmetic: options.arithmetic,
             fuse: options.fuse,
+            nonneg_adders: options.nonneg_adders,
             reuse: options.reuse,
         },
         &model,

@@ -226,7 +226,13 @@ impl<'a> Printer<'a> {
                 if avail == 0 {
                     return format!("{width}'d0");
                 }
-                let core = format!("~{}", self.body.field(x, start, avail));
+                // written as an XOR with ones, not `~`: yosys keeps `~` as an inverter
+                // cell in front of a carry chain, while an XOR with a constant merges
+                // into the adder's own propagate LUT
+                let core = format!(
+                    "({} ^ {{{avail}{{1'b1}}}})",
+                    self.body.field(x, start, avail)
+                );
                 if avail < width {
                     format!("{{{}'d0, {core}}}", width - avail)
                 } else {
@@ -256,7 +262,7 @@ impl<'a> Printer<'a> {
             let x = self.term_bits(p, &pv, 0, w);
             let y = self.term_bits(q, &qv, 0, w);
             return match (p.neg, q.neg) {
-                (false, false) if p.complement.is_some() && q.complement.is_none() => {
+                (false, false) if q.complement.is_some() && p.complement.is_none() => {
                     format!("{y} + {x}")
                 }
                 (false, false) => format!("{x} + {y}"),
@@ -274,8 +280,9 @@ impl<'a> Printer<'a> {
         let y = self.term_bits(q, &qv, d, wc);
         if q.neg {
             format!("{{{x} - {y}, {low}}}")
-        } else if p.complement.is_some() && q.complement.is_none() {
-            // a complemented operand goes second (see `cmvm::combine`)
+        } else if q.complement.is_some() && p.complement.is_none() {
+            // a complemented operand goes first: yosys then maps the ones' complement
+            // into the carry chain's propagate LUT instead of a separate inverter
             format!("{{{y} + {x}, {low}}}")
         } else {
             format!("{{{x} + {y}, {low}}}")
@@ -577,10 +584,10 @@ pub fn print_cell(p: &mut Printer, id: SigId, name: &str, comment: Option<String
                 let msb = p.body.bit(&v, width - 1);
                 let msb = p.body.use_bit(&msb);
                 if *width == 1 {
-                    format!("~{msb}")
+                    format!("({msb} ^ 1'b1)")
                 } else {
                     let low = p.body.field(&v, 0, width - 1);
-                    format!("{{~{msb}, {low}}}")
+                    format!("{{{msb} ^ 1'b1, {low}}}")
                 }
             }
         }
