@@ -537,8 +537,11 @@ impl Builder<'_> {
                 layer,
                 inputs,
                 columns,
-                self.opts.arithmetic,
-                self.opts.nonneg_adders,
+                cmvm::CmvmOptions {
+                    arithmetic: self.opts.arithmetic,
+                    nonneg: self.opts.nonneg_adders,
+                    folded: false,
+                },
                 &self.model,
                 &mut self.arrival,
             );
@@ -570,8 +573,11 @@ impl Builder<'_> {
                 layer,
                 inputs,
                 &cols,
-                self.opts.arithmetic,
-                self.opts.nonneg_adders,
+                cmvm::CmvmOptions {
+                    arithmetic: self.opts.arithmetic,
+                    nonneg: self.opts.nonneg_adders,
+                    folded: true,
+                },
                 &self.model,
                 &mut self.arrival,
             );

@@ -7,15 +7,21 @@
 //! 2. **Common sub-expressions across all columns** (two-term CSE in the style of
 //!    Hartley's method and of the CMVM literature: RAG-n and Hcub for single and
 //!    multiple constants, da4ml for matrices): the pair of digits
-//!    `(x_a << k, ±x_b << (k + d))` that occurs most often over all columns, at any
+//!    `(x_a << k, ±x_b << (k + d))` that saves the most over all columns, at any
 //!    common shift `k`, becomes one new signal `t = x_a ± (x_b << d)` computed by one
-//!    adder, and every occurrence is replaced by `t << k`. New signals take part in
-//!    later pairs, so sums of three, four, ... digits are shared as well. Pair counts
-//!    are kept incrementally; ties go to the pattern whose adder is narrower.
+//!    adder, and every occurrence is replaced by `t << k`. A pattern found `n` times
+//!    saves `n - 1` adders, each weighted by the bits where its operands overlap (an
+//!    adder's cost on an FPGA carry chain: the other bits pass through or meet a
+//!    constant); ties go to more occurrences, then to the narrower adder. New signals
+//!    take part in later pairs, so sums of three, four, ... digits are shared as well.
+//!    Pair counts are kept incrementally.
 //! 3. **Adder trees balanced by arrival time**: each column's remaining digits and its
 //!    constant are summed by repeatedly adding the two operands that are ready first
 //!    (Huffman's rule on the delay model's arrival times), so late signals (deep
-//!    shared terms) enter near the root.
+//!    shared terms) enter near the root. Two's complement throughout; a narrower
+//!    signed operand whose sign would be extended under the other operand's bits is
+//!    read with its sign bit inverted instead (offset binary, the offset moved into
+//!    the output's constant), so those bits of the adder have one varying input.
 //!
 //! Every adder is sized from the exact interval of the linear form it computes over
 //! the layer's inputs (each input lane in its own interval), which is tighter than
@@ -181,28 +187,46 @@ impl Signals {
     }
 }
 
-/// Pair counts with a priority order: most occurrences first, then the narrowest adder.
+/// Pair counts with a priority order: the largest saving first, where a pattern found
+/// `n` times saves `n - 1` adders of about `weight` LUT bits each (the bits where its
+/// two operands overlap, plus one), then the most occurrences, then the narrowest adder.
 #[derive(Default)]
 struct PairCounts {
-    count: HashMap<Pattern, (i64, u32)>,
-    order: BTreeSet<(i64, Reverse<u32>, Reverse<Pattern>)>,
+    /// occurrences, (weight, width)
+    count: HashMap<Pattern, (i64, (i64, u32))>,
+    order: BTreeSet<(i64, i64, Reverse<u32>, Reverse<Pattern>)>,
 }
 
 impl PairCounts {
-    fn bump(&mut self, p: Pattern, by: i64, cost: impl FnOnce() -> u32) {
+    fn key(n: i64, c: (i64, u32), p: Pattern) -> (i64, i64, Reverse<u32>, Reverse<Pattern>) {
+        ((n - 1) * c.0, n, Reverse(c.1), Reverse(p))
+    }
+    /// Adds `by` occurrences of `p`; `cost` gives its (weight, width) when it is new.
+    fn bump(&mut self, p: Pattern, by: i64, cost: impl FnOnce() -> (i64, u32)) {
         let entry = self.count.entry(p).or_insert_with(|| (0, cost()));
         if entry.0 > 0 {
-            self.order.remove(&(entry.0, Reverse(entry.1), Reverse(p)));
+            self.order.remove(&Self::key(entry.0, entry.1, p));
         }
         entry.0 += by;
         debug_assert!(entry.0 >= 0);
         if entry.0 > 0 {
-            self.order.insert((entry.0, Reverse(entry.1), Reverse(p)));
+            self.order.insert(Self::key(entry.0, entry.1, p));
         }
     }
     fn best(&self) -> Option<(Pattern, i64)> {
-        self.order.last().map(|&(c, _, Reverse(p))| (p, c))
+        self.order.last().map(|&(_, c, _, Reverse(p))| (p, c))
     }
+}
+
+/// How one constant matrix-vector product is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CmvmOptions {
+    pub arithmetic: Arithmetic,
+    /// Non-negative adder operands (see [`lower`]).
+    pub nonneg: bool,
+    /// The adders are bound to shared slots afterwards (`--reuse`): no cell but an
+    /// adder may read an adder of this product (the slots are printed as one block).
+    pub folded: bool,
 }
 
 /// Lowers the product of `columns` with `inputs` into `dfg` cells of `layer`;
@@ -216,19 +240,24 @@ impl PairCounts {
 /// are an incrementer (half adders in an ASIC) instead of a full adder with a
 /// sign-extension input. Without it (the default), operands are two's complement and
 /// subtractions are subtractions, which FPGA carry chains absorb for free (yosys maps a
-/// ones' complement operand that is itself an adder output to separate inverters).
-#[allow(clippy::too_many_arguments)]
+/// ones' complement operand that is itself an adder output to separate inverters); only
+/// where a narrower signed operand would be sign-extended under bits of the other one
+/// is its sign bit inverted (`v + 2^(w-1)`, zero-extended: those bits of the adder need
+/// no logic) and `-2^(w-1)` moved into the output's constant (see [`combine_signed`]).
 pub fn lower(
     dfg: &mut Dfg,
     layer: usize,
     inputs: &[CmvmInput],
     columns: &[CmvmColumn],
-    arithmetic: Arithmetic,
-    nonneg: bool,
+    options: CmvmOptions,
     model: &DelayModel,
     arrival: &mut Vec<Arrival>,
 ) -> (Vec<CmvmOutput>, CmvmStats) {
+    let CmvmOptions {
+        arithmetic, nonneg, ..
+    } = options;
     let mut stats = CmvmStats::default();
+    let first_cell = dfg.cells.len();
     let mut ctx = Ctx {
         dfg,
         layer,
@@ -236,6 +265,9 @@ pub fn lower(
         model,
         arrival,
         nonneg,
+        folded: options.folded,
+        first_cell,
+        flipped: HashMap::new(),
     };
     let mut signals = Signals {
         sig: Vec::new(),
@@ -321,6 +353,12 @@ struct Ctx<'a> {
     arrival: &'a mut Vec<Arrival>,
     /// Non-negative operands (see [`lower`]) instead of two's complement ones.
     nonneg: bool,
+    /// See [`CmvmOptions::folded`].
+    folded: bool,
+    /// The first cell made by this product.
+    first_cell: SigId,
+    /// Sign-flipped versions of signals (`FlipSign` cells), made once each.
+    flipped: HashMap<SigId, SigId>,
 }
 
 impl Ctx<'_> {
@@ -359,6 +397,37 @@ impl Ctx<'_> {
     fn width(&self, sig: SigId) -> u32 {
         self.dfg.cell(sig).width()
     }
+
+    /// Whether `sig` is signed and may be read through a `FlipSign` cell.
+    fn can_flip(&self, sig: SigId) -> bool {
+        let c = self.dfg.cell(sig);
+        if c.interval.lo >= 0 || c.is_const() {
+            return false;
+        }
+        // an adder bound to a slot (`--reuse`): the flip would sit between two slots
+        !(self.folded && sig >= self.first_cell && matches!(c.op, CellOp::Add { .. }))
+    }
+
+    /// `sig + 2^(w-1)` (its sign bit inverted) when `sig` is signed and may be read
+    /// through a `FlipSign` cell, with `2^(w-1)`.
+    fn flip(&mut self, sig: SigId) -> Option<(SigId, i128)> {
+        if !self.can_flip(sig) {
+            return None;
+        }
+        let c = self.dfg.cell(sig);
+        let iv = c.interval;
+        let width = c.width();
+        let half = 1i128 << (width - 1);
+        if let Some(&f) = self.flipped.get(&sig) {
+            return Some((f, half));
+        }
+        let f = self.push(
+            CellOp::FlipSign { x: sig, width },
+            Interval::new(iv.lo + half, iv.hi + half),
+        );
+        self.flipped.insert(sig, f);
+        Some((f, half))
+    }
 }
 
 /// Adds digit `±v_sig << k` to a column, merging equal digits (`x + x = x << 1`,
@@ -378,18 +447,27 @@ fn insert(col: &mut BTreeMap<(u32, u32), bool>, sig: u32, k: u32, neg: bool) {
 fn pattern_hardware(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Term, Term, i128, Form) {
     let (a, b) = (p.a as usize, p.b as usize);
     if !ctx.nonneg {
-        // two's complement: u_a ± u_b << d
+        // two's complement: h_a ± h_b << d, each h the signal or its sign-flipped
+        // version (`+ half`, see `tc_flips`); true = h_a + c_a ± (h_b + c_b) << d
+        let (fa, fb) = tc_flips(ctx, signals, p);
         let sb = if p.opposite {
             -(1i128 << p.d)
         } else {
             1i128 << p.d
         };
-        let form = signals.form[a].combine(1, &signals.form[b], sb);
+        let hw = |s: u32, f: Option<i128>| {
+            let mut form = signals.hw_form(s);
+            form.constant += f.unwrap_or(0);
+            (form, signals.offset[s as usize] - f.unwrap_or(0))
+        };
+        let (form_a, c_a) = hw(p.a, fa);
+        let (form_b, c_b) = hw(p.b, fb);
+        let form = form_a.combine(1, &form_b, sb);
         let tb = Term {
             neg: p.opposite,
             ..Term::plus(signals.sig[b], p.d)
         };
-        return (Term::plus(signals.sig[a], 0), tb, 0, form);
+        return (Term::plus(signals.sig[a], 0), tb, c_a + c_b * sb, form);
     }
     let wb = ctx.width(signals.sig[b]);
     let ta = Term::plus(signals.sig[a], 0);
@@ -419,11 +497,36 @@ fn pattern_hardware(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Term, Term, i1
     (ta, tb, offset, form)
 }
 
+/// Which operands of pattern `p`'s two's complement adder are read sign-flipped (the
+/// flip's `half`), by the rule of [`combine_signed`].
+fn tc_flips(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Option<i128>, Option<i128>) {
+    let (sa, sb) = (signals.sig[p.a as usize], signals.sig[p.b as usize]);
+    let (wa, wb) = (ctx.width(sa), ctx.width(sb));
+    let half = |s: SigId| ctx.can_flip(s).then(|| 1i128 << (ctx.width(s) - 1));
+    let d = p.d;
+    if wa < d + wb {
+        if d + wb - wa.max(d) > 1 + u32::from(wa <= d) {
+            return (half(sa), None);
+        }
+    } else if !p.opposite && d + wb + 1 < wa {
+        return (None, half(sb));
+    }
+    (None, None)
+}
+
 /// Greedy two-term common sub-expression elimination. Returns the adders made.
 fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), bool>]) -> usize {
-    let width_of = |ctx: &Ctx, signals: &Signals, p: Pattern| -> u32 {
+    // (weight, width) of a pattern's adder: the operands' overlapping bits (those of
+    // the unshifted operand at or above the other's shift) + 1, and the sum's width
+    let width_of = |ctx: &Ctx, signals: &Signals, p: Pattern| -> (i64, u32) {
         let (_, _, _, form) = pattern_hardware(ctx, signals, p);
-        bits_for_interval(form.interval(ctx.inputs))
+        let wa = ctx.width(signals.sig[p.a as usize]);
+        let wb = ctx.width(signals.sig[p.b as usize]);
+        let overlap = wa.min(p.d + wb).saturating_sub(p.d);
+        (
+            i64::from(overlap) + 1,
+            bits_for_interval(form.interval(ctx.inputs)),
+        )
     };
     let mut counts = PairCounts::default();
     for col in cols.iter() {
@@ -443,7 +546,16 @@ fn share(ctx: &mut Ctx, signals: &mut Signals, cols: &mut [BTreeMap<(u32, u32), 
         if n < 2 {
             break;
         }
-        let (ta, tb, offset, hw_form) = pattern_hardware(ctx, signals, p);
+        let (mut ta, mut tb, offset, hw_form) = pattern_hardware(ctx, signals, p);
+        if !ctx.nonneg {
+            let (fa, fb) = tc_flips(ctx, signals, p);
+            if fa.is_some() {
+                ta.sig = ctx.flip(ta.sig).expect("flippable").0;
+            }
+            if fb.is_some() {
+                tb.sig = ctx.flip(tb.sig).expect("flippable").0;
+            }
+        }
         let interval = hw_form.interval(ctx.inputs);
         debug_assert!(!ctx.nonneg || interval.lo >= 0);
         let t = ctx.push(CellOp::Add { a: ta, b: tb }, interval);
@@ -507,7 +619,7 @@ fn remove_digit(counts: &mut PairCounts, col: &mut BTreeMap<(u32, u32), bool>, k
         neg,
     };
     for (&(sig, k), &neg) in col.iter() {
-        counts.bump(pattern_of(d, Digit { sig, k, neg }), -1, || 0);
+        counts.bump(pattern_of(d, Digit { sig, k, neg }), -1, || (0, 0));
     }
 }
 
@@ -738,23 +850,30 @@ fn tree_signed(
     digits: &[Digit],
     constant: i128,
 ) -> (CmvmOutput, usize) {
+    // `total`: the constant the operands' hardware values leave out (the column's
+    // constant, shared terms' offsets, sign flips made on the way)
+    let mut total = constant;
     let operands: Vec<SignedOperand> = digits
         .iter()
-        .map(|d| SignedOperand {
-            sig: signals.sig[d.sig as usize],
-            k: d.k,
-            neg: d.neg,
-            form: signals.form[d.sig as usize].clone(),
+        .map(|d| {
+            let off = signals.offset[d.sig as usize] << d.k;
+            total += if d.neg { -off } else { off };
+            SignedOperand {
+                sig: signals.sig[d.sig as usize],
+                k: d.k,
+                neg: d.neg,
+                form: signals.hw_form(d.sig),
+            }
         })
         .collect();
     let mut adders = 0;
     if operands.is_empty() {
-        let tz = if constant == 0 {
+        let tz = if total == 0 {
             0
         } else {
-            constant.trailing_zeros()
+            total.trailing_zeros()
         };
-        let c = ctx.constant(constant >> tz);
+        let c = ctx.constant(total >> tz);
         return (CmvmOutput { sig: c, shift: tz }, 0);
     }
     let key = |ctx: &Ctx, o: &SignedOperand| {
@@ -772,24 +891,24 @@ fn tree_signed(
         let Reverse((_, j)) = heap.pop().unwrap();
         let x = pool[i].take().unwrap();
         let y = pool[j].take().unwrap();
-        let last = heap.is_empty() && constant == 0;
-        let o = combine_signed(ctx, x, y, last);
+        let last = heap.is_empty() && total == 0;
+        let o = combine_signed(ctx, x, y, last, Some(&mut total));
         adders += 1;
         heap.push(Reverse((key(ctx, &o), pool.len())));
         pool.push(Some(o));
     }
     let Reverse((_, i)) = heap.pop().unwrap();
     let mut sum = pool[i].take().unwrap();
-    if constant != 0 {
-        let tz = constant.trailing_zeros();
-        let c = ctx.constant(constant >> tz);
+    if total != 0 {
+        let tz = total.trailing_zeros();
+        let c = ctx.constant(total >> tz);
         let c = SignedOperand {
             sig: c,
             k: tz,
             neg: false,
-            form: Form::constant(constant >> tz),
+            form: Form::constant(total >> tz),
         };
-        sum = combine_signed(ctx, c, sum, true);
+        sum = combine_signed(ctx, c, sum, true, None);
         adders += 1;
     }
     if sum.neg {
@@ -801,7 +920,7 @@ fn tree_signed(
             neg: false,
             form: Form::default(),
         };
-        sum = combine_signed(ctx, z, sum, true);
+        sum = combine_signed(ctx, z, sum, true, None);
         adders += 1;
     }
     debug_assert!(!sum.neg);
@@ -814,12 +933,37 @@ fn tree_signed(
     )
 }
 
+/// Replaces operand `o` by its sign-flipped signal (see [`Ctx::flip`]) and moves the
+/// flip's constant into `total`. False when `o` cannot be flipped.
+fn flip_operand(ctx: &mut Ctx, o: &mut SignedOperand, total: &mut i128) -> bool {
+    let Some((f, half)) = ctx.flip(o.sig) else {
+        return false;
+    };
+    // ±v << k = ±(v + half) << k ∓ half << k
+    o.sig = f;
+    o.form = o.form.combine(1, &Form::constant(half), 1);
+    let c = half << o.k;
+    *total += if o.neg { c } else { -c };
+    true
+}
+
 /// One two's complement adder `x + y` with signs. The operand with the smaller shift is
 /// not shifted; a subtraction keeps the shifted operand as the subtrahend when it can
 /// (its low bits then pass through) by negating the result, unless `last` (a final
 /// negation would cost an adder).
-fn combine_signed(ctx: &mut Ctx, x: SignedOperand, y: SignedOperand, last: bool) -> SignedOperand {
-    let (lo, hi) = if (x.k, x.sig) <= (y.k, y.sig) {
+///
+/// With `total` (the column's constant still to be added), a narrower signed operand
+/// whose sign extension would run under bits of the other operand is read sign-flipped
+/// instead: zero-extended, those bits of the adder have one varying input, which an
+/// FPGA carry chain takes without a LUT (a sign-extension bit costs one).
+fn combine_signed(
+    ctx: &mut Ctx,
+    x: SignedOperand,
+    y: SignedOperand,
+    last: bool,
+    total: Option<&mut i128>,
+) -> SignedOperand {
+    let (mut lo, mut hi) = if (x.k, x.sig) <= (y.k, y.sig) {
         (x, y)
     } else {
         (y, x)
@@ -838,6 +982,21 @@ fn combine_signed(ctx: &mut Ctx, x: SignedOperand, y: SignedOperand, last: bool)
     } else {
         (true, false)
     };
+    if let Some(total) = total {
+        // only an added operand is flipped: a zero-extended subtrahend costs an
+        // inverter per bit on the carry chain, as much as its sign extension
+        let (wl, wh) = (ctx.width(lo.sig), ctx.width(hi.sig));
+        if wl < d + wh {
+            // lo's sign would be extended under hi's bits [max(wl, d), d + wh); its
+            // flipped sign bit costs an inverter when it passes through (wl <= d)
+            let saved = d + wh - wl.max(d);
+            if !a_neg && saved > 1 + u32::from(wl <= d) {
+                flip_operand(ctx, &mut lo, total);
+            }
+        } else if !b_neg && d + wh + 1 < wl {
+            flip_operand(ctx, &mut hi, total);
+        }
+    }
     let sa: i128 = if a_neg { -1 } else { 1 };
     let sb: i128 = if b_neg { -(1i128 << d) } else { 1i128 << d };
     let form = lo.form.combine(sa, &hi.form, sb);
@@ -917,8 +1076,11 @@ mod tests {
             0,
             &inputs,
             &columns,
-            arithmetic,
-            nonneg,
+            CmvmOptions {
+                arithmetic,
+                nonneg,
+                folded: false,
+            },
             &model,
             &mut arrival,
         );
@@ -956,6 +1118,54 @@ mod tests {
             }
         }
         stats
+    }
+
+    #[test]
+    fn narrow_signed_operands_are_sign_flipped_not_extended() {
+        // two's complement trees over signed inputs read narrow signed operands with
+        // the sign bit inverted (offset moved into the constant) and stay exact
+        for seed in 0..3 {
+            let (mut dfg, inputs, columns) = problem(seed, 12, 6);
+            let model = DelayModel::sky130_hd();
+            let mut arrival = model.arrivals(&dfg);
+            let options = CmvmOptions {
+                arithmetic: Arithmetic::ShiftAdd,
+                nonneg: false,
+                folded: false,
+            };
+            let (outs, _) = lower(
+                &mut dfg,
+                0,
+                &inputs,
+                &columns,
+                options,
+                &model,
+                &mut arrival,
+            );
+            let flips = dfg
+                .cells
+                .iter()
+                .filter(|c| matches!(c.op, CellOp::FlipSign { .. }))
+                .count();
+            assert!(flips > 0, "seed {seed}: no operand was flipped");
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..200 {
+                let x: Vec<i64> = inputs
+                    .iter()
+                    .map(|i| rng.random_range(i.interval.lo as i64..=i.interval.hi as i64))
+                    .collect();
+                let v = dfg.eval_all(&x);
+                for (j, col) in columns.iter().enumerate() {
+                    let want: i128 = col
+                        .terms
+                        .iter()
+                        .map(|&(i, w)| w * x[i] as i128)
+                        .sum::<i128>()
+                        + col.constant;
+                    assert_eq!(v[outs[j].sig] << outs[j].shift, want);
+                }
+            }
+        }
     }
 
     #[test]
@@ -1009,8 +1219,11 @@ mod tests {
             0,
             &inputs,
             &columns,
-            Arithmetic::SharedShiftAdd,
-            true,
+            CmvmOptions {
+                arithmetic: Arithmetic::SharedShiftAdd,
+                nonneg: true,
+                folded: false,
+            },
             &model,
             &mut arrival,
         );
