@@ -29,6 +29,13 @@ fn option_sets() -> Vec<HardwareOptions> {
             }
         }
     }
+    for reuse in [1, 2] {
+        v.push(HardwareOptions {
+            nonneg_adders: true,
+            reuse,
+            ..HardwareOptions::default()
+        });
+    }
     v
 }
 
@@ -61,4 +68,39 @@ fn bundled_models_lower_exactly() {
         let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
         check(&graph, name, 500);
     }
+}
+
+/// The optimised Verilog never adds an odd constant to an adder's whole output (`x + C`,
+/// `C - x`): it takes `x[0]` as the carry in (`{x[..:1] + K + x[0], ~x[0]}`), so yosys
+/// does not fold the two adders into one multi-operand adder, where the constant would
+/// cost logic (see `Printer::constant_add`).
+#[test]
+fn odd_constants_are_added_with_the_carry_in() {
+    use aecc::backend::verilog::{emit, VerilogOptions};
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/econt/model.onnx");
+    let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
+    let d = emit(&graph, &VerilogOptions::new("econt")).unwrap();
+    let text = &d.files[0].1;
+    let mut carry_in = 0;
+    for line in text.lines() {
+        let Some((_, expr)) = line.split_once(" = ") else {
+            continue;
+        };
+        let expr = expr.trim_end_matches(';');
+        let parts: Vec<&str> = expr.split(' ').collect();
+        if let [x, op, y] = parts[..] {
+            let odd = |t: &str| {
+                t.split_once("'d")
+                    .and_then(|(_, v)| v.parse::<u128>().ok())
+                    .is_some_and(|v| v % 2 == 1)
+            };
+            let name = |t: &str| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            assert!(
+                !((op == "+" && name(x) && odd(y)) || (op == "-" && odd(x) && name(y))),
+                "{line}"
+            );
+        }
+        carry_in += usize::from(expr.contains("[0]}") && expr.contains(", ~"));
+    }
+    assert!(carry_in >= 16, "{carry_in} constant adds with a carry in");
 }

@@ -246,6 +246,9 @@ impl<'a> Printer<'a> {
     pub fn add_expr(&mut self, a: &Term, b: &Term, w: u32, stage: u32) -> String {
         let va = self.at(a.sig, stage);
         let vb = self.at(b.sig, stage);
+        if let Some(e) = self.constant_add(a, &va, b, &vb, w) {
+            return e;
+        }
         // the operand that is not shifted and not negated passes its low bits through
         let pass = |t: &Term, other: &Term| t.shift == 0 && !t.neg && other.shift > 0;
         let (p, pv, q, qv) = if pass(a, b) {
@@ -287,6 +290,81 @@ impl<'a> Printer<'a> {
         } else {
             format!("{{{x} + {y}, {low}}}")
         }
+    }
+
+    /// `±(x << k) + c` for a signal `x` and a constant, written so that no carry-chain
+    /// bit has a constant on one side and the signal read whole on the other: the
+    /// constant's trailing zeros take the signal's low bits through, and an odd
+    /// constant `2K + 1` becomes `{x[..:1] + K + x[0], ~x[0]}` (`x[0]` the carry in;
+    /// `{K - x[..:1], ~x[0]}` for `c - x`). Otherwise yosys folds the adder that
+    /// produced `x` and this one into one multi-operand adder (`alumacc`), which it
+    /// maps to LUT-based compressors, where the constant costs logic; as an adder of
+    /// its own on an FPGA carry chain a constant costs none. `None` when the adder has
+    /// no such pair of operands (or it is a subtraction from an even constant).
+    fn constant_add(&mut self, a: &Term, va: &Val, b: &Term, vb: &Val, w: u32) -> Option<String> {
+        let (x, vx, c) = match (va, vb) {
+            (Val::Sig(_), Val::Const(c)) => (a, va, b.value(*c)),
+            (Val::Const(c), Val::Sig(_)) => (b, vb, a.value(*c)),
+            _ => return None,
+        };
+        if x.complement.is_some() || x.shift >= w {
+            return None;
+        }
+        let Val::Sig(xs) = vx else { unreachable!() };
+        let xs = xs.clone();
+        let k = x.shift;
+        let h = w - k;
+        let c_hi = c >> k;
+        let hi = self.constant_add_bits(&xs, 0, h, c_hi, x.neg)?;
+        Some(if k == 0 {
+            hi
+        } else {
+            format!("{{{hi}, {}}}", literal(c & ((1i128 << k) - 1), k))
+        })
+    }
+
+    /// Bits `[0, width)` of `±(x >> lo) + c` (see [`Printer::constant_add`]).
+    fn constant_add_bits(
+        &mut self,
+        x: &Signal,
+        lo: u32,
+        width: u32,
+        c: i128,
+        neg: bool,
+    ) -> Option<String> {
+        let v = Val::Sig(x.clone());
+        if c == 0 {
+            return (!neg).then(|| self.bits(&v, 0, lo, width));
+        }
+        let t = c.trailing_zeros();
+        if t > 0 {
+            if neg {
+                return None;
+            }
+            let n = t.min(width);
+            let low = self.bits(&v, 0, lo, n);
+            if n == width {
+                return Some(low);
+            }
+            let high = self.constant_add_bits(x, lo + t, width - t, c >> t, neg)?;
+            return Some(format!("{{{high}, {low}}}"));
+        }
+        // c odd: the low bit is ~x[lo] and x[lo] is the carry into the rest
+        let b0 = self.body.bit(x, lo);
+        let b0 = self.body.use_bit(&b0);
+        if width == 1 {
+            return Some(format!("~{b0}"));
+        }
+        let rest = self.bits(&v, 0, lo + 1, width - 1);
+        let k = literal(c >> 1, width - 1);
+        let hi = if neg {
+            format!("{k} - {rest}")
+        } else if width == 2 {
+            format!("{rest} + {k} + {b0}")
+        } else {
+            format!("{rest} + {k} + {{{}'d0, {b0}}}", width - 2)
+        };
+        Some(format!("{{{hi}, ~{b0}}}"))
     }
 
     /// A generic quantizer lane as an instance of a lane module; returns the output
