@@ -12,7 +12,8 @@
 # and timed with OpenSTA (checks the delay model's critical path).
 #
 # Usage: benches/qor.sh            (environment: QOR_DIR, QOR_JOBS, QOR_MODELS, LIBERTY)
-# Prints a markdown table and writes it to $QOR_DIR/table.md.
+# Prints a markdown table and writes it to $QOR_DIR/table.md. LUT counts include the INV
+# cells synth_xilinx puts in front of carry chains (each is a LUT1 on the device).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${QOR_DIR:-$ROOT/target/qor}
@@ -48,11 +49,17 @@ for m in $MODELS; do
     "$WORK/venv/bin/python" "$ROOT/benches/qor_da4ml.py" "$d/layers.json" "$d/da4ml_prj" "$m" > "$d/da4ml.txt"
     mkdir -p "$d/da4ml/rtl"
     cp "$d/da4ml_prj/src/$m.v" "$d/da4ml/rtl/"
-    for mod in shift_adder negative mux binop multiplier; do
-        if grep -q "^ *$mod #" "$d/da4ml_prj/src/$m.v"; then
+    # the library modules the design instantiates (`wire [..] v; shift_adder #(..) op_..`)
+    for mod in shift_adder negative mux binop multiplier lookup_table; do
+        if grep -qE "(^|[^a-z_])$mod #" "$d/da4ml_prj/src/$m.v"; then
             cp "$d/da4ml_prj/src/static/$mod.v" "$d/da4ml/rtl/"
         fi
     done
+    if [ -f "$d/da4ml/rtl/lookup_table.v" ]; then
+        echo "error: $m: da4ml made lookup tables (memory files); not supported by this script"
+        exit 1
+    fi
+    ls "$d/da4ml/rtl" | grep -q shift_adder || { echo "error: $m: no da4ml adders found"; exit 1; }
     for flavor in aecc baseline da4ml; do
         echo "generic $m $flavor" >> "$jobs_file"
         echo "xilinx $m $flavor" >> "$jobs_file"

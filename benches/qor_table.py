@@ -28,7 +28,10 @@ def xilinx(path):
     if not c:
         return None
     return {
-        "lut": sum(v for k, v in c.items() if re.fullmatch(r"LUT\d", k)),
+        # an INV cell is a LUT1 on the device (yosys keeps inverters at carry-chain
+        # inputs as INV cells)
+        "lut": sum(v for k, v in c.items() if re.fullmatch(r"LUT\d", k)) + c.get("INV", 0),
+        "inv": c.get("INV", 0),
         "carry": c.get("CARRY4", 0),
         "ff": sum(v for k, v in c.items() if re.fullmatch(r"FD[RSCP]E", k)),
         "dsp": c.get("DSP48E1", 0),
@@ -48,6 +51,11 @@ def generic(path):
     }
 
 
+def luts_dsp(d):
+    x = xilinx(d / "baseline" / "xilinx.log") or {}
+    return f"{x.get('dsp', 0):,}"
+
+
 def fmt(v):
     return "-" if v is None else f"{v:,}"
 
@@ -57,6 +65,7 @@ def main():
     models = sys.argv[2:]
     rows = []
     notes = []
+    luts = {}
     for m in models:
         d = work / m
         for flavor, label in [
@@ -65,6 +74,10 @@ def main():
             ("da4ml", "da4ml 0.6.0"),
         ]:
             x = xilinx(d / flavor / "xilinx.log") or {}
+            luts[(m, flavor)] = x.get("lut")
+            if flavor == "baseline":
+                nd = xilinx(d / flavor / "xilinx_nodsp.log")
+                luts[(m, "baseline_nodsp")] = nd["lut"] if nd else None
             g = generic(d / flavor / "generic.log") or {}
             nodsp = xilinx(d / flavor / "xilinx_nodsp.log")
             rep = d / flavor / "report.json"
@@ -91,13 +104,27 @@ def main():
                 f"worst register-to-register arrival {arrival[0] if arrival else '?'} ns, "
                 f"area {float(area[-1]) / 1e6 if area else 0:.3f} mm^2"
             )
+        a, da, base, nodsp = (
+            luts.get((m, k)) for k in ("aecc", "da4ml", "baseline", "baseline_nodsp")
+        )
+        if a and da:
+            notes.append(
+                f"- {m}: aecc {a:,} LUT = {a / da:.1%} of da4ml's {da:,} "
+                f"({'at most' if a <= da else 'MORE than'} da4ml)"
+            )
+        if a and base:
+            notes.append(
+                f"- {m}: aecc {a:,} LUT = {a / base:.1%} of the `*` baseline's {base:,} "
+                f"(which also uses {luts_dsp(d)} DSP48E1)"
+                + (f", {a / nodsp:.1%} of its {nodsp:,} with `-nodsp` (multipliers in LUTs)" if nodsp else "")
+            )
         dev = d / "da4ml.txt"
         if dev.exists():
             for line in dev.read_text().splitlines():
                 if line.startswith("da4ml deviation"):
                     notes.append(f"- {m}: {line}")
     print(
-        "| model | design | LUT | CARRY4 | FF | DSP48E1 | LUT (`-nodsp`) | generic cells "
+        "| model | design | LUT (incl. INV) | CARRY4 | FF | DSP48E1 | LUT (`-nodsp`) | generic cells "
         "(`synth`) | CMOS transistors (`stat -tech cmos`) | latency |"
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
