@@ -20,9 +20,9 @@
 //! `compiler/tests/report_analytic.rs` checks the totals stay within 25% of yosys on the
 //! bundled models.
 
-use super::structure::{Bit, LogicKind, ModuleStructure, Summand};
+use super::structure::{Bit, DesignStructure, FlipFlop, Logic, LogicKind, Summand};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Operation inventory of a module or layer (hierarchy expanded).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -223,65 +223,42 @@ fn add_row(heights: &mut [u32], constants: &mut [bool], bits: &[Bit], shift: usi
 /// Key of a constant product, for merging identical ones.
 type ProductKey = (Vec<Bit>, u128, u32);
 
-struct ModuleCost {
-    cost: Cost,
-    inventory: Inventory,
-}
-
 fn product_key(operand: &[Bit], constant: u128, w: u32) -> ProductKey {
     (operand.to_vec(), constant, w)
 }
 
-fn module_cost(m: &ModuleStructure) -> ModuleCost {
-    use coeff::*;
-    let mut inv = Inventory::default();
-    let mut cost = Cost::default();
-    // constant products used more than once are built once (synthesis merges them)
+/// Constant products of the whole design: how often each distinct one is used.
+fn product_uses(logic: &[Logic]) -> HashMap<ProductKey, u32> {
     let mut uses: HashMap<ProductKey, u32> = HashMap::new();
-    for l in &m.logic {
+    for l in logic {
         if let LogicKind::Sum { summands } = &l.kind {
             for s in summands {
                 if let Summand::ConstProduct { operand, constant } = s {
                     if !constant.is_power_of_two() {
-                        *uses.entry(product_key(operand, *constant, l.outputs.len() as u32)).or_default() += 1;
-                        inv.constant_multiplications += 1;
+                        *uses
+                            .entry(product_key(operand, *constant, l.outputs.len() as u32))
+                            .or_default() += 1;
                     }
                 }
             }
         }
     }
-    inv.distinct_constant_multiplications = uses.len() as u64;
-    // shared products: one adder tree each (generic), one DSP each (Xilinx)
-    let mut shared_keys: Vec<&ProductKey> = uses.iter().filter(|(_, &n)| n > 1).map(|(k, _)| k).collect();
-    shared_keys.sort();
-    for (operand, constant, w) in shared_keys {
-        let w = *w as usize;
-        let mut heights = vec![0u32; w];
-        let mut constants = vec![false; w];
-        for k in 0..128 {
-            if constant >> k & 1 == 1 {
-                add_row(&mut heights, &mut constants, operand, k);
-            }
-        }
-        let (c, fa, ha) = column_cost(&heights, &constants);
-        cost.cells += c as f64 * CELLS_PER_COMPRESSOR_FA
-            + fa as f64 * CELLS_PER_CARRY_FA
-            + ha as f64 * CELLS_PER_CARRY_HA;
-        cost.transistors += c as f64 * TRANSISTORS_PER_COMPRESSOR_FA
-            + fa as f64 * TRANSISTORS_PER_CARRY_FA
-            + ha as f64 * TRANSISTORS_PER_CARRY_HA;
-    }
-    let mut dsp_products = 0u64;
-    for (key, _) in uses.iter() {
-        let used = key.0.iter().filter(|b| nonconst(b)).count() as u32;
-        let cbits = 128 - key.1.leading_zeros();
-        if used <= DSP_A_WIDTH && cbits < DSP_B_WIDTH {
-            dsp_products += 1;
-        }
-    }
-    cost.dsps += dsp_products as f64;
+    uses
+}
 
-    for l in &m.logic {
+/// The cost of a set of logic items and flip-flops. Products used more than once are
+/// built once (synthesis merges identical ones): their cost goes to the first group that
+/// uses them (`built` remembers which are paid for).
+fn group_cost(
+    logic: &[&Logic],
+    ffs: &[&FlipFlop],
+    uses: &HashMap<ProductKey, u32>,
+    built: &mut HashSet<ProductKey>,
+) -> (Cost, Inventory) {
+    use coeff::*;
+    let mut inv = Inventory::default();
+    let mut cost = Cost::default();
+    for l in logic {
         match &l.kind {
             LogicKind::Sum { summands } => {
                 let w = l.live_width as usize;
@@ -292,10 +269,46 @@ fn module_cost(m: &ModuleStructure) -> ModuleCost {
                 inv.adder_bits += w as u64;
                 *inv.adder_widths.entry(w as u32).or_default() += 1;
                 let full_w = l.outputs.len() as u32;
+                // products built here for the first time
+                for s in summands {
+                    if let Summand::ConstProduct { operand, constant } = s {
+                        if constant.is_power_of_two() {
+                            continue;
+                        }
+                        inv.constant_multiplications += 1;
+                        let key = product_key(operand, *constant, full_w);
+                        if !built.insert(key.clone()) {
+                            continue;
+                        }
+                        inv.distinct_constant_multiplications += 1;
+                        let used = operand.iter().filter(|b| nonconst(b)).count() as u32;
+                        let cbits = 128 - constant.leading_zeros();
+                        if used <= DSP_A_WIDTH && cbits < DSP_B_WIDTH {
+                            cost.dsps += 1.0;
+                        }
+                        if uses.get(&key).copied().unwrap_or(0) > 1 {
+                            // a shared product: its own adder tree (generic flow)
+                            let w = full_w as usize;
+                            let mut heights = vec![0u32; w];
+                            let mut constants = vec![false; w];
+                            for k in 0..128 {
+                                if constant >> k & 1 == 1 {
+                                    add_row(&mut heights, &mut constants, operand, k);
+                                }
+                            }
+                            let (c, fa, ha) = column_cost(&heights, &constants);
+                            cost.cells += c as f64 * CELLS_PER_COMPRESSOR_FA
+                                + fa as f64 * CELLS_PER_CARRY_FA
+                                + ha as f64 * CELLS_PER_CARRY_HA;
+                            cost.transistors += c as f64 * TRANSISTORS_PER_COMPRESSOR_FA
+                                + fa as f64 * TRANSISTORS_PER_CARRY_FA
+                                + ha as f64 * TRANSISTORS_PER_CARRY_HA;
+                        }
+                    }
+                }
                 for flow in [Flow::Generic, Flow::Xilinx] {
                     let mut heights = vec![0u32; w];
                     let mut constants = vec![false; w];
-                    let mut dsp_rows = 0u32;
                     for s in summands {
                         match s {
                             Summand::Bits(bits) => add_row(&mut heights, &mut constants, bits, 0),
@@ -316,7 +329,6 @@ fn module_cost(m: &ModuleStructure) -> ModuleCost {
                                         .map(|j| if j >= tz { Bit::Net(0) } else { Bit::Zero })
                                         .collect();
                                     add_row(&mut heights, &mut constants, &row, 0);
-                                    dsp_rows += 1;
                                 } else {
                                     for k in 0..128 {
                                         if constant >> k & 1 == 1 {
@@ -340,7 +352,6 @@ fn module_cost(m: &ModuleStructure) -> ModuleCost {
                                 + ha as f64 * TRANSISTORS_PER_CARRY_HA;
                         }
                         Flow::Xilinx => {
-                            let _ = dsp_rows;
                             cost.luts += c as f64 * LUTS_PER_COMPRESSOR_FA
                                 + (fa + ha) as f64 * LUTS_PER_CARRY_BIT;
                             cost.carry4 += ((fa + ha) as f64 / 4.0).ceil();
@@ -395,7 +406,7 @@ fn module_cost(m: &ModuleStructure) -> ModuleCost {
             }
         }
     }
-    for f in &m.flip_flops {
+    for f in ffs {
         inv.register_bits += 1;
         if f.enable {
             inv.config_register_bits += 1;
@@ -411,10 +422,7 @@ fn module_cost(m: &ModuleStructure) -> ModuleCost {
             TRANSISTORS_PER_FF
         };
     }
-    ModuleCost {
-        cost,
-        inventory: inv,
-    }
+    (cost, inv)
 }
 
 impl Inventory {
@@ -439,92 +447,62 @@ impl Inventory {
     }
 }
 
-/// The analytic estimate of one instance subtree (or the top module's own logic).
+/// The analytic estimate of a layer (a top-level instance), of the top module's own
+/// logic, or of the whole design.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     pub inventory: Inventory,
     pub resources: Resources,
 }
 
-/// Estimates for a design: each module's subtree (hierarchy expanded).
+/// Estimates of a design: total, per top-level instance, and the top's own logic.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DesignEstimate {
-    /// Module name -> estimate of the module including its instances.
-    pub subtree: BTreeMap<String, Estimate>,
-    /// Module name -> estimate of the module's own logic only.
-    pub own: BTreeMap<String, Estimate>,
-    /// Modules instantiated but not found (counted as empty).
-    pub missing_modules: Vec<String>,
+    pub total: Estimate,
+    /// Instance name -> estimate.
+    pub by_instance: BTreeMap<String, Estimate>,
+    pub top_level: Estimate,
 }
 
-/// Estimates every module of `structures`.
-pub fn estimate(structures: &BTreeMap<String, ModuleStructure>) -> DesignEstimate {
-    let own: BTreeMap<String, (Cost, Inventory)> = structures
-        .iter()
-        .map(|(n, m)| {
-            let c = module_cost(m);
-            (n.clone(), (c.cost, c.inventory))
-        })
-        .collect();
-    let mut memo: BTreeMap<String, (Cost, Inventory)> = BTreeMap::new();
-    let mut missing = Vec::new();
-    fn subtree(
-        name: &str,
-        structures: &BTreeMap<String, ModuleStructure>,
-        own: &BTreeMap<String, (Cost, Inventory)>,
-        memo: &mut BTreeMap<String, (Cost, Inventory)>,
-        missing: &mut Vec<String>,
-        depth: u32,
-    ) -> (Cost, Inventory) {
-        if let Some(v) = memo.get(name) {
-            return v.clone();
-        }
-        let Some(m) = structures.get(name) else {
-            if !missing.iter().any(|n| n == name) {
-                missing.push(name.to_string());
-            }
-            return (Cost::default(), Inventory::default());
+/// Estimates a flattened design.
+pub fn estimate(d: &DesignStructure) -> DesignEstimate {
+    let uses = product_uses(&d.logic);
+    let mut built = HashSet::new();
+    let groups = d.owners.len() + 1;
+    let mut logic: Vec<Vec<&Logic>> = vec![Vec::new(); groups];
+    let mut ffs: Vec<Vec<&FlipFlop>> = vec![Vec::new(); groups];
+    let slot = |o: Option<u32>| o.map_or(0, |k| k as usize + 1);
+    for l in &d.logic {
+        logic[slot(l.owner)].push(l);
+    }
+    for f in &d.flip_flops {
+        ffs[slot(f.owner)].push(f);
+    }
+    let mut total_cost = Cost::default();
+    let mut total_inv = Inventory::default();
+    let mut by_instance = BTreeMap::new();
+    let mut top_level = None;
+    for g in 0..groups {
+        let (c, i) = group_cost(&logic[g], &ffs[g], &uses, &mut built);
+        total_cost += c;
+        total_inv.add_scaled(&i, 1);
+        let e = Estimate {
+            inventory: i,
+            resources: c.resources(),
         };
-        let (mut cost, mut inv) = own[name].clone();
-        if depth < 64 {
-            for i in &m.instances {
-                let (c, v) = subtree(&i.module, structures, own, memo, missing, depth + 1);
-                cost += c;
-                inv.add_scaled(&v, 1);
-            }
+        if g == 0 {
+            top_level = Some(e);
+        } else {
+            by_instance.insert(d.owners[g - 1].0.clone(), e);
         }
-        memo.insert(name.to_string(), (cost, inv.clone()));
-        (cost, inv)
     }
-    for name in structures.keys() {
-        subtree(name, structures, &own, &mut memo, &mut missing, 0);
-    }
-    missing.sort();
     DesignEstimate {
-        subtree: memo
-            .into_iter()
-            .map(|(n, (c, i))| {
-                (
-                    n,
-                    Estimate {
-                        inventory: i,
-                        resources: c.resources(),
-                    },
-                )
-            })
-            .collect(),
-        own: own
-            .into_iter()
-            .map(|(n, (c, i))| {
-                (
-                    n,
-                    Estimate {
-                        inventory: i,
-                        resources: c.resources(),
-                    },
-                )
-            })
-            .collect(),
-        missing_modules: missing,
+        total: Estimate {
+            inventory: total_inv,
+            resources: total_cost.resources(),
+        },
+        by_instance,
+        top_level: top_level.unwrap(),
     }
 }
 

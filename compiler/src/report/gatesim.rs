@@ -43,6 +43,8 @@ pub struct Netlist {
     pub net_count: u32,
     /// A public name of each net, where it has one (`name[bit]`).
     pub net_names: Vec<Option<String>>,
+    /// Every name of every net bit (`name` or `name[bit]`), as yosys lists them.
+    pub aliases: Vec<(String, NetRef)>,
     pub cells: Vec<GateCell>,
     /// Port name -> bits (LSB first).
     pub inputs: BTreeMap<String, Vec<NetRef>>,
@@ -125,18 +127,26 @@ impl Netlist {
             }
         }
         let mut net_names: Vec<Option<String>> = vec![None; count as usize];
+        let mut aliases = Vec::new();
         if let Some(nn) = m.get("netnames").and_then(|c| c.as_object()) {
             for (n, info) in nn {
                 let hidden = info.get("hide_name").and_then(|h| h.as_i64()) == Some(1);
                 let bits = info.get("bits").and_then(|b| b.as_array()).cloned().unwrap_or_default();
                 let offset = info.get("offset").and_then(|o| o.as_i64()).unwrap_or(0);
                 for (i, b) in bits.iter().enumerate() {
-                    if let NetRef::Net(k) = net_ref(b, &mut map, &mut count) {
+                    let r = net_ref(b, &mut map, &mut count);
+                    let alias = if bits.len() == 1 {
+                        n.clone()
+                    } else {
+                        format!("{n}[{}]", i as i64 + offset)
+                    };
+                    aliases.push((alias, r));
+                    if let NetRef::Net(k) = r {
                         let k = k as usize;
                         if k >= net_names.len() {
                             net_names.resize(k + 1, None);
                         }
-                        let name = if bits.len() == 1 && offset == 0 {
+                        let name = if bits.len() == 1 {
                             n.clone()
                         } else {
                             format!("{n}[{}]", i as i64 + offset)
@@ -158,6 +168,7 @@ impl Netlist {
             top: name.clone(),
             net_count: count,
             net_names,
+            aliases,
             cells,
             inputs,
             outputs,

@@ -159,9 +159,8 @@ pub struct AsicReport {
     pub cells: u64,
     pub flip_flops: u64,
     pub cells_by_type: BTreeMap<String, u64>,
-    /// The same area as yosys `stat -liberty` and OpenSTA `report_design_area` see it.
+    /// The same area as yosys `stat -liberty` computes it (a cross-check).
     pub yosys_area_um2: Option<f64>,
-    pub opensta_area_um2: Option<f64>,
     pub timing: Option<sta::Timing>,
     pub power: Option<PowerReport>,
 }
@@ -348,52 +347,40 @@ fn sanitize(name: &str) -> String {
 
 /// The parsed and analysed Verilog of a design.
 pub struct Analysed {
-    pub structures: BTreeMap<String, structure::ModuleStructure>,
+    pub structure: structure::DesignStructure,
     pub estimate: analytic::DesignEstimate,
-    pub notes: Vec<String>,
 }
 
-/// Reads and analyses every file of a design.
-pub fn analyse_rtl(files: &[(String, String)]) -> Result<Analysed, ReportError> {
+/// Reads every file of a design and analyses it flattened from `top`.
+pub fn analyse_rtl(files: &[(String, String)], top: &str) -> Result<Analysed, ReportError> {
     let mut modules = Vec::new();
     for (name, text) in files {
         let ms = verilog::parse(text)
             .map_err(|e| ReportError::parse(format!("Verilog file {name}"), e.to_string()))?;
         modules.extend(ms);
     }
-    let structures = structure::analyse(&modules);
-    let estimate = analytic::estimate(&structures);
-    let mut notes = Vec::new();
-    for (name, s) in &structures {
-        for k in &s.skipped {
-            notes.push(format!("module {name}: not analysed: {k}"));
-        }
-    }
-    for m in &estimate.missing_modules {
-        notes.push(format!("module {m} is instantiated but not defined (counted as empty)"));
-    }
+    let structure = structure::analyse_design(&modules, top)
+        .ok_or_else(|| ReportError::Invalid(format!("the RTL has no module {top}")))?;
+    let estimate = analytic::estimate(&structure);
     Ok(Analysed {
-        structures,
+        structure,
         estimate,
-        notes,
     })
 }
 
 /// Which top-level instance implements each layer (by the backend's naming), in layer
 /// order; each instance is claimed once.
-fn match_instances(report: &DesignReport, top: &structure::ModuleStructure) -> Vec<Option<usize>> {
-    let mut claimed = vec![false; top.instances.len()];
+fn match_instances(report: &DesignReport, instances: &[(String, String)]) -> Vec<Option<usize>> {
+    let mut claimed = vec![false; instances.len()];
     report
         .layers
         .iter()
         .map(|l| {
-            let base = sanitize(&l.name);
-            let wanted = format!("u_{base}");
-            let found = top.instances.iter().enumerate().position(|(i, inst)| {
+            let wanted = format!("u_{}", sanitize(&l.name));
+            let found = instances.iter().enumerate().position(|(i, (inst, _))| {
                 !claimed[i]
-                    && (inst.name == wanted
+                    && (*inst == wanted
                         || inst
-                            .name
                             .strip_prefix(&wanted)
                             .and_then(|rest| rest.strip_prefix('_'))
                             .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
@@ -412,40 +399,27 @@ pub fn add_analytic(
     files: &[(String, String)],
     clock_ns: f64,
 ) -> Result<Analysed, ReportError> {
-    let analysed = analyse_rtl(files)?;
-    let top_name = report.top.clone();
-    let total = analysed
-        .estimate
-        .subtree
-        .get(&top_name)
-        .cloned()
-        .ok_or_else(|| ReportError::Invalid(format!("the RTL has no module {top_name}")))?;
-    let top = &analysed.structures[&top_name];
-    let matches = match_instances(report, top);
+    let analysed = analyse_rtl(files, &report.top)?;
+    let owners = &analysed.structure.owners;
+    let matches = match_instances(report, owners);
     for (layer, m) in report.layers.iter_mut().zip(&matches) {
         layer.hardware = m.map(|i| {
-            let inst = &top.instances[i];
+            let (inst, module) = &owners[i];
             LayerHardware {
-                module: inst.module.clone(),
-                instance: inst.name.clone(),
-                analytic: analysed
-                    .estimate
-                    .subtree
-                    .get(&inst.module)
-                    .cloned()
-                    .unwrap_or_else(|| analysed.estimate.own[&top_name].clone()),
+                module: module.clone(),
+                instance: inst.clone(),
+                analytic: analysed.estimate.by_instance[inst].clone(),
                 yosys: None,
                 asic: None,
             }
         });
     }
-    let mut notes = analysed.notes.clone();
-    let unmatched: Vec<&str> = top
-        .instances
+    let mut notes = analysed.structure.notes.clone();
+    let unmatched: Vec<&str> = owners
         .iter()
         .enumerate()
         .filter(|(i, _)| !matches.contains(&Some(*i)))
-        .map(|(_, inst)| inst.name.as_str())
+        .map(|(_, (inst, _))| inst.as_str())
         .collect();
     if !unmatched.is_empty() {
         notes.push(format!(
@@ -455,11 +429,11 @@ pub fn add_analytic(
     }
     report.hardware = Some(HardwareReport {
         clock_ns,
-        analytic: total,
+        analytic: analysed.estimate.total.clone(),
         top_level: Some(LayerHardware {
-            module: top_name.clone(),
+            module: report.top.clone(),
             instance: String::new(),
-            analytic: analysed.estimate.own[&top_name].clone(),
+            analytic: analysed.estimate.top_level.clone(),
             yosys: None,
             asic: None,
         }),
@@ -709,7 +683,6 @@ fn asic_flows(
         flip_flops: ffs,
         cells_by_type: by_type,
         yosys_area_um2: run.yosys_chip_area,
-        opensta_area_um2: None,
         timing: None,
         power: None,
     };
@@ -728,7 +701,8 @@ fn asic_flows(
             })
             .collect();
         progress(Progress::Start("gate-level simulation (switching activity)", Some(bits.len() as u64)));
-        let skip = (rtl.latency as usize).min(bits.len().saturating_sub(1));
+        // leave out the pipeline fill: every register holds vector data from here on
+        let skip = (rtl.latency as usize + 1).min(bits.len().saturating_sub(1));
         let act = gatesim::stream_activity(&mut sim, &bits, skip, |i| progress(Progress::Position(i as u64)));
         let est = power::estimate(&netlist, &lib, &act, sim.clock, opts.clock_ns);
         progress(Progress::Done(format!(
@@ -746,7 +720,6 @@ fn asic_flows(
             "OpenSTA: setup slack {:.3} ns, hold slack {:.3} ns at {} ns",
             r.timing.setup_slack_ns, r.timing.hold_slack_ns, opts.clock_ns
         )));
-        asic.opensta_area_um2 = r.area_um2;
         asic.timing = Some(r.timing);
         opensta_power = r.power;
     }
@@ -785,9 +758,9 @@ fn round_power(p: &power::PowerBreakdown) -> power::PowerBreakdown {
     power::PowerBreakdown {
         internal_mw: r(p.internal_mw),
         switching_mw: r(p.switching_mw),
-        clock_mw: r(p.clock_mw),
         leakage_mw: r(p.leakage_mw),
         total_mw: r(p.total_mw),
+        clock_mw: r(p.clock_mw),
     }
 }
 

@@ -25,19 +25,21 @@ use super::liberty::{Direction, Library, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// Power in mW by component.
+/// Power in mW by component: `total = internal + switching + leakage`; `clock` is the
+/// part of internal and switching power spent on the clock net and the flip-flops'
+/// clock pins.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PowerBreakdown {
     pub internal_mw: f64,
     pub switching_mw: f64,
-    pub clock_mw: f64,
     pub leakage_mw: f64,
     pub total_mw: f64,
+    pub clock_mw: f64,
 }
 
 impl PowerBreakdown {
     fn finish(mut self) -> PowerBreakdown {
-        self.total_mw = self.internal_mw + self.switching_mw + self.clock_mw + self.leakage_mw;
+        self.total_mw = self.internal_mw + self.switching_mw + self.leakage_mw;
         self
     }
 }
@@ -57,6 +59,8 @@ pub struct PowerEstimate {
     /// Total load capacitance of all nets (pF) and of the clock net.
     pub net_capacitance_pf: f64,
     pub clock_capacitance_pf: f64,
+    /// Switching power of the clock net alone (an ideal clock in OpenSTA has none).
+    pub clock_net_switching_mw: f64,
 }
 
 fn avg_table(t: &Table, slew: f64, load: f64) -> f64 {
@@ -249,10 +253,9 @@ pub fn estimate(
                     let r: f64 = ips.iter().map(|ip| ip.rise.lookup(s, 0.0)).sum::<f64>() / n;
                     let f: f64 = ips.iter().map(|ip| ip.fall.lookup(s, 0.0)).sum::<f64>() / n;
                     let e = (rises(k) * r + falls(k) * f) * e_unit;
+                    entry.internal_mw += e;
                     if is_clock(k) {
                         entry.clock_mw += e;
-                    } else {
-                        entry.internal_mw += e;
                     }
                 }
                 Direction::Internal => {}
@@ -269,10 +272,10 @@ pub fn estimate(
         let e = 0.5 * c * v2 * (rises(k) + falls(k));
         let inst = driver_instance.get(&k).cloned().unwrap_or_else(|| "top".into());
         let entry = by.entry(inst).or_default();
+        entry.switching_mw += e;
         if is_clock(k) {
             entry.clock_mw += e;
         } else {
-            entry.switching_mw += e;
             toggles_sum += rises(k) + falls(k);
             nets += 1;
         }
@@ -299,5 +302,21 @@ pub fn estimate(
         mean_activity: if nets > 0 { toggles_sum / nets as f64 / cycles } else { 0.0 },
         net_capacitance_pf: total_cap,
         clock_capacitance_pf: clock_net.map(|k| cap[k as usize]).unwrap_or(0.0),
+        clock_net_switching_mw: clock_net
+            .map(|k| 0.5 * cap[k as usize] * v2 * 2.0 / clock_ns)
+            .unwrap_or(0.0),
+    }
+}
+
+/// A uniform activity: every net makes `activity` transitions per cycle (half rising),
+/// over `cycles` cycles. What OpenSTA's `set_power_activity -global` assumes; used to
+/// compare the two power computations.
+pub fn uniform_activity(netlist: &Netlist, activity: f64, cycles: u64) -> Activity {
+    let half = (activity * cycles as f64 / 2.0).round() as u64;
+    let n = netlist.net_count as usize;
+    Activity {
+        cycles,
+        rises: vec![half; n],
+        falls: vec![half; n],
     }
 }

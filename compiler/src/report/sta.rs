@@ -66,7 +66,6 @@ pub struct StaPower {
 pub struct StaResult {
     pub timing: Timing,
     pub power: Option<StaPower>,
-    pub area_um2: Option<f64>,
 }
 
 fn script(liberty: &str, netlist: &str, top: &str, clock_ns: f64, activity: Option<f64>) -> String {
@@ -76,8 +75,7 @@ fn script(liberty: &str, netlist: &str, top: &str, clock_ns: f64, activity: Opti
          set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n\
          set_output_delay 0 -clock clk [all_outputs]\n\
          puts \"AECC-SETUP\"\nreport_checks -path_delay max -digits 4\n\
-         puts \"AECC-HOLD\"\nreport_checks -path_delay min -digits 4\n\
-         puts \"AECC-AREA\"\nreport_design_area\n"
+         puts \"AECC-HOLD\"\nreport_checks -path_delay min -digits 4\n"
     );
     if let Some(a) = activity {
         // the activity must be set before the first report_power (see the pdk README)
@@ -207,14 +205,7 @@ pub fn run(
     let setup = parse_path(section(&out, "AECC-SETUP", &["AECC-HOLD"])).ok_or_else(|| {
         ReportError::parse("OpenSTA report_checks -path_delay max", tools::tail(&out, 20))
     })?;
-    let hold = parse_path(section(&out, "AECC-HOLD", &["AECC-AREA"])).unwrap_or_default();
-    let area_text = section(&out, "AECC-AREA", &["AECC-POWER"]);
-    // "Design area 698 u^2 100% utilization."
-    let area_um2 = area_text
-        .lines()
-        .find(|l| l.contains("Design area"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok());
+    let hold = parse_path(section(&out, "AECC-HOLD", &["AECC-POWER"])).unwrap_or_default();
     let power = activity.and_then(|a| parse_power(section(&out, "AECC-POWER", &[]), a));
     let mut layers: Vec<String> = Vec::new();
     for p in &setup.points {
@@ -234,7 +225,6 @@ pub fn run(
             critical_layers: layers,
         },
         power,
-        area_um2,
     })
 }
 

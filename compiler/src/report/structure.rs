@@ -126,6 +126,9 @@ pub enum LogicKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logic {
     pub kind: LogicKind,
+    /// The top-level instance it belongs to (index into [`DesignStructure::owners`]),
+    /// `None` for the top module's own logic.
+    pub owner: Option<u32>,
     pub inputs: Vec<Bit>,
     pub outputs: Vec<u32>,
     /// For sums: the adder width after trimming bits nobody reads.
@@ -135,6 +138,7 @@ pub struct Logic {
 /// One flip-flop bit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlipFlop {
+    pub owner: Option<u32>,
     pub d: Bit,
     pub q: u32,
     /// Synchronous (or asynchronous) reset to a constant.
@@ -145,27 +149,21 @@ pub struct FlipFlop {
     pub control: Vec<Bit>,
 }
 
-/// A submodule instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    pub module: String,
-    pub name: String,
-}
-
-/// The structure of one module (its own logic; instances are listed, not expanded).
+/// The flattened structure of a design: every module instance inlined, so constants and
+/// unused bits propagate across module boundaries as they do in a flattening synthesis.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModuleStructure {
-    pub name: String,
+pub struct DesignStructure {
+    pub top: String,
+    /// Top-level instances (`(instance name, module name)`): the layers.
+    pub owners: Vec<(String, String)>,
+    /// Line of each top-level instance statement in the top module's file.
+    pub owner_lines: Vec<usize>,
     pub logic: Vec<Logic>,
     pub flip_flops: Vec<FlipFlop>,
-    pub instances: Vec<Instance>,
-    /// Flip-flop bits removed: constant input, or never read.
+    /// Flip-flop bits removed: constant input, never read, or a duplicate.
     pub removed_flip_flops: usize,
-    /// Input and output port bits.
-    pub input_bits: u32,
-    pub output_bits: u32,
-    /// Constructs the reader did not analyse.
-    pub skipped: Vec<String>,
+    /// Constructs the reader did not analyse, modules not found.
+    pub notes: Vec<String>,
 }
 
 /// Nets with union-find aliasing and constant classes.
@@ -227,26 +225,42 @@ struct Signal {
     signed: bool,
 }
 
-struct Analyser {
+struct Analyser<'m> {
     nets: Nets,
+    /// The current instance's parameters and signals (a scope per inlined instance).
     params: BTreeMap<String, i128>,
     signals: BTreeMap<String, Signal>,
+    /// Hierarchical path of the current instance (`u_a.u_b.`).
+    path: String,
+    owner: Option<u32>,
+    owners: Vec<(String, String)>,
+    owner_lines: Vec<usize>,
+    modules: &'m HashMap<String, &'m Module>,
     logic: Vec<Logic>,
     flip_flops: Vec<FlipFlop>,
-    instances: Vec<Instance>,
-    /// Nets that are roots of liveness (output ports, instance inputs).
+    /// Nets that are roots of liveness (the top's output ports).
     roots: Vec<Bit>,
-    skipped: Vec<String>,
+    notes: Vec<String>,
+    /// Every signal's nets by full path, kept when its scope closes.
+    all_signals: Vec<(String, Vec<u32>)>,
+    /// Signal bits found constant by a previous pass: `(path, bit index) -> value`.
+    seed: &'m HashMap<(String, usize), bool>,
 }
 
 /// The largest width the reader handles for one value (wider values are truncated, which
 /// only happens for malformed input).
 const MAX_WIDTH: i128 = 1 << 20;
 
-impl Analyser {
+impl Analyser<'_> {
     fn declare(&mut self, name: &str, msb: i128, lsb: i128, signed: bool) {
         let width = ((msb - lsb).abs() + 1).min(MAX_WIDTH) as usize;
-        let nets = (0..width).map(|_| self.nets.fresh()).collect();
+        let nets: Vec<u32> = (0..width).map(|_| self.nets.fresh()).collect();
+        let full = format!("{}{name}", self.path);
+        for (i, &n) in nets.iter().enumerate() {
+            if let Some(&c) = self.seed.get(&(full.clone(), i)) {
+                self.nets.drive(n, Bit::of(c));
+            }
+        }
         self.signals.insert(
             name.to_string(),
             Signal {
@@ -273,6 +287,7 @@ impl Analyser {
         let bits = outputs.iter().map(|&n| Bit::Net(n)).collect();
         self.logic.push(Logic {
             kind,
+            owner: self.owner,
             inputs: inputs
                 .into_iter()
                 .filter(|b| matches!(b, Bit::Net(_)))
@@ -1140,11 +1155,13 @@ impl Analyser {
                         d: b,
                         conditions: 0,
                         reset: false,
+                        reset_value: None,
                         control: Vec::new(),
                     });
                     e.conditions += 1;
                     if is_reset && b.constant().is_some() && e.conditions == 1 {
                         e.reset = true;
+                        e.reset_value = Some(b);
                     } else {
                         e.d = b;
                     }
@@ -1200,7 +1217,14 @@ impl Analyser {
                         let enable = !unconditional && !(ns.reset && ns.conditions >= 2);
                         let mut control = vec![clock];
                         control.extend(ns.control);
+                        // a constant input: the flip-flop is a constant (synthesis removes it)
+                        if let (Some(_), false) = (ns.d.constant(), enable) {
+                            if !ns.reset || Some(ns.d) == ns.reset_value {
+                                self.nets.drive(q, ns.d);
+                            }
+                        }
                         self.flip_flops.push(FlipFlop {
+                            owner: self.owner,
                             d: ns.d,
                             q,
                             reset: ns.reset,
@@ -1227,6 +1251,7 @@ struct NextState {
     d: Bit,
     conditions: u32,
     reset: bool,
+    reset_value: Option<Bit>,
     control: Vec<Bit>,
 }
 
@@ -1251,119 +1276,217 @@ fn magnitude(c: u128, w: u32) -> (bool, u128) {
     }
 }
 
-/// The module's ports (input and output directions) from `modules`, by module name, for
-/// instance connections.
-fn port_directions(modules: &[Module]) -> HashMap<String, Vec<(String, Dir)>> {
-    modules
-        .iter()
-        .map(|m| {
-            (
-                m.name.clone(),
-                m.ports.iter().map(|p| (p.name.clone(), p.dir)).collect(),
-            )
-        })
-        .collect()
+impl Analyser<'_> {
+    /// Processes the current scope's module: ports and declarations are already there.
+    fn module_items(&mut self, m: &Module, depth: u32) {
+        for it in &m.items {
+            if let Item::Decl {
+                name,
+                range,
+                signed,
+                kind,
+                ..
+            } = it
+            {
+                let (msb, lsb) = self.range_of(range);
+                if !self.signals.contains_key(name) {
+                    self.declare(name, msb, lsb, *signed || *kind == NetKind::Integer);
+                }
+            }
+        }
+        for it in &m.items {
+            match it {
+                Item::Instance {
+                    module,
+                    name,
+                    params,
+                    connections,
+                    line,
+                } => self.instance(module, name, *line, params, connections, depth),
+                _ => self.item(it),
+            }
+        }
+    }
+
+    /// Inlines one instance: its ports are unified with the connected nets, its logic
+    /// is analysed in a scope of its own.
+    fn instance(
+        &mut self,
+        module: &str,
+        name: &str,
+        line: usize,
+        params: &[(Option<String>, Expr)],
+        connections: &[(Option<String>, Option<Expr>)],
+        depth: u32,
+    ) {
+        let Some(m) = self.modules.get(module).copied() else {
+            self.notes.push(format!(
+                "module {module} (instance {}{name}) is not defined: its logic is not counted",
+                self.path
+            ));
+            // its outputs are unknown values: fresh nets (already declared)
+            return;
+        };
+        if depth > 64 {
+            self.notes.push(format!("instance {}{name}: hierarchy too deep", self.path));
+            return;
+        }
+        // connections evaluated in the parent's scope
+        let mut inputs: Vec<(String, Vec<Bit>)> = Vec::new();
+        let mut outputs: Vec<(String, Vec<u32>)> = Vec::new();
+        for (k, (port, e)) in connections.iter().enumerate() {
+            let Some(e) = e else { continue };
+            let decl = match port {
+                Some(p) => m.ports.iter().find(|d| &d.name == p),
+                None => m.ports.get(k),
+            };
+            let Some(decl) = decl else { continue };
+            match decl.dir {
+                Dir::Output => outputs.push((decl.name.clone(), self.lvalue(e))),
+                _ => {
+                    let v = self.eval(e, 0);
+                    inputs.push((decl.name.clone(), v.bits));
+                }
+            }
+        }
+        let mut child_params = BTreeMap::new();
+        for (k, (pname, e)) in params.iter().enumerate() {
+            let target = match pname {
+                Some(n) => Some(n.clone()),
+                None => m.params.get(k).map(|(n, _)| n.clone()),
+            };
+            if let (Some(t), Some(v)) = (target, const_eval(e, &self.params)) {
+                child_params.insert(t, v);
+            }
+        }
+        // enter the child's scope
+        let saved_signals = std::mem::take(&mut self.signals);
+        let saved_params = std::mem::take(&mut self.params);
+        let saved_path = self.path.clone();
+        let saved_owner = self.owner;
+        self.path = format!("{saved_path}{name}.");
+        if depth == 0 {
+            self.owner_lines.push(line);
+            self.owners.push((name.to_string(), module.to_string()));
+            self.owner = Some(self.owners.len() as u32 - 1);
+        }
+        for (pname, e) in &m.params {
+            let v = child_params
+                .get(pname)
+                .copied()
+                .or_else(|| const_eval(e, &self.params));
+            if let Some(v) = v {
+                self.params.insert(pname.clone(), v);
+            }
+        }
+        for it in &m.items {
+            if let Item::Param { name, value } = it {
+                if let Some(v) = const_eval(value, &self.params) {
+                    self.params.insert(name.clone(), v);
+                }
+            }
+        }
+        for p in &m.ports {
+            let (msb, lsb) = self.range_of(&p.range);
+            self.declare(&p.name, msb, lsb, p.signed);
+        }
+        for (port, bits) in inputs {
+            let nets = self.signals[&port].nets.clone();
+            let w = nets.len();
+            let mut bits = bits;
+            bits.resize(w, Bit::Zero);
+            for (n, b) in nets.into_iter().zip(bits) {
+                self.nets.drive(n, b);
+            }
+        }
+        let port_nets: Vec<(Vec<u32>, Vec<u32>)> = outputs
+            .into_iter()
+            .map(|(port, parent)| (self.signals[&port].nets.clone(), parent))
+            .collect();
+        self.module_items(m, depth + 1);
+        for s in &m.skipped {
+            self.notes.push(format!("{}: not analysed: {s}", self.path.trim_end_matches('.')));
+        }
+        for (child, parent) in port_nets {
+            for (p, c) in parent.into_iter().zip(child) {
+                self.nets.drive(p, Bit::Net(c));
+            }
+        }
+        // leave the scope
+        let scope = std::mem::replace(&mut self.signals, saved_signals);
+        for (n, sig) in scope {
+            self.all_signals.push((format!("{}{n}", self.path), sig.nets));
+        }
+        self.params = saved_params;
+        self.path = saved_path;
+        self.owner = saved_owner;
+    }
 }
 
-fn analyse_module(m: &Module, dirs: &HashMap<String, Vec<(String, Dir)>>) -> ModuleStructure {
+/// One pass of the flattened analysis of `top`, with constants found by a previous pass.
+fn analyse_pass(
+    modules: &HashMap<String, &Module>,
+    top: &Module,
+    seed: &HashMap<(String, usize), bool>,
+) -> (DesignStructure, HashMap<(String, usize), bool>) {
     let mut a = Analyser {
         nets: Nets::default(),
         params: BTreeMap::new(),
         signals: BTreeMap::new(),
+        path: String::new(),
+        owner: None,
+        owners: Vec::new(),
+        owner_lines: Vec::new(),
+        modules,
         logic: Vec::new(),
         flip_flops: Vec::new(),
-        instances: Vec::new(),
         roots: Vec::new(),
-        skipped: m.skipped.clone(),
+        notes: top.skipped.iter().map(|s| format!("{}: not analysed: {s}", top.name)).collect(),
+        all_signals: Vec::new(),
+        seed,
     };
-    for (name, e) in &m.params {
+    for (name, e) in &top.params {
         if let Some(v) = const_eval(e, &a.params) {
             a.params.insert(name.clone(), v);
         }
     }
-    for it in &m.items {
+    for it in &top.items {
         if let Item::Param { name, value } = it {
             if let Some(v) = const_eval(value, &a.params) {
                 a.params.insert(name.clone(), v);
             }
         }
     }
-    let (mut input_bits, mut output_bits) = (0, 0);
-    for p in &m.ports {
+    for p in &top.ports {
         let (msb, lsb) = a.range_of(&p.range);
         a.declare(&p.name, msb, lsb, p.signed);
-        let w = ((msb - lsb).abs() + 1) as u32;
-        match p.dir {
-            Dir::Input => input_bits += w,
-            _ => output_bits += w,
-        }
     }
-    for it in &m.items {
-        if let Item::Decl {
-            name,
-            range,
-            signed,
-            kind,
-            ..
-        } = it
-        {
-            let (msb, lsb) = a.range_of(range);
-            if !a.signals.contains_key(name) {
-                a.declare(name, msb, lsb, *signed || *kind == NetKind::Integer);
-            }
-        }
-    }
-    // instances: outputs are driven by the instance (fresh nets), inputs are read
-    let mut instance_inputs = Vec::new();
-    for it in &m.items {
-        if let Item::Instance {
-            module,
-            name,
-            connections,
-            ..
-        } = it
-        {
-            a.instances.push(Instance {
-                module: module.clone(),
-                name: name.clone(),
-            });
-            let ports = dirs.get(module);
-            for (k, (port, e)) in connections.iter().enumerate() {
-                let Some(e) = e else { continue };
-                let dir = match (ports, port) {
-                    (Some(ps), Some(p)) => ps.iter().find(|(n, _)| n == p).map(|(_, d)| *d),
-                    (Some(ps), None) => ps.get(k).map(|(_, d)| *d),
-                    (None, _) => None,
-                };
-                match dir {
-                    Some(Dir::Output) => {} // driven by the instance: the declared nets
-                    _ => instance_inputs.push(e.clone()),
-                }
-            }
-        }
-    }
-    for it in &m.items {
-        a.item(it);
-    }
-    for e in &instance_inputs {
-        let v = a.eval(e, 0);
-        a.roots.extend(v.bits);
-    }
-    for p in &m.ports {
+    a.module_items(top, 0);
+    for p in &top.ports {
         if p.dir != Dir::Input {
-            let bits: Vec<Bit> = a.signals[&p.name]
-                .nets
-                .iter()
-                .map(|&n| Bit::Net(n))
-                .collect();
+            let bits: Vec<Bit> = a.signals[&p.name].nets.iter().map(|&n| Bit::Net(n)).collect();
             a.roots.extend(bits);
         }
     }
-    finish(a, m.name.clone(), input_bits, output_bits)
+    let scope = std::mem::take(&mut a.signals);
+    for (n, sig) in scope {
+        a.all_signals.push((n, sig.nets));
+    }
+    // constants by signal path, for the next pass
+    let mut constants = HashMap::new();
+    let all = std::mem::take(&mut a.all_signals);
+    for (name, nets) in &all {
+        for (i, &n) in nets.iter().enumerate() {
+            if let Some(c) = a.nets.canon(Bit::Net(n)).constant() {
+                constants.insert((name.clone(), i), c);
+            }
+        }
+    }
+    (finish(a, top.name.clone()), constants)
 }
 
-/// Canonicalises nets, merges identical flip-flops and products, removes dead logic.
-fn finish(mut a: Analyser, name: String, input_bits: u32, output_bits: u32) -> ModuleStructure {
+/// Canonicalises nets, merges identical flip-flops, removes dead logic.
+fn finish(mut a: Analyser, top: String) -> DesignStructure {
     // canonical nets everywhere
     let mut logic = std::mem::take(&mut a.logic);
     for l in &mut logic {
@@ -1400,7 +1523,7 @@ fn finish(mut a: Analyser, name: String, input_bits: u32, output_bits: u32) -> M
     }
     let roots: Vec<Bit> = a.roots.iter().map(|&b| a.nets.canon(b)).collect();
 
-    // liveness: from output ports and instance inputs backwards
+    // liveness: from the output ports backwards
     let mut live: BTreeSet<u32> = roots
         .iter()
         .filter_map(|b| match b {
@@ -1416,19 +1539,19 @@ fn finish(mut a: Analyser, name: String, input_bits: u32, output_bits: u32) -> M
     }
     let mut ff_of: HashMap<u32, usize> = HashMap::new();
     for (i, f) in ffs.iter().enumerate() {
-        ff_of.insert(f.q, i);
+        ff_of.entry(f.q).or_insert(i);
     }
     let mut logic_live = vec![false; logic.len()];
     let mut ff_live = vec![false; ffs.len()];
     let mut stack: Vec<u32> = live.iter().copied().collect();
-    while let Some(n) = stack.pop() {
-        let push = |b: Bit, live: &mut BTreeSet<u32>, stack: &mut Vec<u32>| {
-            if let Bit::Net(m) = b {
-                if live.insert(m) {
-                    stack.push(m);
-                }
+    let push = |b: Bit, live: &mut BTreeSet<u32>, stack: &mut Vec<u32>| {
+        if let Bit::Net(m) = b {
+            if live.insert(m) {
+                stack.push(m);
             }
-        };
+        }
+    };
+    while let Some(n) = stack.pop() {
         if let Some(&i) = driver.get(&n) {
             if !logic_live[i] {
                 logic_live[i] = true;
@@ -1488,25 +1611,35 @@ fn finish(mut a: Analyser, name: String, input_bits: u32, output_bits: u32) -> M
         }
         kept_ffs.push(f);
     }
-    ModuleStructure {
-        name,
+    let mut notes = a.notes;
+    notes.sort();
+    notes.dedup();
+    DesignStructure {
+        top,
+        owners: a.owners,
+        owner_lines: a.owner_lines,
         logic: kept_logic,
         flip_flops: kept_ffs,
-        instances: a.instances,
         removed_flip_flops: removed,
-        input_bits,
-        output_bits,
-        skipped: a.skipped,
+        notes,
     }
 }
 
-/// Analyses every module of a design (all files' modules together).
-pub fn analyse(modules: &[Module]) -> BTreeMap<String, ModuleStructure> {
-    let dirs = port_directions(modules);
-    modules
-        .iter()
-        .map(|m| (m.name.clone(), analyse_module(m, &dirs)))
-        .collect()
+/// Analyses a design flattened from `top` (all files' modules together). Constants that
+/// reach a module only through a later part of the text (or through registers) are found
+/// by repeating the analysis with the constants of the previous pass, until none is new.
+pub fn analyse_design(modules: &[Module], top: &str) -> Option<DesignStructure> {
+    let by_name: HashMap<String, &Module> = modules.iter().map(|m| (m.name.clone(), m)).collect();
+    let top = by_name.get(top).copied()?;
+    let mut seed = HashMap::new();
+    for _ in 0..8 {
+        let (d, constants) = analyse_pass(&by_name, top, &seed);
+        if constants.len() <= seed.len() {
+            return Some(d);
+        }
+        seed = constants;
+    }
+    Some(analyse_pass(&by_name, top, &seed).0)
 }
 
 #[cfg(test)]
@@ -1514,9 +1647,9 @@ mod tests {
     use super::super::verilog::parse;
     use super::*;
 
-    fn one(src: &str) -> ModuleStructure {
+    fn one(src: &str) -> DesignStructure {
         let ms = parse(src).unwrap();
-        analyse(&ms).into_values().next().unwrap()
+        analyse_design(&ms, &ms[0].name).unwrap()
     }
 
     #[test]

@@ -361,6 +361,8 @@ pub enum Item {
     Instance {
         module: String,
         name: String,
+        /// Line of the instance statement (yosys `src` attributes refer to it).
+        line: usize,
         params: Vec<(Option<String>, Expr)>,
         /// Named (`.port(expr)`) or positional connections; `None` = left open.
         connections: Vec<(Option<String>, Option<Expr>)>,
@@ -666,8 +668,9 @@ impl<'a> Parser<'a> {
                         m.skipped.push(format!("{k} (line {line})"));
                     }
                     _ => {
+                        let line = self.line;
                         self.bump()?;
-                        self.instance(k, &mut m)?;
+                        self.instance(k, line, &mut m)?;
                     }
                 },
                 Tok::Op(";") => {
@@ -894,7 +897,7 @@ impl<'a> Parser<'a> {
         Ok(Stmt::Assign { lhs, rhs, blocking })
     }
 
-    fn instance(&mut self, module: String, m: &mut Module) -> PResult<()> {
+    fn instance(&mut self, module: String, line: usize, m: &mut Module) -> PResult<()> {
         let mut params = Vec::new();
         if self.eat_op("#")? {
             self.expect_op("(")?;
@@ -911,6 +914,7 @@ impl<'a> Parser<'a> {
             m.items.push(Item::Instance {
                 module: module.clone(),
                 name,
+                line,
                 params: params
                     .iter()
                     .map(|(n, e)| (n.clone(), e.clone().unwrap_or(Expr::Ident(String::new()))))

@@ -38,10 +38,20 @@ fn unescape(name: &str) -> String {
     name.strip_prefix('\\').unwrap_or(name).to_string()
 }
 
-/// Reads `stat -json` output.
+/// Reads `stat -json` output. yosys 0.23 prints the design hierarchy (`  sub  4`) in
+/// the middle of its JSON for hierarchical designs; those lines are dropped (every JSON
+/// line it writes starts with a quote or a bracket).
 pub fn parse_stat_json(text: &str) -> Result<Stat, ReportError> {
+    let clean: String = text
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            t.is_empty() || t.starts_with(['"', '{', '}', '[', ']'])
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
     let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ReportError::parse("yosys stat -json", e.to_string()))?;
+        serde_json::from_str(&clean).map_err(|e| ReportError::parse("yosys stat -json", e.to_string()))?;
     let counts = |m: &serde_json::Value| -> CellCounts {
         let mut c = CellCounts::default();
         if let Some(obj) = m.get("num_cells_by_type").and_then(|t| t.as_object()) {
@@ -297,7 +307,7 @@ pub fn generic_and_liberty(
             "dfflibmap -liberty {lib_name}\nabc -liberty {lib_name}\nopt_clean\n\
              tee -q -o liberty.json stat -json\ntee -q -o liberty.txt stat -liberty {lib_name}\n\
              flatten\nsplitnets\nopt_clean -purge\nhierarchy -top {top}\n\
-             write_verilog -noattr -noexpr -nohex -nodec mapped.v\nwrite_json mapped.json\n",
+             write_verilog -norename -noattr -noexpr -nohex -nodec mapped.v\nwrite_json mapped.json\n",
             top = design.top
         ));
         outputs.extend(["liberty.json", "liberty.txt", "mapped.v", "mapped.json"]);
@@ -517,6 +527,7 @@ mod tests {
       "\\top": { "num_cells": 3, "num_cells_by_type": { "$_DFF_P_": 2, "sub": 2 } },
       "\\sub": { "num_cells": 2, "num_cells_by_type": { "$_XOR_": 1, "$_AND_": 1 } }
    },
+       sub       2
    "design": { "num_cells": 6, "num_cells_by_type": { "$_DFF_P_": 2, "$_XOR_": 2, "$_AND_": 2 } }
 }"#;
         let s = parse_stat_json(text).unwrap();
