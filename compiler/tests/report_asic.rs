@@ -335,7 +335,7 @@ fn gate_level_activity_equals_an_icarus_simulation_and_power_matches_opensta() {
     // power: the table-based computation against OpenSTA at one global activity
     let a = 0.2;
     let uniform = power::uniform_activity(&netlist, a, 1_000_000);
-    let ours = power::estimate(&netlist, &lib, &uniform, sim.clock, 25.0);
+    let ours = power::estimate(&netlist, &lib, &uniform, sim.clock, 25.0, &[]);
     let sta = aecc::report::sta::run(mapped.lib_file.path(), &lr.netlist_v, &rtl.top, 25.0, Some(a))
         .unwrap()
         .power
@@ -349,4 +349,32 @@ fn gate_level_activity_equals_an_icarus_simulation_and_power_matches_opensta() {
         "switching"
     );
     assert!(near(ours.total.internal_mw, sta.internal_mw / 2.0, 0.10), "internal");
+}
+
+#[test]
+fn timing_is_consistent_and_a_short_clock_is_violated() {
+    let Some(lib_path) = liberty() else { return };
+    if !require_tools(TOOLS) {
+        return;
+    }
+    let g = small_graph(4);
+    let (_, rtl) = compiled(&g, "small_sta");
+    let mapped = map(&rtl, &lib_path);
+    let lr = mapped.run.liberty.as_ref().unwrap();
+    let r = aecc::report::sta::run(mapped.lib_file.path(), &lr.netlist_v, &rtl.top, 25.0, None)
+        .unwrap();
+    let t = &r.timing;
+    let p = &t.critical_path;
+    assert!(t.met && t.setup_slack_ns > 0.0 && t.hold_slack_ns >= 0.0, "{t:?}");
+    assert!((p.required_ns - p.arrival_ns - t.setup_slack_ns).abs() < 2e-4, "{p:?}");
+    assert!((t.fmax_mhz - 1000.0 / (25.0 - t.setup_slack_ns)).abs() < 1e-6);
+    assert!(p.cells >= 3, "{p:?}");
+    assert!(p.points.windows(2).all(|w| w[0].arrival_ns <= w[1].arrival_ns));
+    assert!((p.points.last().unwrap().arrival_ns - p.arrival_ns).abs() < 1e-9);
+    // a clock shorter than the path
+    let short = p.arrival_ns / 2.0;
+    let r = aecc::report::sta::run(mapped.lib_file.path(), &lr.netlist_v, &rtl.top, short, None).unwrap();
+    assert!(!r.timing.met && r.timing.setup_slack_ns < 0.0, "{:?}", r.timing);
+    // the same worst path: its slack moves by the change of period
+    assert!((r.timing.setup_slack_ns - (t.setup_slack_ns - (25.0 - short))).abs() < 2e-3);
 }

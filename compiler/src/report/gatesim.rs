@@ -28,6 +28,11 @@ pub struct GateCell {
     pub cell: String,
     /// `(pin, connection)`.
     pub pins: Vec<(String, NetRef)>,
+    /// Output pins, when the netlist says (yosys internal cells); library cells take
+    /// directions from the Liberty file.
+    pub outputs: Vec<String>,
+    /// yosys `src` attribute (`file:line.col-line.col|...`, outermost instance first).
+    pub src: Option<String>,
 }
 
 impl GateCell {
@@ -36,7 +41,7 @@ impl GateCell {
     }
 }
 
-/// A flat netlist of library cells.
+/// A flat netlist of library (or yosys internal) cells.
 #[derive(Debug, Clone)]
 pub struct Netlist {
     pub top: String,
@@ -51,122 +56,168 @@ pub struct Netlist {
     pub outputs: BTreeMap<String, Vec<NetRef>>,
 }
 
-fn net_ref(v: &serde_json::Value, map: &mut HashMap<i64, u32>, count: &mut u32) -> NetRef {
-    match v {
-        serde_json::Value::Number(n) => {
-            let id = n.as_i64().unwrap_or(0);
-            let next = *count;
-            let k = *map.entry(id).or_insert_with(|| next);
-            if k == next {
-                *count += 1;
+// The parts of yosys' `write_json` format this reader needs (typed, so a large netlist
+// does not become a tree of generic values).
+#[derive(serde::Deserialize)]
+struct JsonNetlist {
+    modules: BTreeMap<String, JsonModule>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonModule {
+    #[serde(default)]
+    ports: BTreeMap<String, JsonPort>,
+    #[serde(default)]
+    cells: BTreeMap<String, JsonCell>,
+    #[serde(default)]
+    netnames: BTreeMap<String, JsonNet>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonPort {
+    direction: String,
+    bits: Vec<JsonBit>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonCell {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    port_directions: BTreeMap<String, String>,
+    #[serde(default)]
+    connections: BTreeMap<String, Vec<JsonBit>>,
+    #[serde(default)]
+    attributes: JsonAttributes,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct JsonAttributes {
+    src: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonNet {
+    bits: Vec<JsonBit>,
+    #[serde(default)]
+    hide_name: u8,
+}
+
+#[derive(serde::Deserialize, Clone)]
+#[serde(untagged)]
+enum JsonBit {
+    Net(i64),
+    Const(String),
+}
+
+struct NetMap {
+    map: HashMap<i64, u32>,
+    count: u32,
+}
+
+impl NetMap {
+    fn get(&mut self, b: &JsonBit) -> NetRef {
+        match b {
+            JsonBit::Net(id) => {
+                let next = self.count;
+                let k = *self.map.entry(*id).or_insert(next);
+                if k == next {
+                    self.count += 1;
+                }
+                NetRef::Net(k)
             }
-            NetRef::Net(k)
+            JsonBit::Const(s) => NetRef::Const(s == "1"),
         }
-        serde_json::Value::String(s) => NetRef::Const(s == "1"),
-        _ => NetRef::Const(false),
     }
 }
 
 impl Netlist {
     /// Reads a yosys `write_json` netlist (module `top`, or the only module).
     pub fn from_yosys_json(text: &str, top: &str) -> Result<Netlist, ReportError> {
-        let v: serde_json::Value = serde_json::from_str(text)
+        let j: JsonNetlist = serde_json::from_str(text)
             .map_err(|e| ReportError::parse("yosys JSON netlist", e.to_string()))?;
-        let modules = v
-            .get("modules")
-            .and_then(|m| m.as_object())
-            .ok_or_else(|| ReportError::parse("yosys JSON netlist", "no modules"))?;
-        let (name, m) = modules
-            .iter()
-            .find(|(n, _)| n.as_str() == top)
-            .or_else(|| (modules.len() == 1).then(|| modules.iter().next()).flatten())
+        let only = j.modules.len() == 1;
+        let (name, m) = j
+            .modules
+            .into_iter()
+            .find(|(n, _)| n == top || only)
             .ok_or_else(|| ReportError::parse("yosys JSON netlist", format!("no module {top}")))?;
-        let mut map = HashMap::new();
-        let mut count = 0u32;
+        let mut nets = NetMap {
+            map: HashMap::new(),
+            count: 0,
+        };
         let mut inputs = BTreeMap::new();
         let mut outputs = BTreeMap::new();
-        if let Some(ports) = m.get("ports").and_then(|p| p.as_object()) {
-            for (pname, p) in ports {
-                let bits: Vec<NetRef> = p
-                    .get("bits")
-                    .and_then(|b| b.as_array())
-                    .map(|a| a.iter().map(|b| net_ref(b, &mut map, &mut count)).collect())
-                    .unwrap_or_default();
-                match p.get("direction").and_then(|d| d.as_str()) {
-                    Some("input") => {
-                        inputs.insert(pname.clone(), bits);
-                    }
-                    _ => {
-                        outputs.insert(pname.clone(), bits);
+        for (pname, p) in &m.ports {
+            let bits: Vec<NetRef> = p.bits.iter().map(|b| nets.get(b)).collect();
+            if p.direction == "input" {
+                inputs.insert(pname.clone(), bits);
+            } else {
+                outputs.insert(pname.clone(), bits);
+            }
+        }
+        let mut cells = Vec::with_capacity(m.cells.len());
+        for (cname, c) in m.cells {
+            let mut pins = Vec::new();
+            for (pin, bits) in &c.connections {
+                if bits.len() == 1 {
+                    pins.push((pin.clone(), nets.get(&bits[0])));
+                } else {
+                    for (i, b) in bits.iter().enumerate() {
+                        pins.push((format!("{pin}[{i}]"), nets.get(b)));
                     }
                 }
             }
-        }
-        let mut cells = Vec::new();
-        if let Some(cs) = m.get("cells").and_then(|c| c.as_object()) {
-            for (cname, c) in cs {
-                let ty = c.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string();
-                let mut pins = Vec::new();
-                if let Some(conns) = c.get("connections").and_then(|c| c.as_object()) {
-                    for (pin, bits) in conns {
-                        let bits = bits.as_array().cloned().unwrap_or_default();
-                        if bits.len() == 1 {
-                            pins.push((pin.clone(), net_ref(&bits[0], &mut map, &mut count)));
-                        } else {
-                            for (i, b) in bits.iter().enumerate() {
-                                pins.push((format!("{pin}[{i}]"), net_ref(b, &mut map, &mut count)));
-                            }
-                        }
-                    }
-                }
-                cells.push(GateCell {
-                    name: cname.clone(),
-                    cell: ty,
-                    pins,
-                });
-            }
-        }
-        let mut net_names: Vec<Option<String>> = vec![None; count as usize];
-        let mut aliases = Vec::new();
-        if let Some(nn) = m.get("netnames").and_then(|c| c.as_object()) {
-            for (n, info) in nn {
-                let hidden = info.get("hide_name").and_then(|h| h.as_i64()) == Some(1);
-                let bits = info.get("bits").and_then(|b| b.as_array()).cloned().unwrap_or_default();
-                let offset = info.get("offset").and_then(|o| o.as_i64()).unwrap_or(0);
-                for (i, b) in bits.iter().enumerate() {
-                    let r = net_ref(b, &mut map, &mut count);
-                    let alias = if bits.len() == 1 {
-                        n.clone()
+            let outputs: Vec<String> = c
+                .port_directions
+                .iter()
+                .filter(|(_, d)| d.as_str() == "output")
+                .flat_map(|(p, _)| {
+                    let n = c.connections.get(p).map_or(1, Vec::len);
+                    if n == 1 {
+                        vec![p.clone()]
                     } else {
-                        format!("{n}[{}]", i as i64 + offset)
+                        (0..n).map(|i| format!("{p}[{i}]")).collect()
+                    }
+                })
+                .collect();
+            cells.push(GateCell {
+                name: cname,
+                cell: c.ty,
+                pins,
+                outputs,
+                src: c.attributes.src,
+            });
+        }
+        let mut net_names: Vec<Option<String>> = vec![None; nets.count as usize];
+        let mut aliases = Vec::new();
+        for (n, info) in &m.netnames {
+            let hidden = info.hide_name == 1;
+            let single = info.bits.len() == 1;
+            for (i, b) in info.bits.iter().enumerate() {
+                let r = nets.get(b);
+                // a split single-bit wire keeps its `name[k]` name
+                let alias = if single { n.clone() } else { format!("{n}[{i}]") };
+                if let NetRef::Net(k) = r {
+                    let k = k as usize;
+                    if k >= net_names.len() {
+                        net_names.resize(k + 1, None);
+                    }
+                    let better = match &net_names[k] {
+                        None => true,
+                        Some(old) => !hidden && (old.starts_with('$') || alias.len() < old.len()),
                     };
-                    aliases.push((alias, r));
-                    if let NetRef::Net(k) = r {
-                        let k = k as usize;
-                        if k >= net_names.len() {
-                            net_names.resize(k + 1, None);
-                        }
-                        let name = if bits.len() == 1 {
-                            n.clone()
-                        } else {
-                            format!("{n}[{}]", i as i64 + offset)
-                        };
-                        // prefer public names, then the shortest
-                        let better = match &net_names[k] {
-                            None => true,
-                            Some(old) => !hidden && (old.starts_with('$') || name.len() < old.len()),
-                        };
-                        if better && (!hidden || net_names[k].is_none()) {
-                            net_names[k] = Some(name);
-                        }
+                    if better {
+                        net_names[k] = Some(alias.clone());
                     }
                 }
+                aliases.push((alias, r));
             }
         }
-        net_names.resize(count as usize, None);
+        net_names.resize(nets.count as usize, None);
         Ok(Netlist {
-            top: name.clone(),
-            net_count: count,
+            top: name,
+            net_count: nets.count,
             net_names,
             aliases,
             cells,
@@ -174,19 +225,79 @@ impl Netlist {
             outputs,
         })
     }
-}
 
-/// The instance path prefix of a flattened cell name (`$flatten\u_conv.$abc$12$x` ->
-/// `u_conv`), or `None` for a cell of the top module.
-pub fn instance_of(cell_name: &str) -> Option<String> {
-    let s = cell_name.strip_prefix("$flatten").unwrap_or(cell_name);
-    let s = s.strip_prefix('\\').unwrap_or(s);
-    let (first, _) = s.split_once('.')?;
-    let first = first.strip_prefix('\\').unwrap_or(first);
-    if first.is_empty() || first.starts_with('$') {
-        None
-    } else {
-        Some(first.to_string())
+    /// Which layer (top-level instance) each cell belongs to, for a flattened netlist:
+    /// a flip-flop by its `src` attribute (its outermost part is the top-level instance
+    /// statement it came through; `instance_at_line` maps that line to the instance), and
+    /// every combinational cell by the first flip-flop (in cell order) whose input cone
+    /// reaches it. Cells no flip-flop reaches belong to `top`. `is_output(cell, pin)` tells
+    /// output pins; `is_ff(cell)` tells flip-flops.
+    pub fn attribute(
+        &self,
+        is_ff: &dyn Fn(&GateCell) -> bool,
+        is_output: &dyn Fn(&GateCell, &str) -> bool,
+        instance_at_line: &dyn Fn(usize) -> Option<String>,
+    ) -> Vec<String> {
+        let mut driver: HashMap<u32, usize> = HashMap::new();
+        for (i, c) in self.cells.iter().enumerate() {
+            for (pin, r) in &c.pins {
+                if let NetRef::Net(k) = r {
+                    if is_output(c, pin) {
+                        driver.insert(*k, i);
+                    }
+                }
+            }
+        }
+        let mut owner: Vec<Option<String>> = vec![None; self.cells.len()];
+        let ff_owner = |c: &GateCell| -> String {
+            c.src
+                .as_deref()
+                .filter(|s| s.contains('|'))
+                .and_then(|s| s.split('|').next())
+                .and_then(|first| {
+                    // file:line.col-line.col
+                    let after = first.rsplit_once(':')?.1;
+                    after.split('.').next()?.parse::<usize>().ok()
+                })
+                .and_then(instance_at_line)
+                .unwrap_or_else(|| "top".to_string())
+        };
+        for (i, c) in self.cells.iter().enumerate() {
+            if !is_ff(c) {
+                continue;
+            }
+            let o = ff_owner(c);
+            owner[i] = Some(o.clone());
+            // the input cone, up to other flip-flops and primary inputs
+            let mut stack: Vec<u32> = c
+                .pins
+                .iter()
+                .filter(|(p, _)| !is_output(c, p))
+                .filter_map(|(_, r)| match r {
+                    NetRef::Net(k) => Some(*k),
+                    _ => None,
+                })
+                .collect();
+            while let Some(n) = stack.pop() {
+                let Some(&d) = driver.get(&n) else { continue };
+                if owner[d].is_some() || is_ff(&self.cells[d]) {
+                    continue;
+                }
+                owner[d] = Some(o.clone());
+                let dc = &self.cells[d];
+                for (p, r) in &dc.pins {
+                    if let NetRef::Net(k) = r {
+                        if !is_output(dc, p) {
+                            stack.push(*k);
+                        }
+                    }
+                }
+            }
+        }
+        owner
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| "top".to_string()))
+            .collect()
     }
 }
 
@@ -552,11 +663,78 @@ pub fn stream_activity(
 mod tests {
     use super::*;
 
+    const LIB: &str = r#"library ("t") {
+      cell ("nand2") { area : 1; pin ("A") { direction : "input"; capacitance : 0.002; }
+        pin ("B") { direction : "input"; capacitance : 0.002; }
+        pin ("Y") { direction : "output"; function : "!(A&B)"; } }
+      cell ("dff") { area : 4; ff ("IQ","IQN") { clocked_on : "CLK"; next_state : "D"; }
+        pin ("CLK") { direction : "input"; clock : "true"; capacitance : 0.001; }
+        pin ("D") { direction : "input"; capacitance : 0.001; }
+        pin ("Q") { direction : "output"; function : "IQ"; } }
+    }"#;
+
+    // top(clk, a, b) -> q: q <= !(a & b), and a second flip-flop from the instance at
+    // line 7 of the top file: r <= !(q & b)
+    const NETLIST: &str = r#"{"modules": {"top": {
+      "ports": {"clk": {"direction": "input", "bits": [2]}, "a": {"direction": "input", "bits": [3]},
+                "b": {"direction": "input", "bits": [4]}, "q": {"direction": "output", "bits": [6]},
+                "r": {"direction": "output", "bits": [8]}},
+      "cells": {
+        "g1": {"type": "nand2", "connections": {"A": [3], "B": [4], "Y": [5]}},
+        "f1": {"type": "dff", "attributes": {"src": "top.v:3.1-3.20"}, "connections": {"CLK": [2], "D": [5], "Q": [6]}},
+        "g2": {"type": "nand2", "connections": {"A": [6], "B": [4], "Y": [7]}},
+        "f2": {"type": "dff", "attributes": {"src": "top.v:7.3-7.40|layer.v:9.1-9.9"}, "connections": {"CLK": [2], "D": [7], "Q": [8]}}
+      },
+      "netnames": {"n5": {"hide_name": 1, "bits": [5]}, "q": {"bits": [6]}}
+    }}}"#;
+
     #[test]
-    fn flattened_names_give_the_instance() {
-        assert_eq!(instance_of("$flatten\\u_conv.$abc$1$x").as_deref(), Some("u_conv"));
-        assert_eq!(instance_of("\\u_dense.y_reg").as_deref(), Some("u_dense"));
-        assert_eq!(instance_of("$abc$1$auto$x"), None);
-        assert_eq!(instance_of("$auto$ff.cc:266:slice$203"), None);
+    fn simulates_cycles_and_counts_transitions() {
+        let lib = Library::parse(LIB).unwrap();
+        let n = Netlist::from_yosys_json(NETLIST, "top").unwrap();
+        let mut sim = Simulator::new(&n, &lib, "clk").unwrap();
+        let q = n.outputs["q"][0];
+        let r = n.outputs["r"][0];
+        let a = sim.port_assignment("a", &[true]);
+        let b = sim.port_assignment("b", &[true]);
+        let a0 = sim.port_assignment("a", &[false]);
+        let mut act = Activity {
+            cycles: 0,
+            rises: vec![0; n.net_count as usize],
+            falls: vec![0; n.net_count as usize],
+        };
+        // cycle 1: a=b=1 -> nand 0; q still 0 (reset state)
+        sim.cycle(&[a[0], b[0]], Some(&mut act));
+        assert!(!sim.value(q));
+        // cycle 2: q <= 0; a=0 -> nand 1
+        sim.cycle(&[a0[0], b[0]], Some(&mut act));
+        assert!(!sim.value(q));
+        // cycle 3: q <= 1; r <= !(0 & 1) = 1
+        sim.cycle(&[a0[0], b[0]], Some(&mut act));
+        assert!(sim.value(q) && sim.value(r));
+        assert_eq!(act.cycles, 3);
+        let NetRef::Net(qn) = q else { panic!() };
+        assert_eq!((act.rises[qn as usize], act.falls[qn as usize]), (1, 0));
+    }
+
+    #[test]
+    fn cells_belong_to_the_layer_of_the_flip_flop_they_feed() {
+        let lib = Library::parse(LIB).unwrap();
+        let n = Netlist::from_yosys_json(NETLIST, "top").unwrap();
+        let owners = n.attribute(
+            &|c| lib.cells[&c.cell].state.is_some(),
+            &|_, pin| pin == "Y" || pin == "Q",
+            &|line| (line == 7).then(|| "u_layer".to_string()),
+        );
+        let by: BTreeMap<&str, &str> = n
+            .cells
+            .iter()
+            .zip(&owners)
+            .map(|(c, o)| (c.name.as_str(), o.as_str()))
+            .collect();
+        assert_eq!(by["f1"], "top");
+        assert_eq!(by["g1"], "top");
+        assert_eq!(by["f2"], "u_layer");
+        assert_eq!(by["g2"], "u_layer");
     }
 }

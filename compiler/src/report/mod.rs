@@ -499,6 +499,7 @@ pub fn add_tool_flows(
     opts: &ReportOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), ReportError> {
+    let analysed = analyse_rtl(&rtl.files, &rtl.top)?;
     let hw = report
         .hardware
         .as_mut()
@@ -546,29 +547,36 @@ pub fn add_tool_flows(
     if (opts.synth || lib_copy.is_some()) && yosys_ok {
         progress(Progress::Start("yosys synth (generic cells per layer)", None));
         let run = yosys::generic_and_liberty(&design, lib_copy.as_ref().map(|(t, _)| t.path()), cache)?;
-        let total = yosys::GenericFigures::of(&run.stat.subtree(&rtl.top));
+        let total = yosys::GenericFigures::of(&run.stat.design);
         progress(Progress::Done(format!(
             "yosys: {} generic cells, {} gate equivalents{}",
             total.cells,
             total.gate_equivalents,
             if run.cached { " (cached)" } else { "" }
         )));
+        // per layer: the flat generic netlist's cells attributed to layers
+        let text = std::fs::read_to_string(&run.generic_netlist)
+            .map_err(ReportError::io(&run.generic_netlist))?;
+        let generic = gatesim::Netlist::from_yosys_json(&text, &rtl.top)?;
+        drop(text);
+        let owners = generic.attribute(
+            &|c| yosys::is_generic_ff(&c.cell),
+            &|c, pin| c.outputs.iter().any(|o| o == pin),
+            &|line| instance_at_line(&analysed, line),
+        );
+        let mut per: BTreeMap<String, yosys::CellCounts> = BTreeMap::new();
+        for (c, o) in generic.cells.iter().zip(&owners) {
+            *per.entry(o.clone()).or_default().cells_by_type.entry(c.cell.clone()).or_default() += 1;
+        }
+        drop(generic);
         for layer in report.layers.iter_mut() {
             if let Some(h) = layer.hardware.as_mut() {
-                h.yosys = Some(yosys::GenericFigures::of(&run.stat.subtree(&h.module)));
+                h.yosys = Some(yosys::GenericFigures::of(&per.get(&h.instance).cloned().unwrap_or_default()));
             }
         }
         let hw = report.hardware.as_mut().unwrap();
         if let Some(t) = hw.top_level.as_mut() {
-            let own = run.stat.modules.get(&rtl.top).cloned().unwrap_or_default();
-            let prims = yosys::CellCounts {
-                cells_by_type: own
-                    .cells_by_type
-                    .into_iter()
-                    .filter(|(ty, _)| !run.stat.modules.contains_key(ty))
-                    .collect(),
-            };
-            t.yosys = Some(yosys::GenericFigures::of(&prims));
+            t.yosys = Some(yosys::GenericFigures::of(&per.get("top").cloned().unwrap_or_default()));
         }
         if opts.synth {
             progress(Progress::Start("yosys synth_xilinx -flatten", None));
@@ -616,10 +624,16 @@ pub fn add_tool_flows(
             });
         }
         if let (Some(lib_run), Some((lib_file, marked))) = (&run.liberty, &lib_copy) {
-            asic_flows(report, lib_run, lib_file.path(), marked, rtl, vectors, opts, &missing, progress)?;
+            asic_flows(report, &analysed, lib_run, lib_file.path(), marked, rtl, vectors, opts, &missing, progress)?;
         }
     }
     Ok(())
+}
+
+/// The top-level instance whose statement is at `line` of the top module's file.
+fn instance_at_line(a: &Analysed, line: usize) -> Option<String> {
+    let k = a.structure.owner_lines.iter().position(|&l| l == line)?;
+    Some(a.structure.owners[k].0.clone())
 }
 
 fn round4(x: f64) -> f64 {
@@ -629,6 +643,7 @@ fn round4(x: f64) -> f64 {
 #[allow(clippy::too_many_arguments)]
 fn asic_flows(
     report: &mut DesignReport,
+    analysed: &Analysed,
     run: &yosys::LibertyRun,
     lib_file: &Path,
     lib_text: &str,
@@ -642,12 +657,28 @@ fn asic_flows(
     let lib = liberty::Library::parse(lib_text)?;
     let json = std::fs::read_to_string(&run.netlist_json).map_err(ReportError::io(&run.netlist_json))?;
     let netlist = gatesim::Netlist::from_yosys_json(&json, &rtl.top)?;
+    let owners = netlist.attribute(
+        &|c| lib.cells.get(&c.cell).is_some_and(|l| l.state.is_some()),
+        &|c, pin| {
+            lib.cells
+                .get(&c.cell)
+                .and_then(|l| l.pin(pin))
+                .is_some_and(|p| p.direction == liberty::Direction::Output)
+        },
+        &|line| instance_at_line(analysed, line),
+    );
+    let owner_of: std::collections::HashMap<&str, &str> = netlist
+        .cells
+        .iter()
+        .zip(&owners)
+        .map(|(c, o)| (c.name.as_str(), o.as_str()))
+        .collect();
     // area: the sum of the Liberty areas of the cells of the flat netlist
     let mut area = 0.0;
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_inst: BTreeMap<String, (u64, f64)> = BTreeMap::new();
     let mut ffs = 0;
-    for c in &netlist.cells {
+    for (c, o) in netlist.cells.iter().zip(&owners) {
         let cell = lib.cells.get(&c.cell).ok_or_else(|| {
             ReportError::parse("mapped netlist", format!("cell type {} is not in the Liberty file", c.cell))
         })?;
@@ -656,9 +687,7 @@ fn asic_flows(
         if cell.state.is_some() {
             ffs += 1;
         }
-        let e = by_inst
-            .entry(gatesim::instance_of(&c.name).unwrap_or_else(|| "top".into()))
-            .or_default();
+        let e = by_inst.entry(o.clone()).or_default();
         e.0 += 1;
         e.1 += cell.area;
     }
@@ -704,7 +733,7 @@ fn asic_flows(
         // leave out the pipeline fill: every register holds vector data from here on
         let skip = (rtl.latency as usize + 1).min(bits.len().saturating_sub(1));
         let act = gatesim::stream_activity(&mut sim, &bits, skip, |i| progress(Progress::Position(i as u64)));
-        let est = power::estimate(&netlist, &lib, &act, sim.clock, opts.clock_ns);
+        let est = power::estimate(&netlist, &lib, &act, sim.clock, opts.clock_ns, &owners);
         progress(Progress::Done(format!(
             "activity: {} cycles, mean {:.3} transitions/net/cycle; {:.3} mW",
             act.cycles, est.mean_activity, est.total.total_mw
@@ -720,7 +749,9 @@ fn asic_flows(
             "OpenSTA: setup slack {:.3} ns, hold slack {:.3} ns at {} ns",
             r.timing.setup_slack_ns, r.timing.hold_slack_ns, opts.clock_ns
         )));
-        asic.timing = Some(r.timing);
+        let mut timing = r.timing;
+        timing.set_layers(&|cell| owner_of.get(cell).map(|o| o.to_string()));
+        asic.timing = Some(timing);
         opensta_power = r.power;
     }
     asic.power = power_est

@@ -20,7 +20,7 @@
 //! tables in topological order from ideal (0 ns) primary inputs and clock, as an STA tool
 //! does. Energies are summed per cycle and divided by the clock period.
 
-use super::gatesim::{instance_of, Activity, NetRef, Netlist};
+use super::gatesim::{Activity, NetRef, Netlist};
 use super::liberty::{Direction, Library, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -172,13 +172,16 @@ pub fn net_slews(netlist: &Netlist, lib: &Library, cap: &[f64]) -> Vec<f64> {
 }
 
 /// Computes power from transition counts over `activity.cycles` cycles of `clock_ns`.
-/// `clock_net`: the clock (two transitions per cycle, not in `activity`).
+/// `clock_net`: the clock (two transitions per cycle, not in `activity`). `owners`: the
+/// layer of each cell (see [`Netlist::attribute`]); a net's switching power goes to the
+/// layer of its driver.
 pub fn estimate(
     netlist: &Netlist,
     lib: &Library,
     activity: &Activity,
     clock_net: Option<u32>,
     clock_ns: f64,
+    owners: &[String],
 ) -> PowerEstimate {
     let (cap, _fanout) = net_loads(netlist, lib);
     let slew = net_slews(netlist, lib, &cap);
@@ -203,8 +206,8 @@ pub fn estimate(
     // energies per run (pJ) by instance
     let mut by: BTreeMap<String, PowerBreakdown> = BTreeMap::new();
     let mut driver_instance: HashMap<u32, String> = HashMap::new();
-    for c in &netlist.cells {
-        let inst = instance_of(&c.name).unwrap_or_else(|| "top".into());
+    for (ci, c) in netlist.cells.iter().enumerate() {
+        let inst = owners.get(ci).cloned().unwrap_or_else(|| "top".into());
         let Some(cell) = lib.cells.get(&c.cell) else { continue };
         let entry = by.entry(inst.clone()).or_default();
         entry.leakage_mw += cell.leakage_nw * 1e-6;

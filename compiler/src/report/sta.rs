@@ -4,7 +4,6 @@
 //! README's "Reports" section for why the table-based estimate of [`super::power`] is
 //! the reported one).
 
-use super::gatesim::instance_of;
 use super::tools::{self, ReportError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -16,7 +15,8 @@ pub struct PathPoint {
     /// `instance/pin` as OpenSTA prints it.
     pub pin: String,
     pub cell: String,
-    /// Instance of the top module the cell belongs to (`top` for the top's own cells).
+    /// The layer (top-level instance) the cell belongs to, `top` for the top's own cells
+    /// (filled by the caller, which knows the netlist's attribution).
     pub layer: String,
     /// `rise` or `fall`.
     pub edge: String,
@@ -124,9 +124,8 @@ pub fn parse_path(text: &str) -> Option<TimingPath> {
                 if cell == "in" || cell == "out" {
                     continue;
                 }
-                let inst_name = pin.rsplit_once('/').map(|(a, _)| a).unwrap_or(&pin);
                 p.points.push(PathPoint {
-                    layer: instance_of(inst_name).unwrap_or_else(|| "top".into()),
+                    layer: String::new(),
                     pin,
                     cell,
                     edge: if parts[2] == "^" { "rise".into() } else { "fall".into() },
@@ -207,12 +206,6 @@ pub fn run(
     })?;
     let hold = parse_path(section(&out, "AECC-HOLD", &["AECC-POWER"])).unwrap_or_default();
     let power = activity.and_then(|a| parse_power(section(&out, "AECC-POWER", &[]), a));
-    let mut layers: Vec<String> = Vec::new();
-    for p in &setup.points {
-        if layers.last() != Some(&p.layer) {
-            layers.push(p.layer.clone());
-        }
-    }
     let period = clock_ns - setup.slack_ns;
     Ok(StaResult {
         timing: Timing {
@@ -222,7 +215,7 @@ pub fn run(
             met: setup.slack_ns >= 0.0 && hold.slack_ns >= 0.0,
             fmax_mhz: if period > 0.0 { 1000.0 / period } else { 0.0 },
             critical_path: setup,
-            critical_layers: layers,
+            critical_layers: Vec::new(),
         },
         power,
     })
@@ -269,9 +262,8 @@ Path Type: max
         assert_eq!(p.arrival_ns, 1.4703);
         assert_eq!(p.required_ns, 24.874);
         assert_eq!(p.points.len(), 3);
-        assert_eq!(p.points[0].layer, "u1");
         assert_eq!(p.points[0].cell, "sky130_fd_sc_hd__nand2_1");
-        assert_eq!(p.points[2].layer, "top");
+        assert_eq!(p.points[0].pin, "$flatten\\u1.$abc$270$auto$blifparse.cc:386:parse_blif$271/Y");
     }
 
     #[test]
@@ -279,5 +271,21 @@ Path Type: max
         let t = "Total                3.427748e-05 2.598300e-06 2.596803e-10 3.687604e-05 100.0%\n";
         let p = parse_power(t, 0.1).unwrap();
         assert!((p.total_mw - 0.03687604).abs() < 1e-12);
+    }
+}
+
+impl Timing {
+    /// Sets every critical-path point's layer from the cell name (`name/PIN`) and the
+    /// ordered list of layers the path crosses.
+    pub fn set_layers(&mut self, layer_of_cell: &dyn Fn(&str) -> Option<String>) {
+        let mut layers: Vec<String> = Vec::new();
+        for p in &mut self.critical_path.points {
+            let cell = p.pin.rsplit_once('/').map(|(a, _)| a).unwrap_or(&p.pin);
+            p.layer = layer_of_cell(cell).unwrap_or_else(|| "top".into());
+            if layers.last() != Some(&p.layer) {
+                layers.push(p.layer.clone());
+            }
+        }
+        self.critical_layers = layers;
     }
 }

@@ -271,52 +271,56 @@ fn run_yosys(dir: &Path, script: &str, step: &str) -> Result<(), ReportError> {
 
 /// Result of the generic (+ Liberty) yosys run.
 pub struct GenericRun {
+    /// `stat -json` of the flattened generic netlist.
     pub stat: Stat,
-    /// With a Liberty file: the mapped cells per module, and the flat mapped netlist.
+    /// The flattened generic netlist (yosys JSON), for per-layer attribution.
+    pub generic_netlist: PathBuf,
+    /// With a Liberty file: the flat mapped netlist.
     pub liberty: Option<LibertyRun>,
     pub cached: bool,
+    /// Keeps an uncached work directory alive as long as the paths are used.
+    _work: Option<tempfile::TempDir>,
 }
 
 pub struct LibertyRun {
-    pub stat: Stat,
     /// The flat mapped netlist: Verilog for OpenSTA, JSON for the power simulation.
     pub netlist_v: PathBuf,
     pub netlist_json: PathBuf,
-    /// yosys' own `Chip area for top module` (um^2), to cross-check.
+    /// yosys' own `Chip area for module` (um^2), to cross-check.
     pub yosys_chip_area: Option<f64>,
 }
 
-/// `synth -top TOP` (hierarchical) + `stat -json`; with `liberty` (a file already marked
-/// with dont_use), then `dfflibmap` + `abc -liberty`, `stat`, `flatten`, and the flat
-/// netlist written for OpenSTA (`splitnets; opt_clean -purge` so it can parse it).
+/// `synth -flatten -top TOP` + `stat -json` and the generic netlist; with `liberty` (a
+/// file already marked with dont_use), then `dfflibmap` + `abc -liberty`, `stat -liberty`,
+/// and the mapped netlist written for OpenSTA (`splitnets; opt_clean -purge` so it can
+/// parse it; `-norename` keeps the cell names the power and timing reports share).
 pub fn generic_and_liberty(
     design: &Design,
     liberty: Option<&Path>,
     cache: Option<&Path>,
 ) -> Result<GenericRun, ReportError> {
     let mut script = format!(
-        "{}\nhierarchy -check -top {top}\nsynth -top {top}\ntee -q -o generic.json stat -json\n",
+        "{}\nhierarchy -check -top {top}\nsynth -flatten -top {top}\n\
+         tee -q -o generic.json stat -json\nwrite_json generic_netlist.json\n",
         read_list(design),
         top = design.top
     );
-    let mut outputs = vec!["generic.json"];
+    let mut outputs = vec!["generic.json", "generic_netlist.json"];
     let mut key_extra = Vec::new();
     if let Some(lib) = liberty {
         let lib_name = "cells.lib";
         script.push_str(&format!(
             "dfflibmap -liberty {lib_name}\nabc -liberty {lib_name}\nopt_clean\n\
-             tee -q -o liberty.json stat -json\ntee -q -o liberty.txt stat -liberty {lib_name}\n\
-             flatten\nsplitnets\nopt_clean -purge\nhierarchy -top {top}\n\
-             write_verilog -norename -noattr -noexpr -nohex -nodec mapped.v\nwrite_json mapped.json\n",
-            top = design.top
+             tee -q -o liberty.txt stat -liberty {lib_name}\n\
+             splitnets\nopt_clean -purge\n\
+             write_verilog -norename -noattr -noexpr -nohex -nodec mapped.v\nwrite_json mapped.json\n"
         ));
-        outputs.extend(["liberty.json", "liberty.txt", "mapped.v", "mapped.json"]);
-        let bytes = std::fs::read(lib).map_err(ReportError::io(lib))?;
-        key_extra = bytes;
+        outputs.extend(["liberty.txt", "mapped.v", "mapped.json"]);
+        key_extra = std::fs::read(lib).map_err(ReportError::io(lib))?;
     }
     let mut key = design_key("yosys-generic", design, &script);
     key.put(&key_extra);
-    let (dir, _keep, cached) = tools::cached(cache, key.hex(), &outputs, |work| {
+    let (dir, work, cached) = tools::cached(cache, key.hex(), &outputs, |work| {
         write_design(work, design)?;
         if let Some(lib) = liberty {
             std::fs::copy(lib, work.join("cells.lib")).map_err(ReportError::io(lib))?;
@@ -330,46 +334,26 @@ pub fn generic_and_liberty(
     let liberty = match liberty {
         None => None,
         Some(_) => {
-            let stat = parse_stat_json(&tools::read(&dir, "liberty.json")?)?;
             let text = tools::read(&dir, "liberty.txt")?;
             let yosys_chip_area = text
                 .lines()
-                .find(|l| l.contains("Chip area for top module"))
-                .or_else(|| text.lines().find(|l| l.contains("Chip area for module")))
+                .find(|l| l.contains("Chip area for"))
                 .and_then(|l| l.rsplit(':').next())
                 .and_then(|v| v.trim().parse().ok());
-            // results must outlive a temporary work directory: copy them out when needed
-            let (netlist_v, netlist_json) = persist(&dir, cache.is_none())?;
             Some(LibertyRun {
-                stat,
-                netlist_v,
-                netlist_json,
+                netlist_v: dir.join("mapped.v"),
+                netlist_json: dir.join("mapped.json"),
                 yosys_chip_area,
             })
         }
     };
     Ok(GenericRun {
         stat,
+        generic_netlist: dir.join("generic_netlist.json"),
         liberty,
         cached,
+        _work: work,
     })
-}
-
-/// Without a cache the work directory is deleted on return; the netlists move to a
-/// directory that lives for the process.
-fn persist(dir: &Path, temporary: bool) -> Result<(PathBuf, PathBuf), ReportError> {
-    if !temporary {
-        return Ok((dir.join("mapped.v"), dir.join("mapped.json")));
-    }
-    let keep = tempfile::Builder::new()
-        .prefix("aecc-netlist-")
-        .tempdir()
-        .map_err(ReportError::io(std::env::temp_dir()))?
-        .keep();
-    for f in ["mapped.v", "mapped.json"] {
-        std::fs::copy(dir.join(f), keep.join(f)).map_err(ReportError::io(dir.join(f)))?;
-    }
-    Ok((keep.join("mapped.v"), keep.join("mapped.json")))
 }
 
 /// `synth_xilinx -flatten -top TOP` + `stat -json`.
