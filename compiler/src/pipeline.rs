@@ -123,13 +123,19 @@ pub fn compile_lowered(
             top_name: top.to_string(),
         },
     )?;
-    let report = design_report(
+    let mut report = design_report(
         &graph,
         &model.display().to_string(),
         top,
         rtl.latency,
         &warnings,
     )?;
+    // the analytic estimate reads the emitted Verilog; it never fails a compile
+    if let Err(e) = crate::report::add_analytic(&mut report, &rtl.files, 25.0) {
+        report
+            .warnings
+            .push(format!("analytic hardware estimate unavailable: {e}"));
+    }
     Ok(Compiled {
         model: model.to_path_buf(),
         graph,

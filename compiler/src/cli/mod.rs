@@ -38,6 +38,31 @@ pub enum Command {
         /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
         max_adder_bits: u64,
+        /// Also write DIR/report.{json,md,html} with the flows chosen by --synth/--liberty
+        /// (as `aecc report DIR`)
+        #[arg(long)]
+        report: bool,
+        #[command(flatten)]
+        flows: ReportFlows,
+    },
+    /// Area, power, timing and latency report of a compiled directory:
+    /// DIR/report.json, DIR/report.md, DIR/report.html
+    Report {
+        /// A directory written by `aecc compile`
+        dir: PathBuf,
+        #[command(flatten)]
+        flows: ReportFlows,
+        /// Clock period in ns for timing and power (default 25: 40 MHz)
+        #[arg(long, default_value_t = 25.0)]
+        clock_ns: f64,
+        /// The ONNX model (default: the path recorded in DIR/report.json), for the power
+        /// vectors
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Real-valued input samples for the power simulation (.npy/.csv; default: the
+        /// model's samples/input.npy)
+        #[arg(long)]
+        samples: Option<PathBuf>,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -126,6 +151,23 @@ impl HlsChoice {
     }
 }
 
+/// The tool flows of a report (`aecc report`, `aecc compile --report`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReportFlows {
+    /// yosys synthesis: generic cells and transistors per layer, Xilinx 7 LUT/FF/CARRY/DSP
+    #[arg(long)]
+    pub synth: bool,
+    /// With --synth: yosys synth_ice40, and nextpnr-ice40 Fmax when the design fits
+    #[arg(long)]
+    pub ice40: bool,
+    /// Liberty library: mapped area, OpenSTA slack, power at the model's activity
+    #[arg(long)]
+    pub liberty: Option<PathBuf>,
+    /// Do not read or write the tool-result cache
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
 /// Entry point; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -175,6 +217,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             passes,
             hls,
             max_adder_bits,
+            report,
+            flows,
         } => {
             let opts = CompileOptions {
                 top,
@@ -198,6 +242,12 @@ pub fn run(cli: Cli) -> Result<i32> {
                     choice.flavor().name()
                 );
             }
+            if report {
+                let mut r = compiled.report.clone();
+                let vectors = crate::report::model_vectors(&compiled.graph, &model, None)?;
+                full_report(&mut r, &compiled.rtl, vectors, &flows, 25.0, &output)?;
+                return Ok(0);
+            }
             print!("{}", compiled.report.summary());
             println!(
                 "wrote {}/rtl/{}.v, {}/report.json",
@@ -205,6 +255,28 @@ pub fn run(cli: Cli) -> Result<i32> {
                 compiled.rtl.top,
                 output.display()
             );
+            Ok(0)
+        }
+        Command::Report {
+            dir,
+            flows,
+            clock_ns,
+            model,
+            samples,
+        } => {
+            let (mut r, rtl) = crate::report::load_compiled(&dir)?;
+            let model = model.unwrap_or_else(|| PathBuf::from(&r.model));
+            let vectors = if model.exists() {
+                let (graph, _) = lower(&model, None)?;
+                crate::report::model_vectors(&graph, &model, samples.as_deref())?
+            } else {
+                eprintln!(
+                    "warning: model {} not found (pass --model): no power vectors",
+                    model.display()
+                );
+                None
+            };
+            full_report(&mut r, &rtl, vectors, &flows, clock_ns, &dir)?;
             Ok(0)
         }
         Command::Simulate {
@@ -380,6 +452,66 @@ fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
             l.samples
         );
     }
+}
+
+/// Runs every report flow with progress on the terminal and writes the report files.
+fn full_report(
+    report: &mut crate::report::DesignReport,
+    rtl: &aecc_testbench::RtlDesign,
+    vectors: Option<crate::report::Vectors>,
+    flows: &ReportFlows,
+    clock_ns: f64,
+    dir: &std::path::Path,
+) -> Result<()> {
+    use crate::report::{add_analytic, add_tool_flows, write_files, Progress, ReportOptions};
+    if !clock_ns.is_finite() || clock_ns <= 0.0 {
+        bail!("--clock-ns must be a positive number of nanoseconds, got {clock_ns}");
+    }
+    let opts = ReportOptions {
+        synth: flows.synth,
+        ice40: flows.ice40,
+        liberty: flows.liberty.clone(),
+        clock_ns,
+        cache: (!flows.no_cache).then(crate::report::tools::default_cache_dir),
+    };
+    if let Some(l) = &opts.liberty {
+        if !l.is_file() {
+            bail!("Liberty file {} not found", l.display());
+        }
+    }
+    add_analytic(report, &rtl.files, clock_ns)?;
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut on_progress = |p: Progress| match p {
+        Progress::Start(what, len) => {
+            let pb = match len {
+                Some(n) => progress_bar(n, what),
+                None => {
+                    let pb = indicatif::ProgressBar::new_spinner();
+                    pb.set_message(what.to_string());
+                    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+                    pb
+                }
+            };
+            bar = Some(pb);
+        }
+        Progress::Position(n) => {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        }
+        Progress::Done(text) => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            eprintln!("{text}");
+        }
+    };
+    add_tool_flows(report, rtl, vectors.as_ref(), &opts, &mut on_progress)?;
+    let written = write_files(report, dir)?;
+    print!("{}", report.summary());
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
+    Ok(())
 }
 
 fn report_comparison(what: &str, c: &Comparison) -> bool {
