@@ -15,6 +15,8 @@ pub enum Error {
     Sim(#[from] aecc_sim::SimError),
     #[error(transparent)]
     Cosim(#[from] aecc_testbench::CosimError),
+    #[error(transparent)]
+    Weights(#[from] crate::weights::WeightsError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -1,7 +1,7 @@
 //! The compile pipeline: ONNX -> IR -> passes -> Verilog (+ report), as one function
 //! the CLI and the tests share.
 
-use crate::backend::verilog::{self, VerilogOptions};
+use crate::backend::verilog::{self, ReconfigDesign, ReconfigOptions, VerilogOptions};
 use crate::error::Error;
 use crate::passes::{default_pipeline, PassManager};
 use crate::report::{design_report, DesignReport};
@@ -16,6 +16,9 @@ pub struct CompileOptions {
     pub top: Option<String>,
     /// Passes to run instead of the default pipeline.
     pub passes: Option<Vec<String>>,
+    /// Weights and biases in configuration registers (`--weights registers`, see
+    /// [`crate::weights`]); `None`: constant weights.
+    pub reconfig: Option<ReconfigOptions>,
 }
 
 /// Everything one compile produces.
@@ -26,6 +29,10 @@ pub struct Compiled {
     pub rtl: RtlDesign,
     pub report: DesignReport,
     pub warnings: Vec<String>,
+    /// The configuration port, memory map and registers (`--weights registers`).
+    pub reconfig: Option<ReconfigDesign>,
+    /// The passes that ran (`None`: the default pipeline).
+    pub passes: Option<Vec<String>>,
 }
 
 /// A Verilog identifier derived from the model path: the file stem, or the folder name
@@ -77,14 +84,19 @@ pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<Stri
 
 /// Compiles an ONNX model to Verilog and a report (in memory).
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let (graph, warnings) = lower(model, opts.passes.as_deref())?;
+    let (graph, mut warnings) = lower(model, opts.passes.as_deref())?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
-    let rtl = verilog::emit(
-        &graph,
-        &VerilogOptions {
-            top_name: top.clone(),
-        },
-    )?;
+    let vopts = VerilogOptions {
+        top_name: top.clone(),
+    };
+    let (rtl, reconfig) = match &opts.reconfig {
+        None => (verilog::emit(&graph, &vopts)?, None),
+        Some(r) => {
+            warnings.extend(verilog::undeclared_weights(&graph));
+            let d = verilog::emit_reconfigurable(&graph, &vopts, r)?;
+            (d.design.rtl.clone(), Some(d))
+        }
+    };
     let report = design_report(
         &graph,
         &model.display().to_string(),
@@ -98,6 +110,8 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
         rtl,
         report,
         warnings,
+        reconfig,
+        passes: opts.passes.clone(),
     })
 }
 
@@ -119,6 +133,9 @@ impl Compiled {
         let p = dir.join("ir.txt");
         std::fs::write(&p, aecc_ir::printer::print(&self.graph)).map_err(|e| Error::io(&p, e))?;
         written.push(p);
+        if let Some(r) = &self.reconfig {
+            written.extend(crate::weights::write_chip_files(self, r, dir)?);
+        }
         Ok(written)
     }
 }

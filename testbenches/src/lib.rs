@@ -13,12 +13,16 @@
 //! digit first; `IDLE` = bubble cycles before it) and prints one `HEX` line of
 //! `out_data` per `out_valid` cycle on stdout. See `hdl-templates/tb/harness.cpp`.
 
+pub mod config;
 pub mod cosim;
 pub mod design;
 pub mod error;
 pub mod lanes;
 pub mod tools;
 
+pub use config::{
+    ConfigPort, ConfiguredCosim, ConfiguredDesign, ConfiguredRun, SeuInjection, SeuPort,
+};
 pub use cosim::{compare_outputs, BuildOptions, Cosim};
 pub use design::{Lane, Port, RtlDesign};
 pub use error::{CosimError, Mismatch};

@@ -1,5 +1,7 @@
 //! The `aecc` command line.
 
+mod hardware;
+
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
 use crate::verify::{
     check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
@@ -7,6 +9,7 @@ use crate::verify::{
 };
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use hardware::{HardwareArgs, SeuArgs};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -31,6 +34,8 @@ pub enum Command {
         /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
         #[arg(long, value_delimiter = ',')]
         passes: Option<Vec<String>>,
+        #[command(flatten)]
+        hw: HardwareArgs,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -64,6 +69,26 @@ pub enum Command {
         output: Option<PathBuf>,
         #[arg(long)]
         top: Option<String>,
+        /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
+        #[arg(long, value_delimiter = ',')]
+        passes: Option<Vec<String>>,
+        #[command(flatten)]
+        hw: HardwareArgs,
+        #[command(flatten)]
+        seu: SeuArgs,
+    },
+    /// Write the configuration image (.mem and .json) of a model's weights for a chip
+    /// compiled with --weights registers, after checking that the model has the chip's
+    /// architecture and precisions
+    Weights {
+        /// The model with the new weights
+        model: PathBuf,
+        /// The chip: the output directory of `aecc compile --weights registers`
+        #[arg(long = "for", value_name = "DIR")]
+        chip: PathBuf,
+        /// Output folder [default: DIR/images/<model name>]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
@@ -103,8 +128,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             top,
             passes,
+            hw,
         } => {
-            let compiled = compile(&model, &CompileOptions { top, passes })?;
+            let compiled = compile(
+                &model,
+                &CompileOptions {
+                    top,
+                    passes,
+                    reconfig: hw.reconfig(false)?,
+                },
+            )?;
             compiled.write(&output)?;
             print!("{}", compiled.report.summary());
             println!(
@@ -177,7 +210,23 @@ pub fn run(cli: Cli) -> Result<i32> {
             bubbles,
             output,
             top,
-        } => verify(model, vectors, seed, bubbles, output, top),
+            passes,
+            hw,
+            seu,
+        } => {
+            let seu = seu.options(&hw.tmr, seed)?;
+            let opts = CompileOptions {
+                top: top.or_else(|| Some(default_top_name(&model))),
+                passes,
+                reconfig: hw.reconfig(seu.is_some())?,
+            };
+            verify(model, vectors, seed, bubbles, output, opts, seu)
+        }
+        Command::Weights {
+            model,
+            chip,
+            output,
+        } => hardware::weights_command(&model, &chip, output),
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -234,15 +283,13 @@ fn verify(
     seed: u64,
     bubbles: bool,
     output: Option<PathBuf>,
-    top: Option<String>,
+    opts: CompileOptions,
+    seu: Option<crate::verify_config::SeuOptions>,
 ) -> Result<i32> {
-    let compiled = compile(
-        &model,
-        &CompileOptions {
-            top: top.or_else(|| Some(default_top_name(&model))),
-            passes: None,
-        },
-    )?;
+    let compiled = compile(&model, &opts)?;
+    for w in &compiled.warnings {
+        eprintln!("warning: {w}");
+    }
     let keep;
     let dir = match output {
         Some(d) => d,
@@ -271,17 +318,24 @@ fn verify(
         n_random,
         all.len() - n_random
     );
-    let pb = progress_bar(all.len() as u64, "co-sim");
-    let cmp = cosimulate(
-        &compiled.rtl,
-        &sim,
-        &all,
-        &default_cache_dir(),
-        bubbles.then_some(seed),
-        |done| pb.set_position(done as u64),
-    )?;
-    pb.finish_and_clear();
-    ok &= report_comparison("RTL vs reference", &cmp);
+    if compiled.reconfig.is_some() {
+        if bubbles {
+            bail!("--bubbles is not supported with --weights registers");
+        }
+        ok &= hardware::verify_configured(&compiled, &all, seed, seu.as_ref())?;
+    } else {
+        let pb = progress_bar(all.len() as u64, "co-sim");
+        let cmp = cosimulate(
+            &compiled.rtl,
+            &sim,
+            &all,
+            &default_cache_dir(),
+            bubbles.then_some(seed),
+            |done| pb.set_position(done as u64),
+        )?;
+        pb.finish_and_clear();
+        ok &= report_comparison("RTL vs reference", &cmp);
+    }
     if ok {
         println!(
             "PASS: {} is bit-exact (latency {} cycles)",
