@@ -97,13 +97,16 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
             (d.design.rtl.clone(), Some(d))
         }
     };
-    let report = design_report(
+    let mut report = design_report(
         &graph,
         &model.display().to_string(),
         &top,
         rtl.latency,
         &warnings,
     )?;
+    if let Some(r) = &reconfig {
+        report.initiation_interval = r.design.initiation_interval;
+    }
     Ok(Compiled {
         model: model.to_path_buf(),
         graph,

@@ -2,7 +2,7 @@
 //! injection, and the `aecc weights` command.
 
 use super::{progress_bar, report_comparison};
-use crate::backend::verilog::{ReconfigOptions, Tmr};
+use crate::backend::verilog::{ReconfigDesign, ReconfigOptions, RegisterKind, Tmr};
 use crate::pipeline::{lower, Compiled};
 use crate::verify::default_cache_dir;
 use crate::verify_config::{cosimulate_configured, SeuOptions, SeuTarget};
@@ -59,6 +59,25 @@ impl HardwareArgs {
             seu_port,
         }))
     }
+}
+
+/// What `compile` prints about a design with reconfigurable weights.
+pub fn summary(r: &ReconfigDesign) -> String {
+    format!(
+        "  weights in registers: {} multipliers (the constant counts above do not apply), II {}\n  \
+         configuration port: {} words of {} bits ({} address bits), TMR {}: {} configuration \
+         and {} pipeline register bits (copies included)\n  \
+         memory map and image of the model's weights: config/memory_map.json, \
+         config/weights.mem, config/weights.json\n",
+        r.multipliers,
+        r.design.initiation_interval,
+        r.map.words,
+        r.map.word_width,
+        r.map.addr_width,
+        r.tmr,
+        r.registers.bits(RegisterKind::Config),
+        r.registers.bits(RegisterKind::Pipeline),
+    )
 }
 
 /// Fault-injection options of `verify`.

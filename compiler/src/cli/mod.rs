@@ -140,6 +140,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             )?;
             compiled.write(&output)?;
             print!("{}", compiled.report.summary());
+            if let Some(r) = &compiled.reconfig {
+                print!("{}", hardware::summary(r));
+            }
             println!(
                 "wrote {}/rtl/{}.v, {}/report.json",
                 output.display(),
