@@ -126,7 +126,10 @@ fn compile_writes_the_memory_map_and_the_image() {
     assert_eq!((t[3].first_word, t[3].words), (1068, 16));
     assert_eq!((chip.map.words, chip.map.addr_width), (1084, 11));
     // three copies of every configuration bit
-    assert_eq!(chip.config_register_bits, 3 * (36 * 12 + 8 * 16 + 1024 * 12 + 16 * 16));
+    assert_eq!(
+        chip.config_register_bits,
+        3 * (36 * 12 + 8 * 16 + 1024 * 12 + 16 * 16)
+    );
     let mem = std::fs::read_to_string(cfg.join("weights.mem")).unwrap();
     let words: Vec<&str> = mem.lines().filter(|l| !l.starts_with("//")).collect();
     assert_eq!(words.len(), 1084);
@@ -180,10 +183,7 @@ fn a_model_with_the_same_architecture_gets_an_image() {
         dir.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(dir
-        .path()
-        .join("images/retrained/weights.mem")
-        .exists());
+    assert!(dir.path().join("images/retrained/weights.mem").exists());
 }
 
 #[test]
@@ -215,7 +215,10 @@ fn a_model_with_other_precisions_is_refused_with_every_difference() {
         t.contains("dense") && t.contains("Dense.weight.declared.hi: chip 31, model 127"),
         "{t}"
     );
-    assert!(t.contains("Dense.weight.declared.lo: chip -32, model -128"), "{t}");
+    assert!(
+        t.contains("Dense.weight.declared.lo: chip -32, model -128"),
+        "{t}"
+    );
     assert!(t.contains("Quantize.bit_width: chip 9, model 10"), "{t}");
     assert!(!dir.path().join("images").exists());
 }
@@ -259,7 +262,14 @@ fn option_errors_are_clear() {
             "--inject-seu needs --weights registers",
         ),
         (
-            vec!["verify", model, "--weights", "registers", "--inject-seu", "2"],
+            vec![
+                "verify",
+                model,
+                "--weights",
+                "registers",
+                "--inject-seu",
+                "2",
+            ],
             "probability per clock cycle",
         ),
         (

@@ -169,7 +169,11 @@ int main(int argc, char** argv) {
     if (argc >= 6) {
 {%- if seu %}
         h.rate = std::strtod(argv[2], nullptr);
-        h.seu_state = std::strtoull(argv[3], nullptr, 10) * 2 + 1;
+        // splitmix64 of the seed: a well-mixed, non-zero xorshift state
+        uint64_t z = std::strtoull(argv[3], nullptr, 10) + 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        h.seu_state = (z ^ (z >> 31)) | 1;
         h.first = std::strtoull(argv[4], nullptr, 10);
         h.count = std::strtoull(argv[5], nullptr, 10);
         inject = h.rate > 0.0;

@@ -18,6 +18,7 @@ pub mod cosim;
 pub mod design;
 pub mod error;
 pub mod lanes;
+pub mod synth;
 pub mod tools;
 
 pub use config::{
@@ -27,6 +28,7 @@ pub use cosim::{compare_outputs, BuildOptions, Cosim};
 pub use design::{Lane, Port, RtlDesign};
 pub use error::{CosimError, Mismatch};
 pub use lanes::{pack_lanes, unpack_lanes};
+pub use synth::{synth_stats, SynthStats};
 pub use tools::{
     iverilog_check, lint, require_tools, tool_available, verilator_version, yosys_elaborate,
 };

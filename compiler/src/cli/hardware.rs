@@ -124,7 +124,7 @@ pub fn verify_configured(
     seu: Option<&SeuOptions>,
 ) -> Result<bool> {
     let design = compiled.reconfig.as_ref().expect("registers mode");
-    let second = random_weights(&compiled.graph, &design.map, seed ^ 0x5eed_0f_c0f1)?;
+    let second = random_weights(&compiled.graph, &design.map, seed ^ 0x5eed_c0f1)?;
     let sets = [
         (
             format!(
