@@ -20,6 +20,8 @@ pub enum Error {
     TooLarge(#[from] crate::limits::SizeError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Weights(#[from] crate::weights::WeightsError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -1,5 +1,7 @@
 //! The `aecc` command line.
 
+mod hardware;
+
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
 use crate::verify::{
     check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
@@ -7,6 +9,7 @@ use crate::verify::{
 };
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use hardware::{HardwareArgs, SeuArgs};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -44,6 +47,8 @@ pub enum Command {
         report: bool,
         #[command(flatten)]
         flows: ReportFlows,
+        #[command(flatten)]
+        hw: HardwareArgs,
     },
     /// Area, power, timing and latency report of a compiled directory:
     /// DIR/report.json, DIR/report.md, DIR/report.html
@@ -113,6 +118,26 @@ pub enum Command {
         /// See `aecc compile --max-adder-bits`
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
         max_adder_bits: u64,
+        /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
+        #[arg(long, value_delimiter = ',')]
+        passes: Option<Vec<String>>,
+        #[command(flatten)]
+        hw: HardwareArgs,
+        #[command(flatten)]
+        seu: SeuArgs,
+    },
+    /// Write the configuration image (.mem and .json) of a model's weights for a chip
+    /// compiled with --weights registers, after checking that the model has the chip's
+    /// architecture and precisions
+    Weights {
+        /// The model with the new weights
+        model: PathBuf,
+        /// The chip: the output directory of `aecc compile --weights registers`
+        #[arg(long = "for", value_name = "DIR")]
+        chip: PathBuf,
+        /// Output folder [default: DIR/images/<model name>]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
@@ -219,11 +244,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             max_adder_bits,
             report,
             flows,
+            hw,
         } => {
             let opts = CompileOptions {
                 top,
                 passes,
                 max_adder_bits: Some(max_adder_bits),
+                reconfig: hw.reconfig(false)?,
             };
             let compiled = compile(&model, &opts)?;
             compiled.write(&output)?;
@@ -249,6 +276,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 return Ok(0);
             }
             print!("{}", compiled.report.summary());
+            if let Some(r) = &compiled.reconfig {
+                print!("{}", hardware::summary(r));
+            }
             println!(
                 "wrote {}/rtl/{}.v, {}/report.json",
                 output.display(),
@@ -365,11 +395,21 @@ pub fn run(cli: Cli) -> Result<i32> {
             ap_types,
             ac_types,
             max_adder_bits,
+            passes,
+            hw,
+            seu,
         } => {
             let headers = match hls {
                 Some(HlsChoice::Vitis) => ap_types,
                 Some(HlsChoice::Catapult) => ac_types,
                 None => None,
+            };
+            let seu = seu.options(&hw.tmr, seed)?;
+            let opts = CompileOptions {
+                top: top.or_else(|| Some(default_top_name(&model))),
+                passes,
+                max_adder_bits: Some(max_adder_bits),
+                reconfig: hw.reconfig(seu.is_some())?,
             };
             verify(
                 model,
@@ -377,11 +417,16 @@ pub fn run(cli: Cli) -> Result<i32> {
                 seed,
                 bubbles,
                 output,
-                top,
+                opts,
+                seu,
                 hls.map(|h| (h, headers)),
-                max_adder_bits,
             )
         }
+        Command::Weights {
+            model,
+            chip,
+            output,
+        } => hardware::weights_command(&model, &chip, output),
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -539,18 +584,14 @@ fn verify(
     seed: u64,
     bubbles: bool,
     output: Option<PathBuf>,
-    top: Option<String>,
+    opts: CompileOptions,
+    seu: Option<crate::verify_config::SeuOptions>,
     hls: Option<(HlsChoice, Option<PathBuf>)>,
-    max_adder_bits: u64,
 ) -> Result<i32> {
-    let compiled = compile(
-        &model,
-        &CompileOptions {
-            top: top.or_else(|| Some(default_top_name(&model))),
-            passes: None,
-            max_adder_bits: Some(max_adder_bits),
-        },
-    )?;
+    let compiled = compile(&model, &opts)?;
+    for w in &compiled.warnings {
+        eprintln!("warning: {w}");
+    }
     let keep;
     let dir = match output {
         Some(d) => d,
@@ -579,17 +620,24 @@ fn verify(
         n_random,
         all.len() - n_random
     );
-    let pb = progress_bar(all.len() as u64, "co-sim");
-    let cmp = cosimulate(
-        &compiled.rtl,
-        &sim,
-        &all,
-        &default_cache_dir(),
-        bubbles.then_some(seed),
-        |done| pb.set_position(done as u64),
-    )?;
-    pb.finish_and_clear();
-    ok &= report_comparison("RTL vs reference", &cmp);
+    if compiled.reconfig.is_some() {
+        if bubbles {
+            bail!("--bubbles is not supported with --weights registers");
+        }
+        ok &= hardware::verify_configured(&compiled, &all, seed, seu.as_ref())?;
+    } else {
+        let pb = progress_bar(all.len() as u64, "co-sim");
+        let cmp = cosimulate(
+            &compiled.rtl,
+            &sim,
+            &all,
+            &default_cache_dir(),
+            bubbles.then_some(seed),
+            |done| pb.set_position(done as u64),
+        )?;
+        pb.finish_and_clear();
+        ok &= report_comparison("RTL vs reference", &cmp);
+    }
     if let Some((choice, headers)) = hls {
         let flavor = choice.flavor();
         println!(
