@@ -31,6 +31,9 @@ pub enum Command {
         /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
         #[arg(long, value_delimiter = ',')]
         passes: Option<Vec<String>>,
+        /// Also write an HLS C++ project to DIR/hls (Vitis/Vivado HLS or Catapult)
+        #[arg(long, value_enum)]
+        hls: Option<HlsChoice>,
         /// Refuse designs whose fully unrolled arithmetic is estimated above this many
         /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
@@ -72,6 +75,16 @@ pub enum Command {
         output: Option<PathBuf>,
         #[arg(long)]
         top: Option<String>,
+        /// Also C-simulate the HLS C++ of this flavour (g++ with the vendor headers) on
+        /// the same vectors
+        #[arg(long, value_enum)]
+        hls: Option<HlsChoice>,
+        /// Directory of the ap_types headers (default: the scripts/setup-hls-headers.sh cache)
+        #[arg(long)]
+        ap_types: Option<PathBuf>,
+        /// Directory of the ac_types headers (default: the scripts/setup-hls-headers.sh cache)
+        #[arg(long)]
+        ac_types: Option<PathBuf>,
         /// See `aecc compile --max-adder-bits`
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
         max_adder_bits: u64,
@@ -80,6 +93,37 @@ pub enum Command {
     Inspect { model: PathBuf },
     /// List the IR passes
     Passes,
+}
+
+/// One sample of `--int-input` data: every value must be an integer.
+fn integer_sample(values: &[f64], sample: usize) -> Result<Vec<i64>> {
+    values
+        .iter()
+        .map(|&v| {
+            if v.fract() != 0.0 || !v.is_finite() {
+                bail!("sample {sample}: {v} is not an integer (drop --int-input for real values)")
+            }
+            Ok(v as i64)
+        })
+        .collect()
+}
+
+/// HLS flavour on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HlsChoice {
+    /// AMD/Xilinx Vitis HLS / Vivado HLS (ap_fixed)
+    Vitis,
+    /// Siemens Catapult (ac_fixed)
+    Catapult,
+}
+
+impl HlsChoice {
+    fn flavor(self) -> crate::backend::hls::HlsFlavor {
+        match self {
+            HlsChoice::Vitis => crate::backend::hls::HlsFlavor::Vitis,
+            HlsChoice::Catapult => crate::backend::hls::HlsFlavor::Catapult,
+        }
+    }
 }
 
 /// Entry point; returns the process exit code.
@@ -129,6 +173,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             top,
             passes,
+            hls,
             max_adder_bits,
         } => {
             let opts = CompileOptions {
@@ -138,6 +183,21 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             let compiled = compile(&model, &opts)?;
             compiled.write(&output)?;
+            if let Some(choice) = hls {
+                let opts =
+                    crate::backend::hls::HlsOptions::new(choice.flavor(), compiled.rtl.top.clone());
+                let project = crate::backend::hls::emit(&compiled.graph, &opts)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let dir = output.join("hls");
+                project
+                    .write_to(&dir)
+                    .with_context(|| format!("writing {}", dir.display()))?;
+                println!(
+                    "wrote {} ({} HLS project)",
+                    dir.display(),
+                    choice.flavor().name()
+                );
+            }
             print!("{}", compiled.report.summary());
             println!(
                 "wrote {}/rtl/{}.v, {}/report.json",
@@ -176,28 +236,38 @@ pub fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let n = batch.samples();
-            let out_len = sim.output_info(0).len();
-            let mut ints = Vec::with_capacity(n * out_len);
-            let mut counts = aecc_sim::OverflowCounts::new(&sim);
-            for i in 0..n {
-                let x = if int_input {
-                    batch.sample(i).iter().map(|&v| {
-                        if v.fract() != 0.0 { bail!("sample {i}: {v} is not an integer (drop --int-input for real values)") }
-                        Ok(v as i64)
-                    }).collect::<Result<Vec<i64>>>()?
-                } else if check_overflow {
-                    sim.quantize_input_counting(0, batch.sample(i), &mut counts)?
+            let ints = if check_overflow {
+                // the scalar reference with a saturation-counting hook, sample by sample
+                let out_len = sim.output_info(0).len();
+                let mut ints = Vec::with_capacity(n * out_len);
+                let mut counts = aecc_sim::OverflowCounts::new(&sim);
+                for i in 0..n {
+                    let x = if int_input {
+                        integer_sample(batch.sample(i), i)?
+                    } else {
+                        sim.quantize_input_counting(0, batch.sample(i), &mut counts)?
+                    };
+                    let y = sim
+                        .run_counting(&[&x], &mut counts)
+                        .map(|mut v| v.swap_remove(0));
+                    ints.extend(y.with_context(|| format!("sample {i}"))?);
+                }
+                report_overflow(&counts.layers(&sim));
+                ints
+            } else {
+                // the batch evaluator (integer kernels of proven width, SIMD, threads)
+                // gives the same integers as the scalar reference, sample for sample
+                let fast = aecc_sim::BatchSimulator::new(&graph)?;
+                if int_input {
+                    let mut x = Vec::with_capacity(batch.data.len());
+                    for i in 0..n {
+                        x.extend(integer_sample(batch.sample(i), i)?);
+                    }
+                    fast.run_batch(&x, n)?
                 } else {
-                    sim.quantize_input(0, batch.sample(i))?
-                };
-                let y = if check_overflow {
-                    sim.run_counting(&[&x], &mut counts)
-                        .map(|mut v| v.swap_remove(0))
-                } else {
-                    sim.run_one(&x)
-                };
-                ints.extend(y.with_context(|| format!("sample {i}"))?);
-            }
+                    fast.run_batch_f64(&batch.data, n)?
+                }
+            };
             let mut shape = vec![n];
             shape.extend(sim.output_info(0).shape.iter().skip(1));
             if int_output {
@@ -210,9 +280,6 @@ pub fn run(cli: Cli) -> Result<i32> {
                 aecc_sim::io::write_batch(&output, &shape, &real)?;
             }
             println!("simulated {n} samples -> {}", output.display());
-            if check_overflow {
-                report_overflow(&counts.layers(&sim));
-            }
             Ok(0)
         }
         Command::Verify {
@@ -222,8 +289,27 @@ pub fn run(cli: Cli) -> Result<i32> {
             bubbles,
             output,
             top,
+            hls,
+            ap_types,
+            ac_types,
             max_adder_bits,
-        } => verify(model, vectors, seed, bubbles, output, top, max_adder_bits),
+        } => {
+            let headers = match hls {
+                Some(HlsChoice::Vitis) => ap_types,
+                Some(HlsChoice::Catapult) => ac_types,
+                None => None,
+            };
+            verify(
+                model,
+                vectors,
+                seed,
+                bubbles,
+                output,
+                top,
+                hls.map(|h| (h, headers)),
+                max_adder_bits,
+            )
+        }
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -322,6 +408,7 @@ fn verify(
     bubbles: bool,
     output: Option<PathBuf>,
     top: Option<String>,
+    hls: Option<(HlsChoice, Option<PathBuf>)>,
     max_adder_bits: u64,
 ) -> Result<i32> {
     let compiled = compile(
@@ -371,6 +458,25 @@ fn verify(
     )?;
     pb.finish_and_clear();
     ok &= report_comparison("RTL vs reference", &cmp);
+    if let Some((choice, headers)) = hls {
+        let flavor = choice.flavor();
+        println!(
+            "C-simulating the {} HLS C++ on the same {} vectors with g++",
+            flavor.name(),
+            all.len()
+        );
+        let hls_dir = dir.join("hls");
+        let c = crate::verify::csimulate(
+            &compiled.graph,
+            flavor,
+            &compiled.rtl.top,
+            &sim,
+            &all,
+            &hls_dir,
+            headers.as_deref(),
+        )?;
+        ok &= report_comparison(&format!("HLS C++ ({}) vs reference", flavor.name()), &c);
+    }
     if ok {
         println!(
             "PASS: {} is bit-exact (latency {} cycles)",
