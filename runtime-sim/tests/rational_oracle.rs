@@ -248,7 +248,7 @@ fn naive_eval(g: &Graph, inputs: &[Vec<Q>]) -> (Vec<Vec<Q>>, HashMap<NodeId, u64
 fn random_quantizer(r: &mut ChaCha8Rng, grid_frac: i32, channels: usize, axis: usize) -> Quantizer {
     let bits = r.random_range(1..=12u32);
     let signed = r.random_bool(0.6);
-    let narrow = r.random_bool(0.2) && !(bits == 1 && !signed);
+    let narrow = r.random_bool(0.2) && (signed || bits != 1);
     let per_channel = channels > 1 && r.random_bool(0.3);
     let n = if per_channel { channels } else { 1 };
     let e0 = -grid_frac + r.random_range(-4..=6);

@@ -200,7 +200,7 @@ fn any_quantizer() -> impl Strategy<Value = Quantizer> {
         prop::collection::vec((mantissa(24), 0i32..4, -1000i64..1000), 1..=3),
     )
         .prop_map(|(bits, signed, narrow, rounding, wrap, e0, chans)| {
-            let narrow = narrow && !(bits == 1 && !signed);
+            let narrow = narrow && (signed || bits != 1);
             let channels: Vec<ChannelQuant> = chans
                 .iter()
                 .map(|&(m, de, zp)| ChannelQuant {

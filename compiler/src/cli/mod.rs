@@ -316,15 +316,19 @@ pub fn run(cli: Cli) -> Result<i32> {
                 Some(HlsChoice::Catapult) => ac_types,
                 None => None,
             };
+            let opts = CompileOptions {
+                top: top.or_else(|| Some(default_top_name(&model))),
+                passes: None,
+                max_adder_bits: Some(max_adder_bits),
+            };
             verify(
                 model,
                 vectors,
                 seed,
                 bubbles,
                 output,
-                top,
+                opts,
                 hls.map(|h| (h, headers)),
-                max_adder_bits,
             )
         }
         Command::Inspect { model } => {
@@ -425,18 +429,10 @@ fn verify(
     seed: u64,
     bubbles: bool,
     output: Option<PathBuf>,
-    top: Option<String>,
+    opts: CompileOptions,
     hls: Option<(HlsChoice, Option<PathBuf>)>,
-    max_adder_bits: u64,
 ) -> Result<i32> {
-    let compiled = compile(
-        &model,
-        &CompileOptions {
-            top: top.or_else(|| Some(default_top_name(&model))),
-            passes: None,
-            max_adder_bits: Some(max_adder_bits),
-        },
-    )?;
+    let compiled = compile(&model, &opts)?;
     let keep;
     let dir = match output {
         Some(d) => d,
