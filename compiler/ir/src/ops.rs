@@ -324,10 +324,13 @@ impl Op {
                 }
             }
         };
-        if out.ty.width > MAX_WIDTH {
+        if out.ty.width > MAX_WIDTH || !out.interval.fits_i64() {
             return Err(format!(
-                "result needs {} bits (interval {}), more than the {} the IR supports",
-                out.ty.width, out.interval, MAX_WIDTH
+                "result needs {} {} bits (interval {}); the IR holds values in 64-bit signed \
+                 integers (at most 63 bits unsigned)",
+                out.ty.width,
+                if out.ty.signed { "signed" } else { "unsigned" },
+                out.interval
             ));
         }
         check_shape(&out.shape)?;

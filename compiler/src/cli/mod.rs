@@ -199,14 +199,31 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            let text = format!("{e:#}");
+            if quotes_tool_output(&e) {
+                // a Verilator/C++ failure: its output is multi-line by nature
+                eprintln!("error: {text}");
+            } else {
+                eprintln!("error: {}", one_line(&text));
+            }
             1
         }
     }
 }
 
+/// Whether the error quotes the output of an external tool (co-simulation builds and
+/// lint), which keeps its line breaks.
+fn quotes_tool_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::Error>(),
+            Some(crate::Error::Cosim(_))
+        ) || c.downcast_ref::<aecc_testbench::CosimError>().is_some()
+    })
+}
+
 /// The message with control characters escaped (`\n`, `\u{1b}`, ...): names read
-/// from a model can contain anything, and an error stays one line.
+/// from a model can contain anything, and an error about a model stays one line.
 fn one_line(message: &str) -> String {
     message
         .chars()
@@ -471,9 +488,10 @@ fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
         "check-overflow: {hit} of {} quantizer(s) out of range on this data set",
         applied.len()
     );
+    let name_width = applied.iter().map(|l| l.name.len()).max().unwrap_or(0);
     for l in &applied {
         println!(
-            "  {:<24} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
+            "  {:<name_width$} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
             l.name,
             l.overflowed,
             l.values,
