@@ -1002,12 +1002,33 @@ impl Analyser<'_> {
                 }
                 let constant = va.as_const().is_some() || vb.as_const().is_some();
                 // bits where both sides are constant do not cost logic
-                let width = va
+                let mut width = va
                     .bits
                     .iter()
                     .zip(&vb.bits)
                     .filter(|(x, y)| x.constant().is_none() || y.constant().is_none())
                     .count() as u32;
+                // against a constant, the bits below the threshold's trailing zeros do not
+                // matter (x > 1023 is "any bit from 10 up")
+                if !equality {
+                    let c = va.as_const().or(vb.as_const()).unwrap_or(0);
+                    let const_on_right = vb.as_const().is_some();
+                    // x > c, x <= c: threshold c + 1; x < c, x >= c: threshold c
+                    let strict_gt = matches!(
+                        (op, const_on_right),
+                        (">" | "<=", true) | ("<" | ">=", false)
+                    );
+                    let threshold = if strict_gt { c.wrapping_add(1) } else { c };
+                    let mask = if w >= 128 {
+                        u128::MAX
+                    } else {
+                        (1u128 << w) - 1
+                    };
+                    let t = threshold & mask;
+                    if constant && t != 0 {
+                        width = width.saturating_sub(t.trailing_zeros()).max(1);
+                    }
+                }
                 let mut inputs = va.bits.clone();
                 inputs.extend(vb.bits.iter().copied());
                 let bit = self.add_logic(
