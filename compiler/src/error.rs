@@ -17,6 +17,9 @@ pub enum Error {
     Cosim(#[from] aecc_testbench::CosimError),
     #[error(transparent)]
     Weights(#[from] crate::weights::WeightsError),
+    /// The design is over a size limit (`--max-adder-bits`, or the lane cap).
+    #[error(transparent)]
+    TooLarge(#[from] crate::limits::SizeError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -19,6 +19,9 @@ pub struct CompileOptions {
     /// Weights and biases in configuration registers (`--weights registers`, see
     /// [`crate::weights`]); `None`: constant weights.
     pub reconfig: Option<ReconfigOptions>,
+    /// Largest estimated size of the fully unrolled design in adder bits (default
+    /// [`crate::limits::DEFAULT_MAX_ADDER_BITS`]); see [`crate::limits`].
+    pub max_adder_bits: Option<u64>,
 }
 
 /// Everything one compile produces.
@@ -71,7 +74,14 @@ pub fn default_top_name(model: &Path) -> String {
 
 /// Imports an ONNX file and runs the IR passes.
 pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<String>), Error> {
-    let imported = crate::onnx::import_file(model)?;
+    lower_imported(crate::onnx::import_file(model)?, passes)
+}
+
+/// Runs the IR passes on an imported model.
+pub fn lower_imported(
+    imported: crate::onnx::ImportedModel,
+    passes: Option<&[String]>,
+) -> Result<(Graph, Vec<String>), Error> {
     let mut graph = imported.graph;
     let names: Vec<&str> = match passes {
         Some(p) => p.iter().map(String::as_str).collect(),
@@ -84,11 +94,40 @@ pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<Stri
 
 /// Compiles an ONNX model to Verilog and a report (in memory).
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let (graph, mut warnings) = lower(model, opts.passes.as_deref())?;
+    let (graph, warnings) = lower(model, opts.passes.as_deref())?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
+    compile_lowered(graph, warnings, model, &top, opts)
+}
+
+/// Compiles a model given as ONNX bytes; `name` stands for the model file in reports and
+/// gives the default top name.
+pub fn compile_bytes(bytes: &[u8], name: &str, opts: &CompileOptions) -> Result<Compiled, Error> {
+    let imported = crate::onnx::import_bytes(bytes)?;
+    let (graph, warnings) = lower_imported(imported, opts.passes.as_deref())?;
+    let model = Path::new(name);
+    let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
+    compile_lowered(graph, warnings, model, &top, opts)
+}
+
+/// The back half of a compile, on a lowered graph: size limits, Verilog, report.
+/// `model` names the model in the report.
+pub fn compile_lowered(
+    graph: Graph,
+    warnings: Vec<String>,
+    model: &Path,
+    top: &str,
+    opts: &CompileOptions,
+) -> Result<Compiled, Error> {
+    let size = crate::limits::design_size(&graph)?;
+    crate::limits::check_size(
+        &size,
+        opts.max_adder_bits
+            .unwrap_or(crate::limits::DEFAULT_MAX_ADDER_BITS),
+    )?;
     let vopts = VerilogOptions {
-        top_name: top.clone(),
+        top_name: top.to_string(),
     };
+    let mut warnings = warnings;
     let (rtl, reconfig) = match &opts.reconfig {
         None => (verilog::emit(&graph, &vopts)?, None),
         Some(r) => {
@@ -100,7 +139,7 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
     let mut report = design_report(
         &graph,
         &model.display().to_string(),
-        &top,
+        top,
         rtl.latency,
         &warnings,
     )?;

@@ -17,6 +17,7 @@ pub mod config;
 pub mod cosim;
 pub mod design;
 pub mod error;
+pub mod hls_csim;
 pub mod lanes;
 pub mod synth;
 pub mod tools;

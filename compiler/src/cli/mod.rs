@@ -36,6 +36,13 @@ pub enum Command {
         passes: Option<Vec<String>>,
         #[command(flatten)]
         hw: HardwareArgs,
+        /// Also write an HLS C++ project to DIR/hls (Vitis/Vivado HLS or Catapult)
+        #[arg(long, value_enum)]
+        hls: Option<HlsChoice>,
+        /// Refuse designs whose fully unrolled arithmetic is estimated above this many
+        /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
+        #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
+        max_adder_bits: u64,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -51,6 +58,10 @@ pub enum Command {
         /// Write output integers (int64 .npy) instead of real values
         #[arg(long)]
         int_output: bool,
+        /// Count, per quantizer, how many values saturate (or wrap) on this data set, and
+        /// print a warning line for every quantizer that does
+        #[arg(long)]
+        check_overflow: bool,
     },
     /// Compile, then prove the RTL bit-exact against the reference by Verilator co-simulation
     Verify {
@@ -76,6 +87,19 @@ pub enum Command {
         hw: HardwareArgs,
         #[command(flatten)]
         seu: SeuArgs,
+        /// Also C-simulate the HLS C++ of this flavour (g++ with the vendor headers) on
+        /// the same vectors
+        #[arg(long, value_enum)]
+        hls: Option<HlsChoice>,
+        /// Directory of the ap_types headers (default: the scripts/setup-hls-headers.sh cache)
+        #[arg(long)]
+        ap_types: Option<PathBuf>,
+        /// Directory of the ac_types headers (default: the scripts/setup-hls-headers.sh cache)
+        #[arg(long)]
+        ac_types: Option<PathBuf>,
+        /// See `aecc compile --max-adder-bits`
+        #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
+        max_adder_bits: u64,
     },
     /// Write the configuration image (.mem and .json) of a model's weights for a chip
     /// compiled with --weights registers, after checking that the model has the chip's
@@ -96,16 +120,62 @@ pub enum Command {
     Passes,
 }
 
+/// One sample of `--int-input` data: every value must be an integer.
+fn integer_sample(values: &[f64], sample: usize) -> Result<Vec<i64>> {
+    values
+        .iter()
+        .map(|&v| {
+            if v.fract() != 0.0 || !v.is_finite() {
+                bail!("sample {sample}: {v} is not an integer (drop --int-input for real values)")
+            }
+            Ok(v as i64)
+        })
+        .collect()
+}
+
+/// HLS flavour on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HlsChoice {
+    /// AMD/Xilinx Vitis HLS / Vivado HLS (ap_fixed)
+    Vitis,
+    /// Siemens Catapult (ac_fixed)
+    Catapult,
+}
+
+impl HlsChoice {
+    fn flavor(self) -> crate::backend::hls::HlsFlavor {
+        match self {
+            HlsChoice::Vitis => crate::backend::hls::HlsFlavor::Vitis,
+            HlsChoice::Catapult => crate::backend::hls::HlsFlavor::Catapult,
+        }
+    }
+}
+
 /// Entry point; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
             1
         }
     }
+}
+
+/// The message with control characters escaped (`\n`, `\u{1b}`, ...): names read
+/// from a model can contain anything, and an error stays one line.
+fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -128,17 +198,33 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             top,
             passes,
+            hls,
+            max_adder_bits,
             hw,
         } => {
-            let compiled = compile(
-                &model,
-                &CompileOptions {
-                    top,
-                    passes,
-                    reconfig: hw.reconfig(false)?,
-                },
-            )?;
+            let opts = CompileOptions {
+                top,
+                passes,
+                max_adder_bits: Some(max_adder_bits),
+                reconfig: hw.reconfig(false)?,
+            };
+            let compiled = compile(&model, &opts)?;
             compiled.write(&output)?;
+            if let Some(choice) = hls {
+                let opts =
+                    crate::backend::hls::HlsOptions::new(choice.flavor(), compiled.rtl.top.clone());
+                let project = crate::backend::hls::emit(&compiled.graph, &opts)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let dir = output.join("hls");
+                project
+                    .write_to(&dir)
+                    .with_context(|| format!("writing {}", dir.display()))?;
+                println!(
+                    "wrote {} ({} HLS project)",
+                    dir.display(),
+                    choice.flavor().name()
+                );
+            }
             print!("{}", compiled.report.summary());
             if let Some(r) = &compiled.reconfig {
                 print!("{}", hardware::summary(r));
@@ -157,6 +243,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             int_input,
             int_output,
+            check_overflow,
         } => {
             let (graph, warnings) = lower(&model, None)?;
             for w in &warnings {
@@ -179,19 +266,38 @@ pub fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let n = batch.samples();
-            let out_len = sim.output_info(0).len();
-            let mut ints = Vec::with_capacity(n * out_len);
-            for i in 0..n {
-                let x = if int_input {
-                    batch.sample(i).iter().map(|&v| {
-                        if v.fract() != 0.0 { bail!("sample {i}: {v} is not an integer (drop --int-input for real values)") }
-                        Ok(v as i64)
-                    }).collect::<Result<Vec<i64>>>()?
+            let ints = if check_overflow {
+                // the scalar reference with a saturation-counting hook, sample by sample
+                let out_len = sim.output_info(0).len();
+                let mut ints = Vec::with_capacity(n * out_len);
+                let mut counts = aecc_sim::OverflowCounts::new(&sim);
+                for i in 0..n {
+                    let x = if int_input {
+                        integer_sample(batch.sample(i), i)?
+                    } else {
+                        sim.quantize_input_counting(0, batch.sample(i), &mut counts)?
+                    };
+                    let y = sim
+                        .run_counting(&[&x], &mut counts)
+                        .map(|mut v| v.swap_remove(0));
+                    ints.extend(y.with_context(|| format!("sample {i}"))?);
+                }
+                report_overflow(&counts.layers(&sim));
+                ints
+            } else {
+                // the batch evaluator (integer kernels of proven width, SIMD, threads)
+                // gives the same integers as the scalar reference, sample for sample
+                let fast = aecc_sim::BatchSimulator::new(&graph)?;
+                if int_input {
+                    let mut x = Vec::with_capacity(batch.data.len());
+                    for i in 0..n {
+                        x.extend(integer_sample(batch.sample(i), i)?);
+                    }
+                    fast.run_batch(&x, n)?
                 } else {
-                    sim.quantize_input(0, batch.sample(i))?
-                };
-                ints.extend(sim.run_one(&x).with_context(|| format!("sample {i}"))?);
-            }
+                    fast.run_batch_f64(&batch.data, n)?
+                }
+            };
             let mut shape = vec![n];
             shape.extend(sim.output_info(0).shape.iter().skip(1));
             if int_output {
@@ -216,14 +322,33 @@ pub fn run(cli: Cli) -> Result<i32> {
             passes,
             hw,
             seu,
+            hls,
+            ap_types,
+            ac_types,
+            max_adder_bits,
         } => {
+            let headers = match hls {
+                Some(HlsChoice::Vitis) => ap_types,
+                Some(HlsChoice::Catapult) => ac_types,
+                None => None,
+            };
             let seu = seu.options(&hw.tmr, seed)?;
             let opts = CompileOptions {
                 top: top.or_else(|| Some(default_top_name(&model))),
                 passes,
+                max_adder_bits: Some(max_adder_bits),
                 reconfig: hw.reconfig(seu.is_some())?,
             };
-            verify(model, vectors, seed, bubbles, output, opts, seu)
+            verify(
+                model,
+                vectors,
+                seed,
+                bubbles,
+                output,
+                opts,
+                seu,
+                hls.map(|h| (h, headers)),
+            )
         }
         Command::Weights {
             model,
@@ -261,6 +386,47 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// `simulate --check-overflow`: a table of every quantizer on stdout, and one warning
+/// line on stderr for every quantizer that saturated (or wrapped) at least once.
+fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
+    let verb = |m: aecc_ir::Overflow| match m {
+        aecc_ir::Overflow::Saturate => "saturated",
+        aecc_ir::Overflow::Wrap => "wrapped",
+    };
+    let applied: Vec<_> = layers.iter().filter(|l| l.samples > 0).collect();
+    let hit = applied.iter().filter(|l| l.overflowed > 0).count();
+    println!(
+        "check-overflow: {hit} of {} quantizer(s) out of range on this data set",
+        applied.len()
+    );
+    for l in &applied {
+        println!(
+            "  {:<24} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
+            l.name,
+            l.overflowed,
+            l.values,
+            verb(l.mode),
+            100.0 * l.overflowed as f64 / l.values.max(1) as f64,
+            l.samples_overflowed,
+            l.samples,
+            l.origin
+        );
+    }
+    for l in applied.iter().filter(|l| l.overflowed > 0) {
+        eprintln!(
+            "warning: quantizer {} ({}) {} {} of {} values ({:.4}%) in {} of {} samples",
+            l.name,
+            l.origin,
+            verb(l.mode),
+            l.overflowed,
+            l.values,
+            100.0 * l.overflowed as f64 / l.values.max(1) as f64,
+            l.samples_overflowed,
+            l.samples
+        );
+    }
+}
+
 fn report_comparison(what: &str, c: &Comparison) -> bool {
     if c.passed() {
         println!(
@@ -288,6 +454,7 @@ fn verify(
     output: Option<PathBuf>,
     opts: CompileOptions,
     seu: Option<crate::verify_config::SeuOptions>,
+    hls: Option<(HlsChoice, Option<PathBuf>)>,
 ) -> Result<i32> {
     let compiled = compile(&model, &opts)?;
     for w in &compiled.warnings {
@@ -338,6 +505,25 @@ fn verify(
         )?;
         pb.finish_and_clear();
         ok &= report_comparison("RTL vs reference", &cmp);
+    }
+    if let Some((choice, headers)) = hls {
+        let flavor = choice.flavor();
+        println!(
+            "C-simulating the {} HLS C++ on the same {} vectors with g++",
+            flavor.name(),
+            all.len()
+        );
+        let hls_dir = dir.join("hls");
+        let c = crate::verify::csimulate(
+            &compiled.graph,
+            flavor,
+            &compiled.rtl.top,
+            &sim,
+            &all,
+            &hls_dir,
+            headers.as_deref(),
+        )?;
+        ok &= report_comparison(&format!("HLS C++ ({}) vs reference", flavor.name()), &c);
     }
     if ok {
         println!(

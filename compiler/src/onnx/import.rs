@@ -51,6 +51,26 @@ pub(crate) struct Importer {
     /// Every ONNX tensor name, and the names of helper IR nodes: helper nodes get fresh
     /// names so IR node names stay unique.
     names: HashSet<String>,
+    /// Elements of all constants held so far (bounded by [`MAX_CONSTANT_ELEMENTS`]).
+    constant_elements: usize,
+}
+
+use super::constant::MAX_CONSTANT_ELEMENTS;
+
+/// Adds `len` elements to the running total of constants, refusing the model when the
+/// total passes [`MAX_CONSTANT_ELEMENTS`]. `what` names the tensor or node.
+fn count_constant(total: &mut usize, len: usize, what: &str) -> Result<(), ImportError> {
+    *total = total.saturating_add(len);
+    if *total > MAX_CONSTANT_ELEMENTS {
+        return Err(ImportError::Node {
+            node: what.to_string(),
+            message: format!(
+                "the model's constants (initializers and compile-time results) exceed \
+                 {MAX_CONSTANT_ELEMENTS} elements in total"
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl Importer {
@@ -400,12 +420,18 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
     }
 
     // --- initializers that something reads ----------------------------------------------
+    let mut constant_elements = 0usize;
     for t in &gp.initializer {
         if uses.contains_key(&t.name) {
             let c = decode_tensor(t).map_err(|message| ImportError::Tensor {
                 name: t.name.clone(),
                 message,
             })?;
+            count_constant(
+                &mut constant_elements,
+                c.len(),
+                &format!("initializer '{}'", t.name),
+            )?;
             values.insert(t.name.clone(), Value::Const(Rc::new(c)));
         }
     }
@@ -426,6 +452,7 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
         uses,
         pending: HashMap::new(),
         names: definer.keys().map(|k| k.to_string()).collect(),
+        constant_elements,
     };
     for (k, v) in values {
         imp.define(&k, v);
@@ -468,6 +495,11 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
             inputs,
         };
         let outs = build(&mut ctx)?;
+        for v in &outs {
+            if let Value::Const(c) = v {
+                count_constant(&mut imp.constant_elements, c.len(), &labels[i])?;
+            }
+        }
         for (k, out_name) in node.output.iter().enumerate() {
             if out_name.is_empty() {
                 continue;
@@ -545,9 +577,9 @@ fn input_shape(vi: &super::proto::ValueInfoProto) -> Result<Vec<usize>, ImportEr
     for (axis, d) in shape.dim.iter().enumerate() {
         let size = match &d.value {
             Some(dimension::Value::DimValue(v)) => {
-                if *v < 0 || *v as u64 > super::constant::MAX_DIM as u64 {
+                if *v < 1 || *v as u64 > super::constant::MAX_DIM as u64 {
                     return Err(err(format!(
-                        "dimension {axis} has the size {v}, outside 0..={}",
+                        "dimension {axis} has the size {v}; every dimension must be in 1..={}",
                         super::constant::MAX_DIM
                     )));
                 }

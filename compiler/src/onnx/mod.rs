@@ -34,13 +34,14 @@
 //! rounding is reported in [`ImportedModel::warnings`] with its largest absolute error.
 
 mod attrs;
+pub mod builder;
 mod constant;
 mod error;
 mod import;
 mod ops;
 pub mod proto;
 
-pub use constant::MAX_ELEMENTS;
+pub use constant::{MAX_CONSTANT_ELEMENTS, MAX_ELEMENTS};
 pub use error::{ImportError, UnsupportedNode};
 pub use ops::supported_ops;
 pub use ops::weights::{FLOAT_BIAS_EXTRA_FRAC_BITS, FLOAT_WEIGHT_BITS};

@@ -236,6 +236,7 @@ pub(super) fn quantizer(ctx: &NodeCtx<'_>, x_shape: &[usize]) -> Result<Quantize
         overflow: Overflow::Saturate,
     };
     check_output_width(ctx, &q)?;
+    q.check().map_err(|m| ctx.error(m))?;
     Ok(q)
 }
 
