@@ -13,6 +13,9 @@
 #
 # VARIANT is a name from the list below (default: all of them, one after the other;
 # each registers-mode ECON-T synthesis at --reuse 1 needs about 12 GB and 25 min).
+# SYNTH=0 skips yosys/OpenSTA and prints only the analytic estimate of `aecc compile`
+# (report.json: register bits, configuration register bits, LUT/FF, gate equivalents),
+# which is printed for every variant in a first table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-models/econt/model.onnx}
@@ -42,6 +45,23 @@ if [ -n "${LIBERTY:-}" ]; then
     "$LIBERTY" > "$WORK/lib.lib"
 fi
 
+echo "| variant | register bits | config register bits | est. LUTs | est. FFs | est. gate equivalents | latency | II |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for v in "${VARIANTS[@]}"; do
+  dir="$WORK/$v"
+  # shellcheck disable=SC2086
+  $AECC compile "$MODEL" -o "$dir" ${OPTS[$v]} > "$dir.compile.txt"
+  python3 - "$v" "$dir/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[2]))
+hw = r["hardware"]["analytic"]
+i, res = hw["inventory"], hw["resources"]
+print(f"| {sys.argv[1]} | {i['register_bits']:,} | {i['config_register_bits']:,} | {res['luts']:,} | {res['ffs']:,} "
+      f"| {res['gate_equivalents']:,} | {r['latency_cycles']} | {r['initiation_interval']} |")
+PY
+done
+[ "${SYNTH:-1}" = 0 ] && exit 0
+echo
 echo "| variant | cells | flip-flops | transistors (no flip-flops) | sky130 area um^2 | sky130 flip-flops | power mW | synth time |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for v in "${VARIANTS[@]}"; do
