@@ -14,7 +14,7 @@
 # VARIANT is a name from the list below (default: all of them, one after the other;
 # each registers-mode ECON-T synthesis at --reuse 1 needs about 12 GB and 25 min).
 # SYNTH=0 skips yosys/OpenSTA and prints only the analytic estimate of `aecc compile`
-# (report.json: register bits, configuration register bits, LUT/FF, gate equivalents),
+# (report.json: register bits, weight/bias bits held in registers, LUT/FF, gate equivalents),
 # which is printed for every variant in a first table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ if [ -n "${LIBERTY:-}" ]; then
     "$LIBERTY" > "$WORK/lib.lib"
 fi
 
-echo "| variant | register bits | config register bits | est. LUTs | est. FFs | est. gate equivalents | latency | II |"
+echo "| variant | register bits | weight/bias bits (one copy) | est. LUTs | est. FFs | est. gate equivalents | latency | II |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for v in "${VARIANTS[@]}"; do
   dir="$WORK/$v"
@@ -56,7 +56,7 @@ import json, sys
 r = json.load(open(sys.argv[2]))
 hw = r["hardware"]["analytic"]
 i, res = hw["inventory"], hw["resources"]
-print(f"| {sys.argv[1]} | {i['register_bits']:,} | {i['config_register_bits']:,} | {res['luts']:,} | {res['ffs']:,} "
+print(f"| {sys.argv[1]} | {i['register_bits']:,} | {r['total_weight_bits'] if 'registers' in sys.argv[1] or 'tmr' in sys.argv[1] else 0:,} | {res['luts']:,} | {res['ffs']:,} "
       f"| {res['gate_equivalents']:,} | {r['latency_cycles']} | {r['initiation_interval']} |")
 PY
 done
