@@ -95,7 +95,7 @@ def main():
         sta = d / "aecc" / "sta.log"
         rep = d / "aecc" / "report.json"
         if sta.exists() and rep.exists():
-            h = json.loads(rep.read_text())["hardware"]
+            h = json.loads(rep.read_text())["architecture"]
             arrival = re.findall(r"([\d.]+)\s+data arrival time", sta.read_text())
             area = re.findall(r"Chip area for module .*?:\s+([\d.]+)", (d / "aecc" / "sky130.log").read_text())
             notes.append(

@@ -1,7 +1,7 @@
 //! The compile pipeline: ONNX -> IR -> passes -> Verilog (+ report), as one function
 //! the CLI and the tests share.
 
-use crate::backend::verilog::{self, VerilogOptions};
+use crate::backend::verilog::{self, ReconfigDesign, ReconfigOptions, VerilogOptions};
 use crate::error::Error;
 use crate::lower::HardwareOptions;
 use crate::passes::{default_pipeline, PassManager};
@@ -20,8 +20,12 @@ pub struct CompileOptions {
     /// Largest estimated size of the fully unrolled design in adder bits (default
     /// [`crate::limits::DEFAULT_MAX_ADDER_BITS`]); see [`crate::limits`].
     pub max_adder_bits: Option<u64>,
-    /// Architecture and hardware optimisations (README "Hardware optimisation").
+    /// Architecture and hardware optimisations of constant-weight designs (README
+    /// "Hardware optimisation").
     pub hardware: HardwareOptions,
+    /// Weights and biases in configuration registers (`--weights registers`, see
+    /// [`crate::weights`]); `None`: constant weights.
+    pub reconfig: Option<ReconfigOptions>,
 }
 
 /// Everything one compile produces.
@@ -32,6 +36,10 @@ pub struct Compiled {
     pub rtl: RtlDesign,
     pub report: DesignReport,
     pub warnings: Vec<String>,
+    /// The configuration port, memory map and registers (`--weights registers`).
+    pub reconfig: Option<ReconfigDesign>,
+    /// The passes that ran (`None`: the default pipeline).
+    pub passes: Option<Vec<String>>,
 }
 
 /// A Verilog identifier derived from the model path: the file stem, or the folder name
@@ -121,16 +129,22 @@ pub fn compile_lowered(
             .unwrap_or(crate::limits::DEFAULT_MAX_ADDER_BITS),
     )?;
     let vopts = VerilogOptions::new(top).with_hardware(opts.hardware);
-    let (rtl, hardware) = if opts.hardware.optimize {
-        opts.hardware.validate().map_err(Error::Invalid)?;
-        let low =
-            crate::lower::lower(&graph, &opts.hardware).map_err(|e| Error::Verilog(e.into()))?;
-        let rtl = verilog::emit_lowered(&graph, &low, &vopts)?;
-        let hw = crate::lower::report::HardwareReport::new(&low, &rtl);
-        (rtl, Some(hw))
-    } else {
-        let rtl = verilog::emit(&graph, &vopts)?;
-        (rtl, None)
+    let mut warnings = warnings;
+    let (rtl, reconfig, hardware) = match &opts.reconfig {
+        None if opts.hardware.optimize => {
+            opts.hardware.validate().map_err(Error::Invalid)?;
+            let low = crate::lower::lower(&graph, &opts.hardware)
+                .map_err(|e| Error::Verilog(e.into()))?;
+            let rtl = verilog::emit_lowered(&graph, &low, &vopts)?;
+            let hw = crate::lower::report::HardwareReport::new(&low, &rtl);
+            (rtl, None, Some(hw))
+        }
+        None => (verilog::emit(&graph, &vopts)?, None, None),
+        Some(r) => {
+            warnings.extend(verilog::undeclared_weights(&graph));
+            let d = verilog::emit_reconfigurable(&graph, &vopts, r)?;
+            (d.design.rtl.clone(), Some(d), None)
+        }
     };
     let mut report = design_report(
         &graph,
@@ -139,14 +153,22 @@ pub fn compile_lowered(
         rtl.latency,
         &warnings,
     )?;
-    report.initiation_interval = opts.hardware.reuse;
-    report.hardware = hardware;
+    report.initiation_interval = rtl.initiation_interval;
+    report.architecture = hardware;
+    // the analytic estimate reads the emitted Verilog; it never fails a compile
+    if let Err(e) = crate::report::add_analytic(&mut report, &rtl.files, opts.hardware.clock_ns) {
+        report
+            .warnings
+            .push(format!("analytic hardware estimate unavailable: {e}"));
+    }
     Ok(Compiled {
         model: model.to_path_buf(),
         graph,
         rtl,
         report,
         warnings,
+        reconfig,
+        passes: opts.passes.clone(),
     })
 }
 
@@ -168,6 +190,9 @@ impl Compiled {
         let p = dir.join("ir.txt");
         std::fs::write(&p, aecc_ir::printer::print(&self.graph)).map_err(|e| Error::io(&p, e))?;
         written.push(p);
+        if let Some(r) = &self.reconfig {
+            written.extend(crate::weights::write_chip_files(self, r, dir)?);
+        }
         Ok(written)
     }
 }

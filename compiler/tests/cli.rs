@@ -279,3 +279,43 @@ fn compile_writes_an_hls_project_and_verify_csimulates_it() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
 }
+
+/// `--reuse N` is one option with one meaning (II = N) for constant weights (folded
+/// adders, in the optimised architecture's report) and for weights in registers (shared
+/// multipliers); the constant-weight flags are refused in registers mode.
+#[test]
+fn reuse_means_the_initiation_interval_in_both_weight_modes() {
+    let model = data("tiny_dense.onnx");
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "compile",
+            model.to_str().unwrap(),
+            "-o",
+            out.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = aecc(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap()
+    };
+    let r = report(&["--reuse", "2", "--clock-ns", "5"]);
+    assert_eq!(r["initiation_interval"], 2);
+    assert_eq!(r["architecture"]["initiation_interval"], 2);
+    assert_eq!(r["architecture"]["clock_ns"], 5.0);
+    let r = report(&["--weights", "registers", "--reuse", "2"]);
+    assert_eq!(r["initiation_interval"], 2);
+    assert!(r["architecture"].is_null());
+    let out = tempfile::tempdir().unwrap();
+    let o = aecc(&[
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+        "--weights",
+        "registers",
+        "--no-cse",
+    ]);
+    assert_clean_error(&o, "shape constant-weight hardware");
+}

@@ -45,12 +45,39 @@ pub struct ConstTensor {
     pub shape: Vec<usize>,
     pub data: Vec<i64>,
     pub frac: i32,
+    /// Every integer the tensor's quantizer can produce (the precision the model
+    /// declares, e.g. `[-32, 31]` for a 6-bit signed weight), when the constant came out
+    /// of a quantizer; `None` for other constants. Constant-weight hardware ignores it;
+    /// reconfigurable weights are stored in registers of this range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<Interval>,
 }
 
 impl ConstTensor {
     pub fn new(shape: Vec<usize>, data: Vec<i64>, frac: i32) -> ConstTensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        ConstTensor { shape, data, frac }
+        ConstTensor {
+            shape,
+            data,
+            frac,
+            declared: None,
+        }
+    }
+
+    /// The same tensor with the declared range of its quantizer.
+    pub fn with_declared(mut self, declared: Option<Interval>) -> ConstTensor {
+        self.declared = declared;
+        self
+    }
+
+    /// The range of integers this tensor may hold: the declared range when there is one
+    /// (widened to include the data, in case a caller changed the data), else the hull
+    /// of the data.
+    pub fn storage_interval(&self) -> Interval {
+        match self.declared {
+            Some(d) => d.hull(self.interval()),
+            None => self.interval(),
+        }
     }
     pub fn interval(&self) -> Interval {
         let lo = self.data.iter().copied().min().unwrap_or(0) as i128;
@@ -297,10 +324,13 @@ impl Op {
                 }
             }
         };
-        if out.ty.width > MAX_WIDTH {
+        if out.ty.width > MAX_WIDTH || !out.interval.fits_i64() {
             return Err(format!(
-                "result needs {} bits (interval {}), more than the {} the IR supports",
-                out.ty.width, out.interval, MAX_WIDTH
+                "result needs {} {} bits (interval {}); the IR holds values in 64-bit signed \
+                 integers (at most 63 bits unsigned)",
+                out.ty.width,
+                if out.ty.signed { "signed" } else { "unsigned" },
+                out.interval
             ));
         }
         check_shape(&out.shape)?;

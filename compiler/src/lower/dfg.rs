@@ -14,6 +14,12 @@ use aecc_ir::Interval;
 /// Index of a cell (and of the signal it drives).
 pub type SigId = usize;
 
+/// The prefix of every Verilog signal of layer `layer` in the optimised architecture
+/// (`l<k>_`); the report's analytic reader groups a flat design's logic by it.
+pub fn signal_prefix(layer: usize) -> String {
+    format!("l{layer}_")
+}
+
 /// One operand of an adder: `±(o << shift)` where `o` is `v_sig`, or with
 /// `complement = Some(w)` the `w`-bit ones' complement `2^w - 1 - v_sig` (`~v` on `w`
 /// bits, zero-extended: free in hardware, and it keeps every adder operand

@@ -1,17 +1,19 @@
-//! Figures of an optimised design for `report.json` (`"hardware"`) and the CLI summary.
+//! Figures of an optimised design for `report.json` (`"architecture"`) and the CLI summary.
 
 use super::bitwidth::built_width;
 use super::dfg::CellOp;
 use super::quant_lane::QuantForm;
 use super::Lowered;
 use aecc_testbench::RtlDesign;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One layer's arithmetic.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LayerHardware {
     pub name: String,
     pub op: String,
+    /// The prefix of the layer's signal names in the Verilog (`l<k>_`).
+    pub signal_prefix: String,
     /// Two-input adders (and subtractors).
     pub adders: usize,
     /// Sum of the adders' widths.
@@ -30,7 +32,7 @@ pub struct LayerHardware {
 }
 
 /// The optimised architecture of one compile.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HardwareReport {
     pub arithmetic: super::Arithmetic,
     pub fuse_quantizers: bool,
@@ -63,9 +65,11 @@ impl HardwareReport {
             .layers
             .iter()
             .zip(&low.stats)
-            .map(|(l, st)| LayerHardware {
+            .enumerate()
+            .map(|(k, (l, st))| LayerHardware {
                 name: l.name.clone(),
                 op: l.op.to_string(),
+                signal_prefix: super::dfg::signal_prefix(k),
                 adders: 0,
                 adder_bits: 0,
                 multipliers: 0,

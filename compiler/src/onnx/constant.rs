@@ -3,7 +3,7 @@
 //! constants onto a power-of-two grid.
 
 use super::proto::{DataLocation, DataType, TensorProto};
-use aecc_ir::fixed::{div_round, pow2, Rounding};
+use aecc_ir::fixed::{div_round, pow2, Interval, Rounding};
 use aecc_ir::quant::f64_to_dyadic;
 
 /// Largest number of elements of any tensor aecc reads or computes (2^24, 128 MiB as
@@ -36,6 +36,10 @@ pub(crate) enum ConstData {
 pub(crate) struct Constant {
     pub shape: Vec<usize>,
     pub data: ConstData,
+    /// The integer range of the quantizer that produced `data` (on the grid of
+    /// `ConstData::Fixed`), kept through data movement (reshape, transpose, gather);
+    /// `None` for any other constant.
+    pub declared: Option<Interval>,
 }
 
 /// Product of `shape`, or `None` when it exceeds [`MAX_ELEMENTS`].
@@ -61,7 +65,11 @@ pub(crate) fn shape_str(shape: &[usize]) -> String {
 
 impl Constant {
     pub fn new(shape: Vec<usize>, data: ConstData) -> Constant {
-        Constant { shape, data }
+        Constant {
+            shape,
+            data,
+            declared: None,
+        }
     }
 
     pub fn ints(shape: Vec<usize>, data: Vec<i64>) -> Constant {
@@ -139,7 +147,10 @@ impl Constant {
                 frac: *frac,
             },
         };
-        Constant::new(shape, data)
+        Constant {
+            declared: self.declared,
+            ..Constant::new(shape, data)
+        }
     }
 
     /// Same data, new shape with the same number of elements.
@@ -155,6 +166,7 @@ impl Constant {
         Ok(Constant {
             shape,
             data: self.data.clone(),
+            declared: self.declared,
         })
     }
 

@@ -18,7 +18,7 @@
 
 use super::lowered::{Printer, Val};
 use super::netlist::Signal;
-use crate::lower::dfg::{CellOp, SigId, Term};
+use crate::lower::dfg::{signal_prefix, CellOp, SigId, Term};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Prints fold `f`: hold registers, slots, bank. Called when the fold's first cell is
@@ -42,7 +42,7 @@ pub fn print_fold(p: &mut Printer, f: usize) {
         let w = p.width(x);
         let v = p.at(x, h);
         let src = p.bits(&v, 0, 0, w);
-        let name = format!("l{layer}_h{k}");
+        let name = format!("{}h{k}", signal_prefix(layer));
         let s = p.register(&name, w, c.signed() && w == c.width(), c.interval);
         p.load_enabled(h + 1, &sel_text(h), &name, src);
         held.insert(x, s);
@@ -128,7 +128,7 @@ pub fn print_fold(p: &mut Printer, f: usize) {
             };
             format!("{ma} + ({mb} ^ {{{w}{{{sub}}}}}) + {one}")
         };
-        let name = format!("l{layer}_s{slot}");
+        let name = format!("{}s{slot}", signal_prefix(layer));
         let comment = first.then(|| {
             let l = &dfg.layers[layer];
             format!(
@@ -160,7 +160,7 @@ pub fn print_fold(p: &mut Printer, f: usize) {
             interval: cell.interval,
         };
         let src = p.body.field(&view, 0, w);
-        let name = format!("l{layer}_y{c}");
+        let name = format!("{}y{c}", signal_prefix(layer));
         let s = p.register(&name, w, cell.signed() && w == cell.width(), cell.interval);
         p.load_enabled(h + 2 + fs.phase, &sel(fs.phase), &name, src);
         debug_assert_eq!(p.home[c], bank_stage);

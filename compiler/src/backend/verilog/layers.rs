@@ -4,7 +4,7 @@ use super::netlist::{literal, signed_residue, wrap_list, Bit, ModuleBody, Signal
 use super::quantize::lane_logic;
 use super::views::{comment_lines, render_file, unused_sink, InstanceView, LaneView, LaneWireView};
 use super::BackendError;
-use aecc_ir::{Interval, LinearMap, Quantizer, TensorInfo};
+use aecc_ir::{Interval, LinearMap, Op, Quantizer, TensorInfo};
 
 use std::collections::BTreeMap;
 
@@ -55,7 +55,7 @@ pub fn input_lanes(
 }
 
 /// Sum of `±text` terms of `width` bits, four per line.
-fn sum_text(terms: &[(bool, String)], width: u32) -> String {
+pub fn sum_text(terms: &[(bool, String)], width: u32) -> String {
     if terms.is_empty() {
         return format!("{width}'d0");
     }
@@ -295,6 +295,27 @@ pub fn quantize(
         instances,
         lanes,
         submodules,
+    })
+}
+
+/// The logic of a compute node that is not a weight layer (`Relu`, `Add`, `Quantize`).
+/// `infos` are the operands' tensors, `out` the node's.
+pub fn elementwise(
+    op: &Op,
+    module: &str,
+    infos: &[&TensorInfo],
+    out: &TensorInfo,
+    node_name: &str,
+) -> Result<LayerLogic, BackendError> {
+    Ok(match op {
+        Op::Relu => relu(infos[0], out),
+        Op::Add => add(infos[0], infos[1], out),
+        Op::Quantize(q) => quantize(q, module, infos[0], out, node_name)?,
+        Op::Input { .. }
+        | Op::Reshape { .. }
+        | Op::Transpose { .. }
+        | Op::Dense(_)
+        | Op::Conv(_) => unreachable!("{} is not an element-wise layer", op.name()),
     })
 }
 

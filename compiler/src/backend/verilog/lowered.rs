@@ -17,7 +17,7 @@ use super::views::{
     comment_lines, render_file, unused_sink, InstanceView, LaneView, LaneWireView, WireView,
 };
 use super::BackendError;
-use crate::lower::dfg::{CellOp, SigId, Term};
+use crate::lower::dfg::{signal_prefix, CellOp, SigId, Term};
 use crate::lower::quant_lane::{QuantForm, QuantLane};
 use crate::lower::{bitwidth::built_width, Lowered};
 use aecc_ir::{Graph, Interval, Overflow};
@@ -824,7 +824,7 @@ pub fn emit(graph: &Graph, low: &Lowered, top: &str) -> Result<RtlDesign, Backen
         }
         let kind = kind_letter(&cell.op);
         let n = counters.entry((cell.layer, kind)).or_default();
-        let name = format!("l{}_{kind}{n}", cell.layer);
+        let name = format!("{}{kind}{n}", signal_prefix(cell.layer));
         *n += 1;
         let comment = (cell.layer != last_layer).then(|| {
             let l = &low.dfg.layers[cell.layer];

@@ -22,6 +22,7 @@ mod layers;
 mod lowered;
 mod netlist;
 mod quantize;
+mod reconfig;
 mod views;
 
 pub use crate::lower::HardwareOptions;
@@ -30,6 +31,10 @@ use aecc_ir::{Graph, IrError, Op, TensorInfo};
 use aecc_testbench::{Lane, Port, RtlDesign};
 
 use layers::{concat_lanes, LayerLogic};
+pub use reconfig::{
+    emit_reconfigurable, undeclared_weights, ReconfigDesign, ReconfigOptions, RegisterInfo,
+    RegisterKind, RegisterReport, Tmr,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 use views::{
@@ -238,6 +243,20 @@ fn tensor_text(info: &TensorInfo) -> String {
 
 /// Emits the Verilog design of `graph`: one graph input, one graph output.
 pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendError> {
+    check_graph(graph, opts)?;
+    let e = Emitter::new(graph, &opts.top_name);
+    check_supported(graph, &e.order)?;
+    opts.hardware.validate().map_err(BackendError::Options)?;
+    if opts.hardware.optimize {
+        let low = crate::lower::lower(graph, &opts.hardware)?;
+        return lowered::emit(graph, &low, &opts.top_name);
+    }
+    e.run()
+}
+
+/// The checks every design starts with: a valid top name, a verified graph with one
+/// input and one output.
+fn check_graph(graph: &Graph, opts: &VerilogOptions) -> Result<(), BackendError> {
     check_top_name(&opts.top_name)?;
     aecc_ir::verify::verify(graph)?;
     if graph.inputs().len() != 1 || graph.outputs().len() != 1 {
@@ -248,14 +267,75 @@ pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendEr
             graph.outputs().len()
         )));
     }
-    let e = Emitter::new(graph, &opts.top_name);
-    e.check_supported()?;
-    opts.hardware.validate().map_err(BackendError::Options)?;
-    if opts.hardware.optimize {
-        let low = crate::lower::lower(graph, &opts.hardware)?;
-        return lowered::emit(graph, &low, &opts.top_name);
+    Ok(())
+}
+
+/// Unique Verilog base names of `order`'s nodes, none equal to a `reserved` name.
+fn unique_names(graph: &Graph, order: &[NodeId], reserved: &[&str]) -> BTreeMap<NodeId, String> {
+    let mut used: BTreeSet<String> = reserved.iter().map(|r| r.to_string()).collect();
+    let mut names = BTreeMap::new();
+    for &id in order {
+        let base = sanitize(&graph.node(id).name);
+        let mut name = base.clone();
+        let mut k = 1;
+        while !used.insert(name.clone()) {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        names.insert(id, name);
     }
-    e.run()
+    names
+}
+
+/// Reports every node of `order` the backend cannot build, all at once.
+fn check_supported(graph: &Graph, order: &[NodeId]) -> Result<(), BackendError> {
+    let mut problems = Vec::new();
+    for &id in order {
+        let n = graph.node(id);
+        if let Op::Quantize(q) = &n.op {
+            if !q.is_pow2() {
+                let scales: Vec<String> = q
+                    .channels
+                    .iter()
+                    .filter(|c| !c.scale.is_pow2())
+                    .map(|c| c.scale.to_string())
+                    .collect();
+                problems.push((
+                    n.name.clone(),
+                    format!(
+                        "scale {} is not a power of two; the Verilog backend supports \
+                         power-of-two scales only (requantization multipliers are not \
+                         implemented yet)",
+                        scales.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => {
+            let (node, message) = problems.remove(0);
+            Err(BackendError::Unsupported {
+                node,
+                op: "quantize",
+                message,
+            })
+        }
+        _ => Err(BackendError::Unsupported {
+            node: problems
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            op: "quantize",
+            message: problems
+                .iter()
+                .map(|(n, m)| format!("{n}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }),
+    }
 }
 
 /// Emits the optimised design from an already lowered graph (reports use the same
@@ -265,10 +345,11 @@ pub fn emit_lowered(
     low: &crate::lower::Lowered,
     opts: &VerilogOptions,
 ) -> Result<RtlDesign, BackendError> {
-    check_top_name(&opts.top_name)?;
-    aecc_ir::verify::verify(graph)?;
-    let e = Emitter::new(graph, &opts.top_name);
-    e.check_supported()?;
+    check_graph(graph, opts)?;
+    check_supported(
+        graph,
+        &graph.live_order().expect("verified graphs are acyclic"),
+    )?;
     lowered::emit(graph, low, &opts.top_name)
 }
 
@@ -289,32 +370,8 @@ struct Emitter<'g> {
 
 impl<'g> Emitter<'g> {
     fn new(graph: &'g Graph, top: &str) -> Emitter<'g> {
-        let output = graph.outputs()[0].1;
-        let mut live = BTreeSet::new();
-        let mut stack = vec![output];
-        while let Some(n) = stack.pop() {
-            if live.insert(n) {
-                stack.extend(graph.operands(n));
-            }
-        }
-        let order: Vec<NodeId> = graph
-            .topo_order()
-            .expect("verified graphs are acyclic")
-            .into_iter()
-            .filter(|n| live.contains(n))
-            .collect();
-        let mut used = BTreeSet::new();
-        let mut names = BTreeMap::new();
-        for &id in &order {
-            let base = sanitize(&graph.node(id).name);
-            let mut name = base.clone();
-            let mut k = 1;
-            while !used.insert(name.clone()) {
-                k += 1;
-                name = format!("{base}_{k}");
-            }
-            names.insert(id, name);
-        }
+        let order = graph.live_order().expect("verified graphs are acyclic");
+        let names = unique_names(graph, &order, &[]);
         Emitter {
             graph,
             top: top.to_string(),
@@ -324,57 +381,6 @@ impl<'g> Emitter<'g> {
             delays: BTreeSet::new(),
             files: Vec::new(),
             nodes: Vec::new(),
-        }
-    }
-
-    /// Reports every node the backend cannot build, all at once.
-    fn check_supported(&self) -> Result<(), BackendError> {
-        let mut problems = Vec::new();
-        for &id in &self.order {
-            let n = self.graph.node(id);
-            if let Op::Quantize(q) = &n.op {
-                if !q.is_pow2() {
-                    let scales: Vec<String> = q
-                        .channels
-                        .iter()
-                        .filter(|c| !c.scale.is_pow2())
-                        .map(|c| c.scale.to_string())
-                        .collect();
-                    problems.push((
-                        n.name.clone(),
-                        format!(
-                            "scale {} is not a power of two; the Verilog backend supports \
-                             power-of-two scales only (requantization multipliers are not \
-                             implemented yet)",
-                            scales.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        match problems.len() {
-            0 => Ok(()),
-            1 => {
-                let (node, message) = problems.remove(0);
-                Err(BackendError::Unsupported {
-                    node,
-                    op: "quantize",
-                    message,
-                })
-            }
-            _ => Err(BackendError::Unsupported {
-                node: problems
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                op: "quantize",
-                message: problems
-                    .iter()
-                    .map(|(n, m)| format!("{n}: {m}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }),
         }
     }
 
@@ -538,10 +544,7 @@ impl<'g> Emitter<'g> {
                     .expect("dense and conv have a linear map");
                 layers::linear(&map, infos[0], out)
             }
-            Op::Relu => layers::relu(infos[0], out),
-            Op::Add => layers::add(infos[0], infos[1], out),
-            Op::Quantize(q) => layers::quantize(q, &module, infos[0], out, &node.name)?,
-            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } => unreachable!(),
+            op => layers::elementwise(op, &module, &infos, out, &node.name)?,
         };
         let port_names: &[&str] = if operands.len() == 2 {
             &["a_data", "b_data"]
@@ -625,34 +628,38 @@ impl<'g> Emitter<'g> {
 
     /// The lane permutation of a transpose, as a concatenation of operand lanes.
     fn transpose(&self, operand: NodeId, x: &TensorInfo, perm: &[usize]) -> String {
-        let src = self.signal(operand);
-        let w = x.ty.width as usize;
-        let in_shape = &x.shape;
-        let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
-        let n = x.len();
-        let mut lanes = Vec::with_capacity(n);
-        for j in 0..n {
-            // multi-index of output element j, then the input element it reads
-            let mut rest = j;
-            let mut out_idx = vec![0usize; out_shape.len()];
-            for a in (0..out_shape.len()).rev() {
-                out_idx[a] = rest % out_shape[a];
-                rest /= out_shape[a];
-            }
-            let mut in_idx = vec![0usize; in_shape.len()];
-            for (a, &p) in perm.iter().enumerate() {
-                in_idx[p] = out_idx[a];
-            }
-            let flat = in_idx
-                .iter()
-                .zip(in_shape)
-                .fold(0usize, |acc, (&i, &d)| acc * d + i);
-            lanes.push(if w == 1 {
-                format!("{src}[{flat}]")
-            } else {
-                format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
-            });
-        }
-        concat_lanes(&lanes)
+        transpose_lanes(&self.signal(operand), x, perm)
     }
+}
+
+/// The lanes of `src` (tensor `x`) permuted by a transpose, as a concatenation.
+fn transpose_lanes(src: &str, x: &TensorInfo, perm: &[usize]) -> String {
+    let w = x.ty.width as usize;
+    let in_shape = &x.shape;
+    let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
+    let n = x.len();
+    let mut lanes = Vec::with_capacity(n);
+    for j in 0..n {
+        // multi-index of output element j, then the input element it reads
+        let mut rest = j;
+        let mut out_idx = vec![0usize; out_shape.len()];
+        for a in (0..out_shape.len()).rev() {
+            out_idx[a] = rest % out_shape[a];
+            rest /= out_shape[a];
+        }
+        let mut in_idx = vec![0usize; in_shape.len()];
+        for (a, &p) in perm.iter().enumerate() {
+            in_idx[p] = out_idx[a];
+        }
+        let flat = in_idx
+            .iter()
+            .zip(in_shape)
+            .fold(0usize, |acc, (&i, &d)| acc * d + i);
+        lanes.push(if w == 1 {
+            format!("{src}[{flat}]")
+        } else {
+            format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
+        });
+    }
+    concat_lanes(&lanes)
 }

@@ -108,7 +108,7 @@ pub(crate) fn weight_tensor(
     input: usize,
 ) -> Result<ConstTensor, ImportError> {
     if let Some((data, frac)) = c.to_fixed() {
-        return Ok(ConstTensor::new(c.shape.clone(), data, frac));
+        return Ok(ConstTensor::new(c.shape.clone(), data, frac).with_declared(c.declared));
     }
     let values = c.to_f64();
     let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -144,7 +144,7 @@ pub(crate) fn bias_tensor(
     tensor: &str,
 ) -> Result<ConstTensor, ImportError> {
     if let Some((data, frac)) = c.to_fixed() {
-        return Ok(ConstTensor::new(c.shape.clone(), data, frac));
+        return Ok(ConstTensor::new(c.shape.clone(), data, frac).with_declared(c.declared));
     }
     let max_frac = product_frac + FLOAT_BIAS_EXTRA_FRAC_BITS;
     let g = floats_to_grid(&c.to_f64(), max_frac)
