@@ -80,7 +80,9 @@ proptest! {
             }
         };
         let (lo, hi) = q.q_bounds();
-        let want = (want_q.clamp(lo, hi) - zp as i128) * mantissa as i128 * (1i128 << q.channel_shift(0));
+        // the output is the code q - zp on the unit `mantissa` (per-tensor quantizer)
+        assert_eq!(q.out_unit().num, mantissa);
+        let want = (want_q.clamp(lo, hi) - zp as i128) * (1i128 << q.channel_shift(0));
         if q.is_bipolar() {
             prop_assert!(got == 1 || got == -1);
         } else {

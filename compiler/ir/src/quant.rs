@@ -5,10 +5,16 @@
 //! integer on a power-of-two grid, the scale is the exact dyadic value of the float in
 //! the model (`mantissa * 2^exponent`), so `x / scale + zp` is a rational number and
 //! its rounding is decided by integer division. The output integer is `(q - zp) *
-//! mantissa` shifted onto the common output grid `2^-out_frac` (the finest grid of all
-//! channels), so the output is exactly `y`.
+//! (mantissa / g)` shifted onto the common output grid `2^-out_frac` (the finest grid of
+//! all channels), with the scale unit `g` (the largest odd integer dividing every
+//! channel's mantissa, see [`crate::fixed::Unit`]): so the output is exactly `y`, and a
+//! per-tensor quantizer with a non-power-of-two scale outputs its small codes `q - zp`
+//! (unit `mantissa`), not their wide products with the mantissa.
+//!
+//! The input may carry a unit too (`x * num / den * 2^-frac`): then `x / scale` is
+//! `x * num * 2^k / (den * mantissa)`, still one exact integer division.
 
-use crate::fixed::{round_parts, DyadicScale, FixedType, Interval, Overflow, Rounding};
+use crate::fixed::{gcd, round_parts, DyadicScale, FixedType, Interval, Overflow, Rounding, Unit};
 use serde::{Deserialize, Serialize};
 
 /// Largest number of significant bits allowed in a scale's mantissa (f32 scales have 24).
@@ -82,9 +88,27 @@ impl Quantizer {
             .unwrap_or(0)
     }
 
-    /// Left shift that puts channel `c`'s `(q - zp) * mantissa` on the output grid.
+    /// Left shift that puts channel `c`'s `(q - zp) * multiplier` on the output grid.
     pub fn channel_shift(&self, c: usize) -> u32 {
         (self.out_frac() + self.channels[c].scale.exponent) as u32
+    }
+
+    /// The scale unit of the output: the largest odd integer dividing every channel's
+    /// mantissa (the mantissa itself for a per-tensor quantizer; 1 for power-of-two
+    /// scales).
+    pub fn out_unit(&self) -> Unit {
+        let g = self
+            .channels
+            .iter()
+            .fold(0, |g, c| gcd(g, c.scale.mantissa))
+            .max(1);
+        Unit::int(g).expect("scale mantissas are odd and below 2^40")
+    }
+
+    /// The integer factor of channel `c`'s codes on the output grid: its mantissa
+    /// divided by the output unit.
+    pub fn channel_multiplier(&self, c: usize) -> u64 {
+        self.channels[c].scale.mantissa / self.out_unit().num
     }
 
     /// Exact interval of the output integers.
@@ -98,7 +122,7 @@ impl Quantizer {
         for (c, ch) in self.channels.iter().enumerate() {
             let zp = ch.zero_point as i128;
             let iv = Interval::new(lo - zp, hi - zp)
-                .scale(ch.scale.mantissa as i128)
+                .scale(self.channel_multiplier(c) as i128)
                 .shl(self.channel_shift(c));
             out = Some(match out {
                 None => iv,
@@ -134,16 +158,33 @@ impl Quantizer {
         }
     }
 
-    /// Quantizes the integer `x` of a tensor on grid `2^-in_frac`, for channel `c`.
-    /// Returns the output integer on grid `2^-out_frac()`.
+    /// Quantizes the integer `x` of a tensor on grid `2^-in_frac` (unit 1), for
+    /// channel `c`. Returns the output integer on the grid `out_unit() * 2^-out_frac()`.
     pub fn quantize_int(&self, x: i128, in_frac: i32, c: usize) -> i128 {
+        self.quantize_scaled(x, in_frac, Unit::ONE, c)
+    }
+
+    /// The numerator and denominator (`> 0`) of `x / scale` for the input integer `x`
+    /// on the grid `in_unit * 2^-in_frac`, channel `c`.
+    pub fn scaled_fraction(&self, x: i128, in_frac: i32, in_unit: Unit, c: usize) -> (i128, i128) {
         let ch = &self.channels[c];
-        // x * 2^-in_frac / (m * 2^e) = x * 2^k / m with k = -in_frac - e.
+        // x * n/d * 2^-in_frac / (m * 2^e) = x * n * 2^k / (d * m) with k = -in_frac - e.
         let k = -in_frac - ch.scale.exponent;
-        let m = ch.scale.mantissa as i128;
-        let (num, den) = if k >= 0 { (x << k, m) } else { (x, m << (-k)) };
-        let q = self.q_of(num, den, ch);
-        ((q - ch.zero_point as i128) * m) << self.channel_shift(c)
+        let num = x * in_unit.num as i128;
+        let den = in_unit.den as i128 * ch.scale.mantissa as i128;
+        if k >= 0 {
+            (num << k, den)
+        } else {
+            (num, den << (-k))
+        }
+    }
+
+    /// Quantizes the integer `x` of a tensor on grid `in_unit * 2^-in_frac`, for
+    /// channel `c`. Returns the output integer on the grid `out_unit() * 2^-out_frac()`.
+    pub fn quantize_scaled(&self, x: i128, in_frac: i32, in_unit: Unit, c: usize) -> i128 {
+        let (num, den) = self.scaled_fraction(x, in_frac, in_unit, c);
+        let q = self.q_of(num, den, &self.channels[c]);
+        self.grid_value(q, c)
     }
 
     /// Quantizes a real (floating-point) value exactly, for channel `c`.
@@ -175,7 +216,7 @@ impl Quantizer {
     /// every value the quantizer can produce is `grid_value(q, c)` for some `q`.
     pub fn grid_value(&self, q: i128, c: usize) -> i128 {
         let ch = &self.channels[c];
-        ((q - ch.zero_point as i128) * ch.scale.mantissa as i128) << self.channel_shift(c)
+        ((q - ch.zero_point as i128) * self.channel_multiplier(c) as i128) << self.channel_shift(c)
     }
 
     /// The channel of element `flat` of a tensor with shape `shape`.
@@ -289,12 +330,69 @@ mod tests {
             zero_point: 128,
         };
         assert_eq!(qz.out_frac(), 4);
+        // the output is the code q - zp, with the unit 3: value (q - zp) * 3 * 2^-4
+        assert_eq!(qz.out_unit(), Unit::int(3).unwrap());
         for x in -3000i128..3000 {
             let got = qz.quantize_int(x, 6, 0); // x * 2^-6
             let want = qonnx_float(x as f64 / 64.0, 0.1875, 128.0, &qz);
-            assert_eq!(got as f64 / 16.0, want, "x={x}");
+            assert_eq!(got as f64 * 3.0 / 16.0, want, "x={x}");
         }
-        assert_eq!(qz.out_interval(), Interval::new(-128 * 3, 127 * 3));
+        assert_eq!(qz.out_interval(), Interval::new(-128, 127));
+    }
+
+    #[test]
+    fn input_units_divide_exactly() {
+        // input x * 5/3 * 2^-2, quantized with scale 7 * 2^-3, zp 1, int6, half-even:
+        // q = round(x * 5/3 / 4 / (7/8) + 1) = round(10x / 21 + 1)
+        let mut qz = q(6, 0, true, false, Rounding::HalfEven);
+        qz.channels[0] = ChannelQuant {
+            scale: DyadicScale {
+                mantissa: 7,
+                exponent: -3,
+            },
+            zero_point: 1,
+        };
+        let unit = Unit::new(5, 3).unwrap();
+        for x in -200i128..200 {
+            let want_q =
+                crate::fixed::div_round(10 * x + 21, 21, Rounding::HalfEven).clamp(-32, 31);
+            assert_eq!(qz.quantize_scaled(x, 2, unit, 0), want_q - 1, "x={x}");
+        }
+        // hand-computed: x = 21: 10 + 1 = 11 -> code 10; x = -63: -30 + 1 = -29 -> -30
+        assert_eq!(qz.quantize_scaled(21, 2, unit, 0), 10);
+        assert_eq!(qz.quantize_scaled(-63, 2, unit, 0), -30);
+        // a tie: 10x/21 + 1 = 2.5 at x = 3.15 (none); x = 0 -> exactly 1 -> code 0
+        assert_eq!(qz.quantize_scaled(0, 2, unit, 0), 0);
+    }
+
+    #[test]
+    fn per_channel_mantissas_share_their_gcd() {
+        let qz = Quantizer {
+            channels: vec![
+                ChannelQuant {
+                    scale: DyadicScale {
+                        mantissa: 3,
+                        exponent: -2,
+                    },
+                    zero_point: 0,
+                },
+                ChannelQuant {
+                    scale: DyadicScale {
+                        mantissa: 9,
+                        exponent: -4,
+                    },
+                    zero_point: 0,
+                },
+            ],
+            axis: Some(0),
+            ..q(4, 0, true, false, Rounding::HalfEven)
+        };
+        assert_eq!(qz.out_unit(), Unit::int(3).unwrap());
+        assert_eq!((qz.channel_multiplier(0), qz.channel_multiplier(1)), (1, 3));
+        // channel 0: 1.0 / 0.75 = 1.33 -> 1 -> on grid 3 * 2^-4: 1 << 2 = 4 (= 0.75)
+        assert_eq!(qz.quantize_f64(1.0, 0), Some(4));
+        // channel 1: 1.0 / 0.5625 = 1.78 -> 2 -> 2 * 3 = 6 (= 6 * 3/16 = 1.125)
+        assert_eq!(qz.quantize_f64(1.0, 1), Some(6));
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! Backends: from the fixed-point IR to hardware descriptions.
 
+pub mod magic;
 pub mod verilog;

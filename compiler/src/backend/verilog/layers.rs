@@ -1,7 +1,6 @@
 //! The combinational logic of each compute layer, one lane per tensor element.
 
 use super::netlist::{literal, signed_residue, wrap_list, Bit, ModuleBody, Signal};
-use super::quantize::lane_logic;
 use super::views::{comment_lines, render_file, unused_sink, InstanceView, LaneView, LaneWireView};
 use super::BackendError;
 use aecc_ir::{Interval, LinearMap, Quantizer, TensorInfo};
@@ -232,7 +231,13 @@ pub fn quantize(
                 } else {
                     format!("{module}_ch{c}")
                 };
-                let logic = lane_logic(q, c, x.ty.width, x.ty.signed, x.interval, x.ty.frac, w);
+                let logic = super::requantize::lane(q, c, x, w).map_err(|message| {
+                    BackendError::Unsupported {
+                        node: node_name.to_string(),
+                        op: "quantize",
+                        message,
+                    }
+                })?;
                 let ch = q.channels[c];
                 let mut header = vec![
                     format!("{name}: one lane of quantizer {node_name}"),

@@ -18,8 +18,12 @@
 //! lint-clean under `verilator --lint-only -Wall`.
 
 mod layers;
+mod movement;
 mod netlist;
+mod pointwise;
+mod pool;
 mod quantize;
+mod requantize;
 mod views;
 
 use aecc_ir::graph::NodeId;
@@ -223,9 +227,7 @@ pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendEr
             graph.outputs().len()
         )));
     }
-    let e = Emitter::new(graph, &opts.top_name);
-    e.check_supported()?;
-    e.run()
+    Emitter::new(graph, &opts.top_name).run()
 }
 
 struct Emitter<'g> {
@@ -280,57 +282,6 @@ impl<'g> Emitter<'g> {
             delays: BTreeSet::new(),
             files: Vec::new(),
             nodes: Vec::new(),
-        }
-    }
-
-    /// Reports every node the backend cannot build, all at once.
-    fn check_supported(&self) -> Result<(), BackendError> {
-        let mut problems = Vec::new();
-        for &id in &self.order {
-            let n = self.graph.node(id);
-            if let Op::Quantize(q) = &n.op {
-                if !q.is_pow2() {
-                    let scales: Vec<String> = q
-                        .channels
-                        .iter()
-                        .filter(|c| !c.scale.is_pow2())
-                        .map(|c| c.scale.to_string())
-                        .collect();
-                    problems.push((
-                        n.name.clone(),
-                        format!(
-                            "scale {} is not a power of two; the Verilog backend supports \
-                             power-of-two scales only (requantization multipliers are not \
-                             implemented yet)",
-                            scales.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        match problems.len() {
-            0 => Ok(()),
-            1 => {
-                let (node, message) = problems.remove(0);
-                Err(BackendError::Unsupported {
-                    node,
-                    op: "quantize",
-                    message,
-                })
-            }
-            _ => Err(BackendError::Unsupported {
-                node: problems
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                op: "quantize",
-                message: problems
-                    .iter()
-                    .map(|(n, m)| format!("{n}: {m}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }),
         }
     }
 
@@ -465,6 +416,12 @@ impl<'g> Emitter<'g> {
         let wiring = match &node.op {
             Op::Reshape { .. } => Some(self.signal(operands[0])),
             Op::Transpose { perm } => Some(self.transpose(operands[0], infos[0], perm)),
+            Op::Select(sel) => Some(concat_lanes(&movement::select_lanes(
+                &self.signal(operands[0]),
+                infos[0],
+                sel,
+                out,
+            ))),
             _ => None,
         };
         if let Some(expr) = wiring {
@@ -496,12 +453,22 @@ impl<'g> Emitter<'g> {
             Op::Relu => layers::relu(infos[0], out),
             Op::Add => layers::add(infos[0], infos[1], out),
             Op::Quantize(q) => layers::quantize(q, &module, infos[0], out, &node.name)?,
-            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } => unreachable!(),
+            Op::Sub => pointwise::sub(infos[0], infos[1], out),
+            Op::Affine(a) => pointwise::affine(a, infos[0], out),
+            Op::Clip { lo, hi } => pointwise::clip(*lo, *hi, infos[0], out),
+            Op::LeakyRelu { pos, neg, .. } => pointwise::leaky_relu(*pos, *neg, infos[0], out),
+            Op::Lut(l) => pointwise::lut(l, &module, infos[0], out, &node.name)?,
+            Op::MaxPool(p) => pool::max_pool(p, infos[0], out),
+            Op::AvgPool(p) => pool::avg_pool(p, infos[0], out),
+            Op::Concat { axis, .. } => movement::concat(*axis, &infos, out),
+            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } | Op::Select(_) => {
+                unreachable!()
+            }
         };
-        let port_names: &[&str] = if operands.len() == 2 {
-            &["a_data", "b_data"]
-        } else {
-            &["in_data"]
+        let port_names: Vec<String> = match (&node.op, operands.len()) {
+            (Op::Concat { .. }, n) => (0..n).map(|k| format!("in{k}_data")).collect(),
+            (_, 2) => vec!["a_data".into(), "b_data".into()],
+            _ => vec!["in_data".into()],
         };
         let mut delays = Vec::new();
         let mut connections = vec![".clk(clk)".to_string()];

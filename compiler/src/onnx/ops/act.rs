@@ -11,9 +11,10 @@ pub(super) fn relu(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         let data = match &c.data {
             ConstData::Float(v) => ConstData::Float(v.iter().map(|&x| x.max(0.0)).collect()),
             ConstData::Int(v) => ConstData::Int(v.iter().map(|&x| x.max(0)).collect()),
-            ConstData::Fixed { data, frac } => ConstData::Fixed {
+            ConstData::Fixed { data, frac, unit } => ConstData::Fixed {
                 data: data.iter().map(|&x| x.max(0)).collect(),
                 frac: *frac,
+                unit: *unit,
             },
         };
         return Ok(vec![Value::Const(Rc::new(Constant::new(

@@ -1,7 +1,7 @@
 //! `Conv` (2-D, NCHW, group 1) and `Pad` (zero padding of H/W, folded into the Conv that
 //! reads it: Keras-style 'same' padding is often exported as Pad + Conv).
 
-use super::weights::{bias_tensor, channel_vector, check_accumulator, weight_tensor};
+use super::weights::{channel_vector, check_accumulator, weight_tensor, weights_with_bias};
 use super::{NodeCtx, Value};
 use crate::onnx::constant::shape_str;
 use crate::onnx::error::ImportError;
@@ -97,14 +97,15 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         *p += e;
     }
     let weight = weight_tensor(ctx, &w, 1)?;
-    let bias = match b {
-        None => None,
+    let (weight, bias) = match b {
+        None => (weight, None),
         Some(b) => {
             let m = weight.shape[0];
             let vector = channel_vector(ctx, &b, &[m], 0, "bias")?;
-            let product_frac = ctx.imp.graph.node(x).out.ty.frac + weight.frac;
+            let xi = ctx.imp.graph.node(x).out.clone();
             let name = ctx.input_name(2).to_string();
-            Some(bias_tensor(ctx, &vector, product_frac, &name)?)
+            let (w, b) = weights_with_bias(ctx, &xi, weight, None, &vector, &name)?;
+            (w, Some(b))
         }
     };
     let terms = weight.shape[1] * kh * kw;

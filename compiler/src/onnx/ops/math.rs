@@ -7,8 +7,7 @@
 //!   folded into that node's bias; `Add` of two activations is `Op::Add`.
 
 use super::weights::{
-    add_bias, bias_tensor, channel_vector, check_accumulator, check_add, scale_constant,
-    weight_tensor,
+    channel_vector, check_accumulator, check_add, scale_constant, weight_tensor, weights_with_bias,
 };
 use super::{NodeCtx, Value};
 use crate::onnx::constant::{shape_str, Constant};
@@ -51,10 +50,6 @@ fn check_dense(
 ) -> Result<(), ImportError> {
     let k = weight.shape.first().copied().unwrap_or(0);
     check_accumulator(ctx, &ctx.imp.graph.node(x).out, weight, bias, k)
-}
-
-fn frac_of(ctx: &NodeCtx<'_>, id: NodeId) -> i32 {
-    ctx.imp.graph.node(id).out.ty.frac
 }
 
 pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
@@ -104,9 +99,9 @@ pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         Some(Value::Const(c)) => {
             let c = scale_constant(ctx, &c, beta, "beta")?;
             let c = channel_vector(ctx, &c, &out_shape, 1, "bias C")?;
-            let product_frac = frac_of(ctx, x) + weight.frac;
+            let xi = ctx.imp.graph.node(x).out.clone();
             let name = ctx.input_name(2).to_string();
-            let bias = bias_tensor(ctx, &c, product_frac, &name)?;
+            let (weight, bias) = weights_with_bias(ctx, &xi, weight, None, &c, &name)?;
             check_dense(ctx, x, &weight, Some(&bias))?;
             let id = ctx.add_node(
                 Op::Dense(Dense {
@@ -203,7 +198,6 @@ fn fold_into_bias(
         )));
     }
     let operand = ctx.imp.graph.operands(x)[0];
-    let product_frac = frac_of(ctx, operand) + weight.frac;
     let which = if matches!(ctx.value(0)?, Value::Const(_)) {
         0
     } else {
@@ -211,29 +205,22 @@ fn fold_into_bias(
     };
     let name = ctx.input_name(which).to_string();
     let vector = channel_vector(ctx, c, &node.out.shape, axis, "added constant")?;
-    let extra = bias_tensor(ctx, &vector, product_frac, &name)?;
-    let bias = match old_bias {
-        Some(b) => add_bias(ctx, b, &extra)?,
-        None => extra,
-    };
+    let xi = ctx.imp.graph.node(operand).out.clone();
+    let (weight, bias) =
+        weights_with_bias(ctx, &xi, weight.clone(), old_bias.clone(), &vector, &name)?;
     // products per output: K for a Dense [K, N], C * kh * kw for a Conv [M, C, kh, kw]
     let terms = match node.op {
         Op::Dense(_) => weight.shape[0],
         _ => weight.shape[1..].iter().product(),
     };
-    check_accumulator(
-        ctx,
-        &ctx.imp.graph.node(operand).out,
-        weight,
-        Some(&bias),
-        terms,
-    )?;
+    check_accumulator(ctx, &xi, &weight, Some(&bias), terms)?;
     let op = match node.op {
-        Op::Dense(d) => Op::Dense(Dense {
+        Op::Dense(_) => Op::Dense(Dense {
+            weight,
             bias: Some(bias),
-            ..d
         }),
         Op::Conv(cv) => Op::Conv(aecc_ir::Conv {
+            weight,
             bias: Some(bias),
             ..cv
         }),

@@ -61,15 +61,21 @@ fn quantize_constant(
 ) -> Result<Constant, ImportError> {
     let mut out = Vec::with_capacity(c.len());
     let floats = c.to_f64();
-    let fixed = c.to_fixed();
+    let fixed = c.to_scaled();
     for i in 0..c.len() {
         let ch = q.channel_of(i, &c.shape);
         let y = match &fixed {
             // Integers go through the exact integer path unless the value is so far from
             // the scale that the shifts would leave i128; then it only saturates or
             // rounds by sign, which the float path does identically.
-            Some((data, frac)) if fits_int_path(data[i], *frac, &q.channels[ch]) => {
-                Some(q.quantize_int(data[i] as i128, *frac, ch))
+            Some((data, frac, unit)) if fits_int_path(data[i], *frac, *unit, &q.channels[ch]) => {
+                Some(q.quantize_scaled(data[i] as i128, *frac, *unit, ch))
+            }
+            Some((_, _, unit)) if !unit.is_one() => {
+                return Err(ctx.error(format!(
+                    "input '{}' element {i} is too far from the scale to quantize exactly",
+                    ctx.input_name(0)
+                )))
             }
             _ => q.quantize_f64(floats[i], ch),
         };
@@ -90,14 +96,17 @@ fn quantize_constant(
         ConstData::Fixed {
             data: out,
             frac: q.out_frac(),
+            unit: q.out_unit(),
         },
     ))
 }
 
-fn fits_int_path(x: i64, frac: i32, ch: &ChannelQuant) -> bool {
+fn fits_int_path(x: i64, frac: i32, unit: aecc_ir::Unit, ch: &ChannelQuant) -> bool {
     let k = -(frac as i64) - ch.scale.exponent as i64;
     let x_bits = 64 - x.unsigned_abs().leading_zeros() as i64;
-    (-60..=60).contains(&k) && x_bits + k.max(0) < 100
+    let unit_bits = 64 - unit.num.leading_zeros() as i64;
+    let den_bits = 128 - (unit.den as u128 * ch.scale.mantissa as u128).leading_zeros() as i64;
+    (-60..=60).contains(&k) && x_bits + unit_bits + k.max(0) < 100 && den_bits - k.min(0) < 100
 }
 
 /// Reads scale, zero point, bit width and the attributes of this `Quant` node, for an
