@@ -35,6 +35,9 @@ pub(crate) enum ConstData {
 pub(crate) struct Constant {
     pub shape: Vec<usize>,
     pub data: ConstData,
+    /// The ONNX element type (`DataType` as i32) of a tensor read from the model, 0
+    /// for computed constants: the zero point of `QuantizeLinear` gives the codes' type.
+    pub elem: i32,
 }
 
 /// Product of `shape`, or `None` when it exceeds [`MAX_ELEMENTS`].
@@ -60,7 +63,11 @@ pub(crate) fn shape_str(shape: &[usize]) -> String {
 
 impl Constant {
     pub fn new(shape: Vec<usize>, data: ConstData) -> Constant {
-        Constant { shape, data }
+        Constant {
+            shape,
+            data,
+            elem: 0,
+        }
     }
 
     pub fn ints(shape: Vec<usize>, data: Vec<i64>) -> Constant {
@@ -179,6 +186,7 @@ impl Constant {
         Ok(Constant {
             shape,
             data: self.data.clone(),
+            elem: self.elem,
         })
     }
 
@@ -473,15 +481,45 @@ pub(crate) fn decode_tensor(t: &TensorProto) -> Result<Constant, String> {
                     .collect::<Result<_, _>>()?,
             )
         }
+        DataType::Int4 | DataType::Uint4 => {
+            // two values per byte, the first in the low nibble
+            let bytes: Vec<u8> = if use_raw {
+                raw.clone()
+            } else {
+                t.int32_data.iter().map(|&x| x as u8).collect()
+            };
+            if bytes.len() != n.div_ceil(2) {
+                return Err(format!(
+                    "has {} bytes, expected {} ({n} packed 4-bit values for shape {:?})",
+                    bytes.len(),
+                    n.div_ceil(2),
+                    t.dims
+                ));
+            }
+            ConstData::Int(
+                (0..n)
+                    .map(|i| {
+                        let nibble = (bytes[i / 2] >> (4 * (i % 2))) & 0xf;
+                        if dt == DataType::Int4 {
+                            ((nibble << 4) as i8 >> 4) as i64
+                        } else {
+                            nibble as i64
+                        }
+                    })
+                    .collect(),
+            )
+        }
         other => {
             return Err(format!(
                 "element type {} is not supported (supported: float, double, float16, bfloat16, \
-                 int8..int64, uint8..uint64, bool)",
+                 int4, uint4, int8..int64, uint8..uint64, bool)",
                 format!("{other:?}").to_uppercase()
             ))
         }
     };
-    Ok(Constant::new(shape, data))
+    let mut c = Constant::new(shape, data);
+    c.elem = dt as i32;
+    Ok(c)
 }
 
 /// IEEE half precision bits to f64 (exact).

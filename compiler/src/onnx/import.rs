@@ -7,7 +7,7 @@ use super::constant::{checked_len, decode_tensor, Constant};
 use super::error::{ImportError, UnsupportedNode};
 use super::ops;
 use super::proto::{tensor_shape_proto::dimension, GraphProto, ModelProto, NodeProto};
-use aecc_ir::{Graph, IrError, NodeId, Op};
+use aecc_ir::{Graph, IrError, NodeId, Op, Quantizer};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
@@ -21,12 +21,39 @@ pub(crate) enum Value {
     /// A graph input, materialised as an IR input by the `Quant` node that reads it.
     GraphInput { name: String, shape: Vec<usize> },
     /// An activation zero-padded by a `Pad` node, waiting for the `Conv` that absorbs
-    /// the padding into its `pads` (`[top, left, bottom, right]`).
-    Padded {
+    /// the padding into its `pads` (`[top, left, bottom, right]`); any other reader
+    /// gets the padding as a `Select` node.
+    Padded { node: NodeId, pads: [usize; 4] },
+    /// The integer output of an ONNX `QuantizeLinear`: the codes `q` of the quantized
+    /// activation `node` (whose IR value is `(q - zp) * scale`). Readers:
+    /// `DequantizeLinear` with the same parameters (gives `node` back), `Clip` (QCDQ),
+    /// data movement, and the QLinear/Integer ops.
+    Codes {
         node: NodeId,
-        pads: [usize; 4],
+        quantizer: Rc<Quantizer>,
+        /// ONNX element type of the codes (`DataType` as i32).
+        elem: i32,
+    },
+    /// An element-wise float function of an activation (Sigmoid, Tanh, ...) that
+    /// becomes an exact lookup table together with the quantizer that must read it.
+    Lazy {
+        node: NodeId,
+        func: Rc<super::ops::act::Elementwise>,
         origin: String,
     },
+}
+
+impl Value {
+    /// The IR node a value is (or wraps), if any.
+    pub fn node_id(&self) -> Option<NodeId> {
+        match self {
+            Value::Node(id)
+            | Value::Padded { node: id, .. }
+            | Value::Codes { node: id, .. }
+            | Value::Lazy { node: id, .. } => Some(*id),
+            Value::Const(_) | Value::GraphInput { .. } => None,
+        }
+    }
 }
 
 /// The label of a node in messages: `NAME (OpType)`, or `#INDEX (OpType)` when unnamed.
@@ -51,14 +78,29 @@ pub(crate) struct Importer {
     /// Every ONNX tensor name, and the names of helper IR nodes: helper nodes get fresh
     /// names so IR node names stay unique.
     names: HashSet<String>,
+    /// Names of the graph outputs.
+    graph_outputs: HashSet<String>,
+    /// Opset version of every domain the model imports (`""` for `ai.onnx`).
+    opsets: HashMap<String, i64>,
 }
 
 impl Importer {
     fn define(&mut self, name: &str, value: Value) {
-        if let Value::Node(id) | Value::Padded { node: id, .. } = value {
+        if let Some(id) = value.node_id() {
             *self.pending.entry(id).or_default() += self.uses.get(name).copied().unwrap_or(0);
         }
         self.values.insert(name.to_string(), value);
+    }
+
+    /// Whether tensor `name` is a graph output that no node reads.
+    pub fn is_graph_output_only(&self, name: &str) -> bool {
+        self.graph_outputs.contains(name) && self.uses.get(name).copied().unwrap_or(0) == 1
+    }
+
+    /// The opset version the model imports for `domain` (`""` or `ai.onnx`: default).
+    pub fn opset(&self, domain: &str) -> Option<i64> {
+        let d = if domain == "ai.onnx" { "" } else { domain };
+        self.opsets.get(d).copied()
     }
 
     /// Readers of `id` not visited yet (including graph outputs).
@@ -91,6 +133,11 @@ impl<'a> NodeCtx<'a> {
 
     pub fn input_name(&self, i: usize) -> &str {
         self.node.input.get(i).map_or("", |s| s.as_str())
+    }
+
+    /// Replaces input `i` (a wrapper op hands a transformed input to the op it wraps).
+    pub fn set_input(&mut self, i: usize, v: Value) {
+        self.inputs[i] = Some(v);
     }
 
     /// Whether optional input `i` is given.
@@ -133,10 +180,27 @@ impl<'a> NodeCtx<'a> {
         }
     }
 
-    /// Input `i` as a tensor computed by the hardware.
-    pub fn activation(&self, i: usize) -> Result<NodeId, ImportError> {
+    /// Input `i` as a tensor computed by the hardware (zero padding waiting for a
+    /// `Conv` becomes a `Select` node here).
+    pub fn activation(&mut self, i: usize) -> Result<NodeId, ImportError> {
+        if let Value::Padded { node, pads, .. } = self.value(i)?.clone() {
+            let id = self.materialize_padding(node, pads)?;
+            self.inputs[i] = Some(Value::Node(id));
+        }
         match self.value(i)? {
             Value::Node(id) => Ok(*id),
+            Value::Codes { .. } => Err(self.error(format!(
+                "input #{i} '{}' is the integer output of a QuantizeLinear; aecc reads it \
+                 only through DequantizeLinear, Clip, data movement and the QLinear/Integer \
+                 ops",
+                self.input_name(i)
+            ))),
+            Value::Lazy { origin, .. } => Err(self.error(format!(
+                "input #{i} '{}' comes from node {origin}, a float function that aecc \
+                 computes exactly only as a lookup table with the quantizer that reads it \
+                 (put a Quant or QuantizeLinear directly after it)",
+                self.input_name(i)
+            ))),
             Value::Const(_) => Err(self.error(format!(
                 "input #{} '{}' is a constant; {} is only supported on tensors computed from \
                  the graph inputs here",
@@ -148,18 +212,22 @@ impl<'a> NodeCtx<'a> {
                 input: name.clone(),
                 reason: format!("it feeds node {}", self.label),
             }),
-            Value::Padded { origin, .. } => Err(self.padded_error(i, origin)),
+            Value::Padded { .. } => unreachable!("materialized above"),
         }
     }
 
-    pub fn padded_error(&self, i: usize, pad_origin: &str) -> ImportError {
-        self.error(format!(
-            "input #{} '{}' comes from node {}, and aecc supports Pad only directly before a \
-             Conv (folded into its pads)",
-            i,
-            self.input_name(i),
-            pad_origin
-        ))
+    /// The zero padding `pads` (`[top, left, bottom, right]`) of the NCHW activation
+    /// `node` as a `Select` node named after this node's input.
+    fn materialize_padding(&mut self, node: NodeId, pads: [usize; 4]) -> Result<NodeId, ImportError> {
+        let shape = self.imp.graph.node(node).out.shape.clone();
+        let (h, w) = (shape[2], shape[3]);
+        let out = vec![shape[0], shape[1], h + pads[0] + pads[2], w + pads[1] + pads[3]];
+        let sel = aecc_ir::Select::from_fn(&shape, out, 0, |o| {
+            let y = o[2].checked_sub(pads[0]).filter(|&y| y < h)?;
+            let x = o[3].checked_sub(pads[1]).filter(|&x| x < w)?;
+            Some(vec![o[0], o[1], y, x])
+        });
+        self.add_node(Op::Select(sel), &[node], "/pad")
     }
 
     /// Shape of input `i`, whatever it is.
@@ -175,6 +243,9 @@ impl<'a> NodeCtx<'a> {
                     s[3] += pads[1] + pads[3];
                 }
                 s
+            }
+            Value::Codes { node, .. } | Value::Lazy { node, .. } => {
+                self.imp.graph.node(*node).out.shape.clone()
             }
         })
     }
@@ -264,7 +335,10 @@ pub(crate) fn unsupported_nodes(graph: &GraphProto) -> Vec<UnsupportedNode> {
 }
 
 /// Imports a checked model into an IR graph.
-pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), ImportError> {
+pub(crate) fn import_graph(
+    gp: &GraphProto,
+    opsets: HashMap<String, i64>,
+) -> Result<(Graph, Vec<String>), ImportError> {
     let unsupported = unsupported_nodes(gp);
     if !unsupported.is_empty() {
         return Err(ImportError::Unsupported(unsupported));
@@ -369,7 +443,7 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
         }
         match readers.as_slice() {
             [] => return Err(not_quantized("no node reads it".into())),
-            [(i, 0)] if ops::is_quant(&gp.node[*i]) => {}
+            [(i, 0)] if ops::is_input_quantizer(&gp.node[*i]) => {}
             [(i, slot)] => {
                 return Err(not_quantized(format!(
                     "it feeds node {}{}",
@@ -426,6 +500,8 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
         uses,
         pending: HashMap::new(),
         names: definer.keys().map(|k| k.to_string()).collect(),
+        graph_outputs: gp.output.iter().map(|o| o.name.clone()).collect(),
+        opsets,
     };
     for (k, v) in values {
         imp.define(&k, v);
@@ -452,7 +528,7 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
                             .map_or("another node", |s| s.as_str())
                     ),
                 })?;
-            if let Value::Node(id) | Value::Padded { node: id, .. } = v {
+            if let Some(id) = v.node_id() {
                 if let Some(p) = imp.pending.get_mut(&id) {
                     *p = p.saturating_sub(1);
                 }
@@ -507,6 +583,19 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
                 return Err(bad(
                     "it comes from a Pad; aecc supports Pad only before a Conv",
                 ))
+            }
+            Some(Value::Codes {
+                node, quantizer, ..
+            }) => {
+                let (node, quantizer) = (*node, quantizer.clone());
+                let id = super::ops::qdq::codes_output(&mut imp, &o.name, node, &quantizer)?;
+                imp.graph.add_output(o.name.clone(), id)
+            }
+            Some(Value::Lazy { origin, .. }) => {
+                return Err(bad(&format!(
+                    "it comes from node {origin}, a float function that aecc computes exactly \
+                     only with a quantizer after it"
+                )))
             }
             Some(Value::GraphInput { .. }) => return Err(bad("it is a graph input")),
             None => return Err(ImportError::UndefinedOutput(o.name.clone())),

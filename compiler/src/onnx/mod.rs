@@ -74,7 +74,15 @@ pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
     let model = decode(bytes)?;
     let opset = import::check_model(&model)?;
     let gp = model.graph.as_ref().expect("checked by check_model");
-    let (graph, warnings) = import::import_graph(gp)?;
+    let opsets = model
+        .opset_import
+        .iter()
+        .map(|o| {
+            let d = if o.domain == "ai.onnx" { "" } else { o.domain.as_str() };
+            (d.to_string(), o.version)
+        })
+        .collect();
+    let (graph, warnings) = import::import_graph(gp, opsets)?;
     let producer = format!("{} {}", model.producer_name, model.producer_version)
         .trim()
         .to_string();
