@@ -398,7 +398,10 @@ fn add_after_a_shared_dense_is_an_affine_map() {
         panic!("{:?}", y.op)
     };
     assert!(a.mul.iter().all(|&m| m == 1), "{a:?}");
-    assert!(matches!(m.graph.node(m.graph.outputs()[1].1).op, Op::Dense(_)));
+    assert!(matches!(
+        m.graph.node(m.graph.outputs()[1].1).op,
+        Op::Dense(_)
+    ));
 }
 
 #[test]

@@ -75,6 +75,7 @@ proptest! {
                 _ if twice_rem < den => fl,
                 _ if twice_rem > den => fl + 1,
                 Rounding::HalfEven => if fl % 2 == 0 { fl } else { fl + 1 },
+                Rounding::HalfOdd => if fl % 2 != 0 { fl } else { fl + 1 },
                 Rounding::HalfAwayFromZero => if neg { fl } else { fl + 1 },
                 Rounding::HalfTowardZero => if neg { fl + 1 } else { fl },
             }

@@ -29,6 +29,10 @@ pub enum Rounding {
     TowardZero,
     /// Away from zero (QONNX `UP`).
     AwayFromZero,
+    /// Round to nearest, ties to odd. Not a QONNX mode: ONNX `QuantizeLinear` rounds
+    /// `x / scale` half to even *before* adding the zero point, which for an odd zero
+    /// point is `round_half_to_odd(x / scale + zp)`.
+    HalfOdd,
 }
 
 impl Rounding {
@@ -56,10 +60,12 @@ impl Rounding {
             Rounding::Ceil => "CEIL",
             Rounding::TowardZero => "ROUND_TO_ZERO",
             Rounding::AwayFromZero => "UP",
+            Rounding::HalfOdd => "HALF_ODD",
         }
     }
 
-    pub const ALL: [Rounding; 7] = [
+    /// Every mode (the QONNX ones and `HalfOdd`).
+    pub const ALL: [Rounding; 8] = [
         Rounding::HalfEven,
         Rounding::HalfAwayFromZero,
         Rounding::HalfTowardZero,
@@ -67,6 +73,7 @@ impl Rounding {
         Rounding::Ceil,
         Rounding::TowardZero,
         Rounding::AwayFromZero,
+        Rounding::HalfOdd,
     ];
 }
 
@@ -297,7 +304,10 @@ pub fn round_parts(int_part: i128, rem: i128, den: i128, mode: Rounding) -> i128
         Rounding::Ceil => q + 1,
         Rounding::TowardZero => toward_zero,
         Rounding::AwayFromZero => away_from_zero,
-        Rounding::HalfEven | Rounding::HalfAwayFromZero | Rounding::HalfTowardZero => {
+        Rounding::HalfEven
+        | Rounding::HalfAwayFromZero
+        | Rounding::HalfTowardZero
+        | Rounding::HalfOdd => {
             // compare rem/den with 1/2 without overflow: rem vs den - rem
             let other = den - rem;
             if rem < other {
@@ -307,6 +317,7 @@ pub fn round_parts(int_part: i128, rem: i128, den: i128, mode: Rounding) -> i128
             } else {
                 match mode {
                     Rounding::HalfEven => q + q.rem_euclid(2),
+                    Rounding::HalfOdd => q + 1 - q.rem_euclid(2),
                     Rounding::HalfAwayFromZero => away_from_zero,
                     _ => toward_zero,
                 }
@@ -509,8 +520,9 @@ mod tests {
     fn div_round_ties_and_signs() {
         use Rounding::*;
         // 5/2 = 2.5, -5/2 = -2.5, 7/4 = 1.75, -7/4 = -1.75
-        let cases: [(Rounding, [i128; 4]); 7] = [
+        let cases: [(Rounding, [i128; 4]); 8] = [
             (HalfEven, [2, -2, 2, -2]),
+            (HalfOdd, [3, -3, 2, -2]),
             (HalfAwayFromZero, [3, -3, 2, -2]),
             (HalfTowardZero, [2, -2, 2, -2]),
             (Floor, [2, -3, 1, -2]),
@@ -528,6 +540,8 @@ mod tests {
             assert_eq!(got, want, "{mode:?}");
         }
         assert_eq!(div_round(3, 2, HalfEven), 2);
+        assert_eq!(div_round(3, 2, HalfOdd), 1);
+        assert_eq!(div_round(-1, 2, HalfOdd), -1);
         assert_eq!(div_round(-3, 2, HalfEven), -2);
         assert_eq!(div_round(6, 3, HalfEven), 2);
     }
@@ -563,8 +577,11 @@ mod tests {
     #[test]
     fn rounding_names_round_trip() {
         for m in Rounding::ALL {
-            assert_eq!(Rounding::from_qonnx(m.qonnx_name()), Some(m));
+            if m != Rounding::HalfOdd {
+                assert_eq!(Rounding::from_qonnx(m.qonnx_name()), Some(m));
+            }
         }
+        assert_eq!(Rounding::from_qonnx("HALF_ODD"), None);
         assert_eq!(
             Rounding::from_qonnx("round_to_zero"),
             Some(Rounding::TowardZero)

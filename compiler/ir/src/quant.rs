@@ -273,6 +273,15 @@ mod tests {
             Rounding::AwayFromZero => y.signum() * y.abs().ceil(),
             Rounding::HalfAwayFromZero => y.signum() * (y.abs() + 0.5).floor(),
             Rounding::HalfTowardZero => y.signum() * (y.abs() - 0.5).ceil(),
+            Rounding::HalfOdd => {
+                let f = y.floor();
+                let d = y - f;
+                if d > 0.5 || (d == 0.5 && f % 2.0 == 0.0) {
+                    f + 1.0
+                } else {
+                    f
+                }
+            }
         };
         (r - zp) * scale
     }

@@ -218,10 +218,19 @@ impl<'a> NodeCtx<'a> {
 
     /// The zero padding `pads` (`[top, left, bottom, right]`) of the NCHW activation
     /// `node` as a `Select` node named after this node's input.
-    fn materialize_padding(&mut self, node: NodeId, pads: [usize; 4]) -> Result<NodeId, ImportError> {
+    fn materialize_padding(
+        &mut self,
+        node: NodeId,
+        pads: [usize; 4],
+    ) -> Result<NodeId, ImportError> {
         let shape = self.imp.graph.node(node).out.shape.clone();
         let (h, w) = (shape[2], shape[3]);
-        let out = vec![shape[0], shape[1], h + pads[0] + pads[2], w + pads[1] + pads[3]];
+        let out = vec![
+            shape[0],
+            shape[1],
+            h + pads[0] + pads[2],
+            w + pads[1] + pads[3],
+        ];
         let sel = aecc_ir::Select::from_fn(&shape, out, 0, |o| {
             let y = o[2].checked_sub(pads[0]).filter(|&y| y < h)?;
             let x = o[3].checked_sub(pads[1]).filter(|&x| x < w)?;

@@ -78,7 +78,11 @@ pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
         .opset_import
         .iter()
         .map(|o| {
-            let d = if o.domain == "ai.onnx" { "" } else { o.domain.as_str() };
+            let d = if o.domain == "ai.onnx" {
+                ""
+            } else {
+                o.domain.as_str()
+            };
             (d.to_string(), o.version)
         })
         .collect();

@@ -35,6 +35,7 @@ pub(super) fn rounding_text(mode: Rounding) -> &'static str {
         Rounding::Ceil => "toward +inf (ceil)",
         Rounding::TowardZero => "toward zero",
         Rounding::AwayFromZero => "away from zero",
+        Rounding::HalfOdd => "to nearest, ties to odd",
     }
 }
 
@@ -138,12 +139,16 @@ pub fn lane_logic(
                 let dropped = body.any_low_bits(&v, s);
                 (!body.sign(&v)).and(dropped)
             }
-            Rounding::HalfEven | Rounding::HalfAwayFromZero | Rounding::HalfTowardZero => {
+            Rounding::HalfEven
+            | Rounding::HalfAwayFromZero
+            | Rounding::HalfTowardZero
+            | Rounding::HalfOdd => {
                 let half = body.bit(&v, s - 1);
                 let below_half = body.any_low_bits(&v, s - 1);
                 // at a tie: even floor stays, odd goes up; or by the sign of v
                 let tie_up = match q.rounding {
                     Rounding::HalfEven => body.bit(&v, s),
+                    Rounding::HalfOdd => !body.bit(&v, s),
                     Rounding::HalfAwayFromZero => !body.sign(&v),
                     _ => body.sign(&v),
                 };

@@ -238,7 +238,10 @@ fn scaled_lane(
                 Rounding::Ceil => nonzero,
                 Rounding::TowardZero => body.sign(&quotient).and(nonzero),
                 Rounding::AwayFromZero => (!body.sign(&quotient)).and(nonzero),
-                Rounding::HalfEven | Rounding::HalfAwayFromZero | Rounding::HalfTowardZero => {
+                Rounding::HalfEven
+                | Rounding::HalfAwayFromZero
+                | Rounding::HalfTowardZero
+                | Rounding::HalfOdd => {
                     // above half: R > floor(den / 2); a tie (R == den / 2) needs an
                     // even den
                     let above = Bit::Expr {
@@ -250,6 +253,7 @@ fn scaled_lane(
                     } else {
                         let tie_up = match q.rounding {
                             Rounding::HalfEven => body.bit(&quotient, 0),
+                            Rounding::HalfOdd => !body.bit(&quotient, 0),
                             Rounding::HalfAwayFromZero => !body.sign(&quotient),
                             _ => body.sign(&quotient),
                         };

@@ -89,7 +89,9 @@ impl Elementwise {
                 v.max(0.0) + (a * (v / a).exp_m1()).min(0.0)
             }
             Elementwise::HardSwish => v * (v / 6.0 + 0.5).clamp(0.0, 1.0),
-            Elementwise::Gelu { tanh: false } => 0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2)),
+            Elementwise::Gelu { tanh: false } => {
+                0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))
+            }
             Elementwise::Gelu { tanh: true } => {
                 let c = (2.0 / std::f64::consts::PI).sqrt();
                 0.5 * v * (1.0 + (c * (v + 0.044715 * v * v * v)).tanh())
@@ -131,7 +133,11 @@ fn erf(x: f64) -> f64 {
 
 fn lazy(ctx: &mut NodeCtx<'_>, func: Elementwise) -> Result<Vec<Value>, ImportError> {
     if let Value::Const(c) = ctx.value(0)? {
-        let v: Vec<f64> = c.to_f64().iter().map(|&x| func.eval(x as f32) as f64).collect();
+        let v: Vec<f64> = c
+            .to_f64()
+            .iter()
+            .map(|&x| func.eval(x as f32) as f64)
+            .collect();
         return Ok(vec![Value::Const(Rc::new(Constant::new(
             c.shape.clone(),
             ConstData::Float(v),
@@ -316,15 +322,19 @@ pub(super) fn leaky_relu(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportErro
     let alpha = ctx.attrs().float_or("alpha", 0.01)?;
     if let Value::Const(c) = ctx.value(0)? {
         let a = alpha as f64;
-        let v = c.to_f64().iter().map(|&x| if x >= 0.0 { x } else { a * x }).collect();
+        let v = c
+            .to_f64()
+            .iter()
+            .map(|&x| if x >= 0.0 { x } else { a * x })
+            .collect();
         return Ok(vec![Value::Const(Rc::new(Constant::new(
             c.shape.clone(),
             ConstData::Float(v),
         )))]);
     }
     let x = ctx.activation(0)?;
-    let e = super::affine::Exact::of_f64(alpha as f64)
-        .map_err(|m| ctx.attrs().error("alpha", m))?;
+    let e =
+        super::affine::Exact::of_f64(alpha as f64).map_err(|m| ctx.attrs().error("alpha", m))?;
     let shift = e.frac.max(0);
     let op = Op::LeakyRelu {
         pos: 1i64 << shift,
@@ -349,8 +359,7 @@ pub(super) fn hard_sigmoid(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportEr
     let y = affine_node(ctx, x, None, &[a], &[b], "/affine")?;
     let yi = ctx.imp.graph.node(y).out.clone();
     let one = Exact::of_f64(1.0).expect("finite");
-    let (l, h) =
-        integer_bounds(&yi, Some(Exact::zero()), Some(one)).map_err(|m| ctx.error(m))?;
+    let (l, h) = integer_bounds(&yi, Some(Exact::zero()), Some(one)).map_err(|m| ctx.error(m))?;
     let id = ctx.add_node(Op::Clip { lo: l, hi: h }, &[y], "")?;
     Ok(vec![Value::Node(id)])
 }

@@ -72,7 +72,10 @@ impl Exact {
     pub fn checked_mul(self, o: Exact) -> Option<Exact> {
         Some(
             Exact {
-                n: self.n.checked_mul(o.n).filter(|v| v.unsigned_abs() < 1 << 100)?,
+                n: self
+                    .n
+                    .checked_mul(o.n)
+                    .filter(|v| v.unsigned_abs() < 1 << 100)?,
                 unit: self.unit.checked_mul(o.unit)?,
                 frac: self.frac.checked_add(o.frac)?,
             }
@@ -221,7 +224,12 @@ pub(crate) fn affine_op(
     let as_i64 = |e: Exact| -> Result<i64, String> {
         e.on_grid(unit, frac)
             .and_then(|v| i64::try_from(v).ok())
-            .ok_or_else(|| format!("the constant {} does not fit 64 bits on the output grid", e.to_f64()))
+            .ok_or_else(|| {
+                format!(
+                    "the constant {} does not fit 64 bits on the output grid",
+                    e.to_f64()
+                )
+            })
     };
     let mul = products
         .iter()
@@ -251,12 +259,19 @@ pub(crate) fn integer_bounds(
     hi: Option<Exact>,
 ) -> Result<(i64, i64), String> {
     let clamp = |v: Option<i128>, default: i128| -> i64 {
-        v.unwrap_or(default).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        v.unwrap_or(default)
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64
     };
     let bound = |e: Exact, mode: Rounding| -> Option<i128> {
         // a bound far outside the tensor's range only needs its sign
         e.round_on_grid(xi.unit, xi.ty.frac, mode).or_else(|| {
-            (e.to_f64().abs() > 1e30).then(|| if e.n < 0 { i64::MIN as i128 } else { i64::MAX as i128 })
+            (e.to_f64().abs() > 1e30).then(|| {
+                if e.n < 0 {
+                    i64::MIN as i128
+                } else {
+                    i64::MAX as i128
+                }
+            })
         })
     };
     let lo_i = match lo {
@@ -292,7 +307,10 @@ mod tests {
         let b = [Exact::of_f64(0.125).unwrap(), Exact::of_f64(2.0).unwrap()];
         let op = affine_op(&x(3, Unit::ONE), Some(1), &a, &b).unwrap();
         // products on 2^-5 (0.75 = 3 * 2^-2): mul = [3, -6]; b = [4, 64]
-        assert_eq!((op.mul.clone(), op.add.clone(), op.out_frac), (vec![3, -6], vec![4, 64], 5));
+        assert_eq!(
+            (op.mul.clone(), op.add.clone(), op.out_frac),
+            (vec![3, -6], vec![4, 64], 5)
+        );
         assert_eq!(op.out_unit, Unit::ONE);
     }
 
@@ -300,9 +318,18 @@ mod tests {
     fn division_by_three_moves_into_the_unit() {
         let third = Exact::of_f64(3.0).unwrap().recip().unwrap();
         assert_eq!(third.unit, Unit::new(1, 3).unwrap());
-        let op = affine_op(&x(2, Unit::int(5).unwrap()), None, &[third], &[Exact::zero()]).unwrap();
+        let op = affine_op(
+            &x(2, Unit::int(5).unwrap()),
+            None,
+            &[third],
+            &[Exact::zero()],
+        )
+        .unwrap();
         // x * 5 / 3 on 2^-2: mul 1 on the unit 5/3
-        assert_eq!((op.mul.clone(), op.out_frac, op.out_unit), (vec![1], 2, Unit::new(5, 3).unwrap()));
+        assert_eq!(
+            (op.mul.clone(), op.out_frac, op.out_unit),
+            (vec![1], 2, Unit::new(5, 3).unwrap())
+        );
         // an offset of 1 on that grid needs the unit 1/3: 5/3 = 5 * (1/3)
         let op = affine_op(
             &x(2, Unit::int(5).unwrap()),
@@ -313,7 +340,10 @@ mod tests {
         .unwrap();
         assert_eq!(op.out_unit, Unit::new(1, 3).unwrap());
         // 1 = 12 * 1/3 * 2^-2
-        assert_eq!((op.mul.clone(), op.add.clone(), op.out_frac), (vec![5], vec![12], 2));
+        assert_eq!(
+            (op.mul.clone(), op.add.clone(), op.out_frac),
+            (vec![5], vec![12], 2)
+        );
     }
 
     #[test]

@@ -53,11 +53,15 @@ pub(crate) fn window(
         (None, None) => return Err(attrs.error("kernel_shape", "is required")),
     };
     let strides = lift(
-        attrs.usizes_n("strides", spatial, 1)?.unwrap_or(vec![1; spatial]),
+        attrs
+            .usizes_n("strides", spatial, 1)?
+            .unwrap_or(vec![1; spatial]),
         1,
     );
     let dilations = lift(
-        attrs.usizes_n("dilations", spatial, 1)?.unwrap_or(vec![1; spatial]),
+        attrs
+            .usizes_n("dilations", spatial, 1)?
+            .unwrap_or(vec![1; spatial]),
         1,
     );
     let pads = attrs.usizes_n("pads", 2 * spatial, 0)?;
@@ -116,7 +120,10 @@ pub(crate) fn window(
 }
 
 /// A 3-D `[N, C, L]` activation as `[N, C, 1, L]` (a reshape: wiring).
-pub(crate) fn to_2d(ctx: &mut NodeCtx<'_>, x: aecc_ir::NodeId) -> Result<aecc_ir::NodeId, ImportError> {
+pub(crate) fn to_2d(
+    ctx: &mut NodeCtx<'_>,
+    x: aecc_ir::NodeId,
+) -> Result<aecc_ir::NodeId, ImportError> {
     let s = ctx.imp.graph.node(x).out.shape.clone();
     ctx.add_node(
         Op::Reshape {
@@ -129,7 +136,10 @@ pub(crate) fn to_2d(ctx: &mut NodeCtx<'_>, x: aecc_ir::NodeId) -> Result<aecc_ir
 
 /// A `[N, M, 1, L]` result of a 1-D op (named with the suffix `/2d`) back to
 /// `[N, M, L]`, named after the output.
-pub(crate) fn from_2d(ctx: &mut NodeCtx<'_>, y: aecc_ir::NodeId) -> Result<aecc_ir::NodeId, ImportError> {
+pub(crate) fn from_2d(
+    ctx: &mut NodeCtx<'_>,
+    y: aecc_ir::NodeId,
+) -> Result<aecc_ir::NodeId, ImportError> {
     let s = ctx.imp.graph.node(y).out.shape.clone();
     let id = ctx.add_node(
         Op::Reshape {
@@ -165,7 +175,10 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let (x, w) = if one_d {
         let mut ws = w.shape.clone();
         ws.insert(2, 1);
-        (to_2d(ctx, x)?, std::rc::Rc::new(w.reshape(ws).map_err(|m| ctx.error(m))?))
+        (
+            to_2d(ctx, x)?,
+            std::rc::Rc::new(w.reshape(ws).map_err(|m| ctx.error(m))?),
+        )
     } else {
         (x, w)
     };
@@ -396,13 +409,17 @@ pub(super) fn pad(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
             .map(|i| i.map_or(value, |i| vals[i]))
             .collect();
         return Ok(vec![Value::Const(std::rc::Rc::new(
-            crate::onnx::constant::Constant::new(out, crate::onnx::constant::ConstData::Float(data)),
+            crate::onnx::constant::Constant::new(
+                out,
+                crate::onnx::constant::ConstData::Float(data),
+            ),
         ))]);
     };
     let xi = ctx.imp.graph.node(x).out.clone();
     let fill = if mode == "constant" {
         let v = super::affine::Exact::of_f64(value).map_err(|m| ctx.error(m))?;
-        let (lo, hi) = super::affine::integer_bounds(&xi, Some(v), Some(v)).map_err(|m| ctx.error(m))?;
+        let (lo, hi) =
+            super::affine::integer_bounds(&xi, Some(v), Some(v)).map_err(|m| ctx.error(m))?;
         if lo != hi {
             return Err(ctx.error(format!(
                 "padding value {value} is not on the input's grid ({}*2^{})",

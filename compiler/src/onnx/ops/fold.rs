@@ -288,7 +288,11 @@ pub(crate) fn arith(
         })
         .collect();
     let mut c = Constant::new(shape, ConstData::Float(v));
-    c.elem = if double { DataType::Double } else { DataType::Float } as i32;
+    c.elem = if double {
+        DataType::Double
+    } else {
+        DataType::Float
+    } as i32;
     Ok(c)
 }
 
@@ -307,10 +311,17 @@ pub(crate) fn negate(c: &Constant) -> Constant {
 }
 
 /// A unary function of a constant, in float32 (or exactly for `Neg`/`Abs` of integers).
-fn unary(ctx: &mut NodeCtx<'_>, f: fn(f64) -> f64, int: Option<fn(i64) -> i64>) -> Result<Vec<Value>, ImportError> {
+fn unary(
+    ctx: &mut NodeCtx<'_>,
+    f: fn(f64) -> f64,
+    int: Option<fn(i64) -> i64>,
+) -> Result<Vec<Value>, ImportError> {
     let c = folded_input(ctx, 0)?;
     if let (ConstData::Int(v), Some(g)) = (&c.data, int) {
-        let mut k = Constant::new(c.shape.clone(), ConstData::Int(v.iter().map(|&x| g(x)).collect()));
+        let mut k = Constant::new(
+            c.shape.clone(),
+            ConstData::Int(v.iter().map(|&x| g(x)).collect()),
+        );
         k.elem = c.elem;
         return Ok(konst(k));
     }
@@ -334,7 +345,14 @@ pub(super) fn neg(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     if !matches!(ctx.value(0)?, Value::Const(_)) {
         let x = ctx.activation(0)?;
         let minus = super::affine::Exact::of_f64(-1.0).expect("finite");
-        let id = super::affine::affine_node(ctx, x, None, &[minus], &[super::affine::Exact::zero()], "")?;
+        let id = super::affine::affine_node(
+            ctx,
+            x,
+            None,
+            &[minus],
+            &[super::affine::Exact::zero()],
+            "",
+        )?;
         return Ok(vec![Value::Node(id)]);
     }
     unary(ctx, |x| -x, Some(|x: i64| x.wrapping_neg()))
@@ -358,8 +376,8 @@ pub(super) fn ceil(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
 /// `Pow`, `Min`, `Max` of two constants (float32).
 fn binary_float(ctx: &mut NodeCtx<'_>, f: fn(f64, f64) -> f64) -> Result<Vec<Value>, ImportError> {
     let (x, y) = (folded_input(ctx, 0)?, folded_input(ctx, 1)?);
-    let (shape, ia, ib) = broadcast2(&x.shape, &y.shape)
-        .ok_or_else(|| ctx.error("the operands do not broadcast"))?;
+    let (shape, ia, ib) =
+        broadcast2(&x.shape, &y.shape).ok_or_else(|| ctx.error("the operands do not broadcast"))?;
     let (a, b) = (x.to_f64(), y.to_f64());
     let double = is_double(&x);
     let v = ia

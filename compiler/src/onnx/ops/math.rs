@@ -184,9 +184,9 @@ fn arith(ctx: &mut NodeCtx<'_>, op: Arith) -> Result<Vec<Value>, ImportError> {
     use super::affine::{affine_node, channel_exacts, constant_axis, Exact};
     let (a, b) = (ctx.value(0)?.clone(), ctx.value(1)?.clone());
     match (&a, &b) {
-        (Value::Const(x), Value::Const(y)) => {
-            Ok(vec![Value::Const(Rc::new(super::fold::arith(ctx, op, x, y)?))])
-        }
+        (Value::Const(x), Value::Const(y)) => Ok(vec![Value::Const(Rc::new(super::fold::arith(
+            ctx, op, x, y,
+        )?))]),
         (Value::Const(c), _) | (_, Value::Const(c)) => {
             let const_first = matches!(a, Value::Const(_));
             let xi_index = if const_first { 1 } else { 0 };
@@ -259,7 +259,10 @@ pub(crate) fn align_units(
     x: NodeId,
     y: NodeId,
 ) -> Result<(NodeId, NodeId), ImportError> {
-    let (ux, uy) = (ctx.imp.graph.node(x).out.unit, ctx.imp.graph.node(y).out.unit);
+    let (ux, uy) = (
+        ctx.imp.graph.node(x).out.unit,
+        ctx.imp.graph.node(y).out.unit,
+    );
     if ux == uy {
         return Ok((x, y));
     }

@@ -87,7 +87,11 @@ pub(crate) static OPS: &[OpEntry] = &[
     op("", "Pad", conv::pad),
     op(CHANNELS_LAST, "Conv", channels_last_conv),
     op("", "BatchNormalization", norm::batch_norm),
-    op(CHANNELS_LAST, "BatchNormalization", channels_last_batch_norm),
+    op(
+        CHANNELS_LAST,
+        "BatchNormalization",
+        channels_last_batch_norm,
+    ),
     // pooling (ops/pool.rs)
     op("", "MaxPool", pool::max_pool),
     op(CHANNELS_LAST, "MaxPool", channels_last_max_pool),
@@ -255,7 +259,9 @@ pub(crate) fn hint(domain: &str, op_type: &str) -> Option<String> {
         "ReduceSum" | "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2" => {
             "ReduceMean and ReduceMax over the spatial axes are supported"
         }
-        "LayerNormalization" | "InstanceNormalization" | "GroupNormalization"
+        "LayerNormalization"
+        | "InstanceNormalization"
+        | "GroupNormalization"
         | "LpNormalization" => {
             "BatchNormalization (inference) is supported; other normalizations depend on \
              the data at run time"

@@ -33,10 +33,7 @@ pub(super) fn batch_norm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportErro
         let k = ctx.constant(i, what)?;
         let v = k.to_f64();
         if v.len() != c {
-            return Err(ctx.error(format!(
-                "{what} has {} values for {c} channels",
-                v.len()
-            )));
+            return Err(ctx.error(format!("{what} has {} values for {c} channels", v.len())));
         }
         params.push(v);
     }

@@ -2,7 +2,8 @@
 //! tool writes), the `Clip` of QCDQ chains, and codes as graph outputs.
 //!
 //! `QuantizeLinear(x, scale, zero_point; axis)` is `q = saturate(round(x / scale) + zp)`
-//! (round half to even) on the integer type of the zero point (int8, uint8, int16,
+//! (round half to even, *then* the zero point: for an odd zero point that is the IR's
+//! `HalfOdd` rounding of `x / scale + zp`) on the integer type of the zero point (int8, uint8, int16,
 //! uint16, int4, uint4; `output_dtype` from opset 21; uint8 without a zero point), per
 //! tensor or per axis. aecc computes it exactly as a quantizer (`Op::Quantize`); the
 //! codes `q` it produces are a [`Value::Codes`] that `DequantizeLinear` with the same
@@ -108,6 +109,20 @@ fn linear_quantizer(
             scales.len()
         )));
     }
+    // round(x / scale) + zp (half to even, then the zero point) is
+    // round_half_to_odd(x / scale + zp) for an odd zero point
+    let odd = zps.iter().filter(|z| *z % 2 != 0).count();
+    let rounding = if odd == 0 {
+        Rounding::HalfEven
+    } else if odd == zps.len() {
+        Rounding::HalfOdd
+    } else {
+        return Err(ctx.error(
+            "per-axis zero points of mixed parity are not supported (QuantizeLinear rounds \
+             before adding the zero point: aecc represents that per quantizer, not per \
+             channel)",
+        ));
+    };
     let q = Quantizer {
         channels: (0..scales.len())
             .map(|c| ChannelQuant {
@@ -119,7 +134,7 @@ fn linear_quantizer(
         bit_width: bits,
         signed,
         narrow: false,
-        rounding: Rounding::HalfEven,
+        rounding,
         overflow: Overflow::Saturate,
     };
     let (lo, hi) = q.q_bounds();

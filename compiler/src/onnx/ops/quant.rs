@@ -40,7 +40,8 @@ pub(super) fn quant(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
 pub(super) fn bipolar_quant(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let shape = ctx.shape_of(0)?;
     let scale = ctx.constant(1, "scale")?;
-    let axis = broadcast_axis(&scale.shape, &shape).map_err(|m| ctx.error(format!("scale: {m}")))?;
+    let axis =
+        broadcast_axis(&scale.shape, &shape).map_err(|m| ctx.error(format!("scale: {m}")))?;
     let scales = parse_scales(ctx, &scale)?;
     let channels = axis.map_or(1, |a| shape[a]);
     let q = Quantizer {
@@ -342,7 +343,10 @@ pub(super) fn trunc(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let zp = scalar(ctx, 2, "zero point")?;
     let in_bits = scalar(ctx, 3, "input bit width")?;
     let (out_scale, out_bits) = if version >= 2 {
-        (Some(scalar(ctx, 4, "output scale")?), scalar(ctx, 5, "output bit width")?)
+        (
+            Some(scalar(ctx, 4, "output scale")?),
+            scalar(ctx, 5, "output bit width")?,
+        )
     } else {
         (None, scalar(ctx, 4, "output bit width")?)
     };
@@ -351,7 +355,10 @@ pub(super) fn trunc(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let rounding = Rounding::from_qonnx(&mode)
         .ok_or_else(|| attrs.error("rounding_mode", format!("unknown mode '{mode}'")))?;
     let (signed, narrow) = if version >= 2 {
-        (attrs.flag_or("signed", true)?, attrs.flag_or("narrow", false)?)
+        (
+            attrs.flag_or("signed", true)?,
+            attrs.flag_or("narrow", false)?,
+        )
     } else {
         (true, false)
     };

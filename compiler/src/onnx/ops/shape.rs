@@ -235,13 +235,14 @@ pub(super) fn slice(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let shape = ctx.shape_of(0)?;
     let rank = shape.len();
     let (starts, ends, axes, steps) = if ctx.node.input.len() > 1 {
-        let opt = |ctx: &NodeCtx<'_>, i: usize, what: &str| -> Result<Option<Vec<i64>>, ImportError> {
-            if ctx.has_input(i) {
-                Ok(Some(int_input(ctx, i, what)?))
-            } else {
-                Ok(None)
-            }
-        };
+        let opt =
+            |ctx: &NodeCtx<'_>, i: usize, what: &str| -> Result<Option<Vec<i64>>, ImportError> {
+                if ctx.has_input(i) {
+                    Ok(Some(int_input(ctx, i, what)?))
+                } else {
+                    Ok(None)
+                }
+            };
         (
             int_input(ctx, 1, "starts")?,
             int_input(ctx, 2, "ends")?,
@@ -251,8 +252,12 @@ pub(super) fn slice(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     } else {
         let attrs = ctx.attrs();
         (
-            attrs.ints("starts")?.ok_or_else(|| attrs.error("starts", "is required"))?,
-            attrs.ints("ends")?.ok_or_else(|| attrs.error("ends", "is required"))?,
+            attrs
+                .ints("starts")?
+                .ok_or_else(|| attrs.error("starts", "is required"))?,
+            attrs
+                .ints("ends")?
+                .ok_or_else(|| attrs.error("ends", "is required"))?,
             attrs.ints("axes")?,
             None,
         )
@@ -392,7 +397,10 @@ pub(super) fn split(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
             }
             (Some(x), _) => {
                 let name = ctx.out_name(k);
-                let id = ctx.imp.graph.add_node(name, Op::Select(sel), &[x], ctx.label.clone())?;
+                let id = ctx
+                    .imp
+                    .graph
+                    .add_node(name, Op::Select(sel), &[x], ctx.label.clone())?;
                 Value::Node(id)
             }
             _ => unreachable!(),
@@ -430,7 +438,9 @@ pub(super) fn concat_activations(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, Im
     for &id in &ids[1..] {
         let u = ctx.imp.graph.node(id).out.unit;
         unit = unit.common(u).ok_or_else(|| {
-            ctx.error(format!("the scale units {unit} and {u} have no common unit in range"))
+            ctx.error(format!(
+                "the scale units {unit} and {u} have no common unit in range"
+            ))
         })?;
     }
     for (k, id) in ids.iter_mut().enumerate() {
