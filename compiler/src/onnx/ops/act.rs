@@ -50,13 +50,25 @@ pub(crate) enum Elementwise {
     Exp,
     Softplus,
     Softsign,
-    Elu { alpha: f32 },
-    Selu { alpha: f32, gamma: f32 },
-    Celu { alpha: f32 },
+    Elu {
+        alpha: f32,
+    },
+    Selu {
+        alpha: f32,
+        gamma: f32,
+    },
+    Celu {
+        alpha: f32,
+    },
     HardSwish,
-    Gelu { tanh: bool },
+    Gelu {
+        tanh: bool,
+    },
     Erf,
     Mish,
+    /// Not element-wise: a `Softmax`/`LogSoftmax` at the end of the graph, waiting to be
+    /// dropped (the output is the pre-softmax tensor).
+    Softmax,
 }
 
 impl Elementwise {
@@ -98,6 +110,7 @@ impl Elementwise {
             }
             Elementwise::Erf => erf(v),
             Elementwise::Mish => v * (v.max(0.0) + (-v.abs()).exp().ln_1p()).tanh(),
+            Elementwise::Softmax => f64::NAN,
         };
         y as f32
     }
@@ -370,10 +383,14 @@ pub(super) fn hard_sigmoid(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportEr
 pub(super) fn softmax(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let out = ctx.out_name(0);
     if !ctx.imp.is_graph_output_only(&out) {
-        return Err(ctx.error(
-            "Softmax is supported only as the last op (its output a graph output and read by \
-             nothing else); aecc then outputs the exact pre-softmax tensor",
-        ));
+        // a quantizer (Quant, or QuantizeLinear + DequantizeLinear) may follow before the
+        // graph output; anything else is an error there
+        let node = ctx.activation(0)?;
+        return Ok(vec![Value::Lazy {
+            node,
+            func: Rc::new(Elementwise::Softmax),
+            origin: ctx.label.clone(),
+        }]);
     }
     let x = ctx.activation(0)?;
     let msg = format!(

@@ -265,7 +265,7 @@ pub(crate) fn integer_bounds(
     let bound = |e: Exact, mode: Rounding| -> Option<i128> {
         // a bound far outside the tensor's range only needs its sign
         e.round_on_grid(xi.unit, xi.ty.frac, mode).or_else(|| {
-            (e.to_f64().abs() > 1e30).then(|| {
+            (e.to_f64().abs() > 1e30).then_some({
                 if e.n < 0 {
                     i64::MIN as i128
                 } else {

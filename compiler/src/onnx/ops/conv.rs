@@ -161,6 +161,23 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     };
     let w = ctx.constant(1, "weight")?;
     let b = ctx.opt_constant(2, "bias")?;
+    let bias_name = ctx.input_name(2).to_string();
+    let id = conv_with(ctx, x, extra_pads, w, b, &bias_name, "")?;
+    Ok(vec![Value::Node(id)])
+}
+
+/// The Conv of this node's attributes on the activation `x` (with zero padding
+/// `extra_pads` from a Pad before it) with weights `w` and bias `b` (named `bias_name`
+/// in messages); `suffix` names the result node (empty: after the node's output).
+pub(crate) fn conv_with(
+    ctx: &mut NodeCtx<'_>,
+    x: aecc_ir::NodeId,
+    extra_pads: [usize; 4],
+    w: std::rc::Rc<crate::onnx::constant::Constant>,
+    b: Option<std::rc::Rc<crate::onnx::constant::Constant>>,
+    bias_name: &str,
+    suffix: &str,
+) -> Result<aecc_ir::NodeId, ImportError> {
     let x_shape = ctx.imp.graph.node(x).out.shape.clone();
     let spatial = x_shape.len().saturating_sub(2);
     if !(1..=2).contains(&spatial) || w.shape.len() != x_shape.len() {
@@ -186,7 +203,7 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let attrs = ctx.attrs();
     let group = attrs.int_or("group", 1)?;
     let channels = x_shape[1];
-    if group < 1 || channels % group as usize != 0 || w.shape[0] % group as usize != 0 {
+    if group < 1 || !channels.is_multiple_of(group as usize) || w.shape[0] % group as usize != 0 {
         return Err(attrs.error(
             "group",
             format!(
@@ -222,8 +239,7 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
             let m = weight.shape[0];
             let vector = channel_vector(ctx, &b, &[m], 0, "bias")?;
             let xi = ctx.imp.graph.node(x).out.clone();
-            let name = ctx.input_name(2).to_string();
-            let (w, b) = weights_with_bias(ctx, &xi, weight, None, &vector, &name)?;
+            let (w, b) = weights_with_bias(ctx, &xi, weight, None, &vector, bias_name)?;
             (w, Some(b))
         }
     };
@@ -243,9 +259,19 @@ pub(super) fn conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         dilations: win.dilations,
         group,
     });
-    let id = ctx.add_node(op, &[x], if one_d { "/2d" } else { "" })?;
-    let id = if one_d { from_2d(ctx, id)? } else { id };
-    Ok(vec![Value::Node(id)])
+    if one_d {
+        let id = ctx.add_node(op, &[x], "/2d")?;
+        let s = ctx.imp.graph.node(id).out.shape.clone();
+        ctx.add_node(
+            Op::Reshape {
+                shape: vec![s[0], s[1], s[3]],
+            },
+            &[id],
+            suffix,
+        )
+    } else {
+        ctx.add_node(op, &[x], suffix)
+    }
 }
 
 /// An op of the QONNX channels-last domain (`qonnx.custom_op.channels_last`: Conv,

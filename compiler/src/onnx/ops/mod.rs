@@ -12,6 +12,7 @@ mod math;
 mod norm;
 mod pool;
 pub(crate) mod qdq;
+mod qlinear;
 mod quant;
 mod shape;
 pub(crate) mod weights;
@@ -74,6 +75,12 @@ pub(crate) static OPS: &[OpEntry] = &[
     op(QUANT_DOMAINS[2], "Trunc", quant::trunc),
     op("", "QuantizeLinear", qdq::quantize_linear),
     op("", "DequantizeLinear", qdq::dequantize_linear),
+    op("", "QLinearConv", qlinear::qlinear_conv),
+    op("", "QLinearMatMul", qlinear::qlinear_matmul),
+    op("", "ConvInteger", qlinear::conv_integer),
+    op("", "MatMulInteger", qlinear::matmul_integer),
+    op(QUANT_DOMAINS[0], "MultiThreshold", qlinear::multi_threshold),
+    op(QUANT_DOMAINS[1], "MultiThreshold", qlinear::multi_threshold),
     // linear algebra and arithmetic (ops/math.rs)
     op("", "Gemm", math::gemm),
     op("", "MatMul", math::matmul),
@@ -235,17 +242,22 @@ pub(crate) fn hint(domain: &str, op_type: &str) -> Option<String> {
         ));
     }
     let h = match op_type {
-        "QLinearConv" | "QLinearMatMul" | "ConvInteger" | "MatMulInteger" => {
-            "onnxruntime's QOperator format is not supported yet; quantize with \
-             QuantFormat.QDQ (QuantizeLinear/DequantizeLinear around float ops), which aecc \
-             imports exactly"
-        }
         "DynamicQuantizeLinear" => {
             "dynamic quantization computes its scale at run time; quantize statically \
              (QuantizeLinear with a constant scale)"
         }
-        "MultiThreshold" | "IntQuant" | "FloatQuant" => {
-            "supported QONNX quantizers: Quant, BipolarQuant, Trunc"
+        "IntQuant" | "FloatQuant" | "QuantAvgPool2d" => {
+            "supported QONNX quantizers: Quant, BipolarQuant, Trunc, MultiThreshold"
+        }
+        "QLinearAdd"
+        | "QLinearMul"
+        | "QLinearConcat"
+        | "QLinearSigmoid"
+        | "QLinearLeakyRelu"
+        | "QLinearGlobalAveragePool"
+        | "QLinearAveragePool" => {
+            "of the QOperator ops QLinearConv, QLinearMatMul, ConvInteger and MatMulInteger \
+             are supported; quantize with QuantFormat.QDQ for the others"
         }
         "PRelu" => "LeakyRelu (one constant slope) is supported; PRelu is not yet",
         "ThresholdedRelu" | "Shrink" | "Sign" | "Round" => {

@@ -38,8 +38,13 @@ pub(super) fn batch_norm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportErro
         params.push(v);
     }
     let (mut a, mut b) = (Vec::with_capacity(c), Vec::with_capacity(c));
-    for ch in 0..c {
-        let [scale, bias, mean, var] = [0, 1, 2, 3].map(|k| params[k][ch] as f32);
+    let columns = params[0]
+        .iter()
+        .zip(&params[1])
+        .zip(&params[2])
+        .zip(&params[3]);
+    for (ch, (((&scale, &bias), &mean), &var)) in columns.enumerate() {
+        let [scale, bias, mean, var] = [scale, bias, mean, var].map(|v| v as f32);
         let inv_std = 1.0f32 / (var + eps).sqrt();
         let a_c = inv_std * scale;
         let b_c = bias - mean * a_c;

@@ -65,10 +65,33 @@ fn linear_quantizer(
         ));
     }
     let output_dtype = attrs.int_or("output_dtype", 0)? as i32;
-    let elem = match (&zero_point, codes_elem) {
-        (Some(z), _) if z.elem != 0 => z.elem,
-        (_, Some(e)) if e != 0 => e,
-        _ if output_dtype != 0 => output_dtype,
+    let axis = attrs.int_or("axis", 1)?;
+    quantizer_from(
+        ctx,
+        &scale,
+        zero_point.as_deref(),
+        x_shape,
+        axis,
+        codes_elem.filter(|&e| e != 0).unwrap_or(output_dtype),
+    )
+}
+
+/// The ONNX linear quantizer of `scale` and `zero_point` (per tensor, or per axis
+/// along `axis` when the scale has several values) for a tensor of shape `x_shape`;
+/// the element type of the codes is the zero point's, else `elem` (when not 0), else
+/// uint8.
+pub(crate) fn quantizer_from(
+    ctx: &NodeCtx<'_>,
+    scale: &Constant,
+    zero_point: Option<&Constant>,
+    x_shape: &[usize],
+    axis: i64,
+    elem: i32,
+) -> Result<(Quantizer, i32), ImportError> {
+    let attrs = ctx.attrs();
+    let elem = match zero_point {
+        Some(z) if z.elem != 0 => z.elem,
+        _ if elem != 0 => elem,
         _ => DataType::Uint8 as i32,
     };
     let (bits, signed) = int_type(elem).ok_or_else(|| {
@@ -80,7 +103,7 @@ fn linear_quantizer(
     })?;
     let rank = x_shape.len() as i64;
     let axis = if scale.len() > 1 {
-        let a = attrs.int_or("axis", 1)?;
+        let a = axis;
         let a = if a < 0 { a + rank } else { a };
         if !(0..rank).contains(&a) || x_shape[a as usize] != scale.len() {
             return Err(attrs.error(
@@ -95,7 +118,7 @@ fn linear_quantizer(
     } else {
         None
     };
-    let scales = parse_scales(ctx, &scale)?;
+    let scales = parse_scales(ctx, scale)?;
     let zps: Vec<i64> = match &zero_point {
         None => vec![0],
         Some(z) => z
@@ -180,12 +203,14 @@ pub(super) fn quantize_linear(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, Impor
             quantizer: Rc::new(q),
             elem,
         }]),
+        lazy @ Value::Lazy { .. } => Ok(vec![lazy]),
         _ => unreachable!("a quantizer gives a node or a constant"),
     }
 }
 
 pub(super) fn dequantize_linear(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     match ctx.value(0)?.clone() {
+        lazy @ Value::Lazy { .. } => Ok(vec![lazy]),
         Value::Codes {
             node,
             quantizer,
@@ -205,29 +230,10 @@ pub(super) fn dequantize_linear(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, Imp
             Ok(vec![Value::Node(node)])
         }
         Value::Const(c) => {
-            let codes = c.to_ints().ok_or_else(|| {
-                ctx.error(format!(
-                    "input '{}' must be integer codes",
-                    ctx.input_name(0)
-                ))
-            })?;
             let (q, _) = linear_quantizer(ctx, &c.shape, Some(c.elem))?;
-            let data = codes
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    i64::try_from(q.grid_value(v as i128, q.channel_of(i, &c.shape)))
-                        .map_err(|_| ctx.error("a dequantized value does not fit 64 bits"))
-                })
-                .collect::<Result<Vec<i64>, _>>()?;
-            Ok(vec![Value::Const(Rc::new(Constant::new(
-                c.shape.clone(),
-                ConstData::Fixed {
-                    data,
-                    frac: q.out_frac(),
-                    unit: q.out_unit(),
-                },
-            )))])
+            Ok(vec![Value::Const(Rc::new(dequantize_constant(
+                ctx, &c, &q,
+            )?))])
         }
         Value::GraphInput { name, .. } => Err(ImportError::InputNotQuantized {
             input: name,
@@ -242,6 +248,34 @@ pub(super) fn dequantize_linear(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, Imp
             ctx.input_name(0)
         ))),
     }
+}
+
+/// The exact real values `(q - zp) * scale` of constant codes `c`, keeping the
+/// quantizer's scale unit.
+pub(crate) fn dequantize_constant(
+    ctx: &NodeCtx<'_>,
+    c: &Constant,
+    q: &Quantizer,
+) -> Result<Constant, ImportError> {
+    let codes = c
+        .to_ints()
+        .ok_or_else(|| ctx.error("the quantized constant must be integer codes"))?;
+    let data = codes
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            i64::try_from(q.grid_value(v as i128, q.channel_of(i, &c.shape)))
+                .map_err(|_| ctx.error("a dequantized value does not fit 64 bits"))
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(Constant::new(
+        c.shape.clone(),
+        ConstData::Fixed {
+            data,
+            frac: q.out_frac(),
+            unit: q.out_unit(),
+        },
+    ))
 }
 
 /// `Clip` of codes (the QCDQ form of a narrower range): the bounds, in codes, become

@@ -149,7 +149,8 @@ pub(crate) fn weight_tensor(
 /// 3. rounded onto the product grid itself when no value moves by more than 1/16 of its
 ///    step: the case of a QDQ bias, whose scale is the float32 product `fl(s_x * s_w)`,
 ///    not the exact `s_x * s_w` of the products;
-/// 4. exactly, with any weight multiplier that keeps the weights within 62 bits;
+/// 4. exactly, with any weight multiplier that keeps the weights within 62 bits and
+///    the accumulator within 56;
 /// 5. rounded half-to-even onto the grid with the extra fractional bits.
 ///
 /// Every rounding is a warning with its largest error.
@@ -216,6 +217,23 @@ pub(crate) fn weights_with_bias(
         _ => Unit::ONE,
     };
     let common = up.common(bias_unit);
+    // bits of the largest accumulator of weights `w` (an estimate that errs high)
+    let terms = (weight.data.len() / extra.len().max(1)).max(1) as u128;
+    let x_max = x
+        .interval
+        .lo
+        .unsigned_abs()
+        .max(x.interval.hi.unsigned_abs());
+    let acc_bits = |w: &ConstTensor| -> u32 {
+        let w_max = w
+            .data
+            .iter()
+            .map(|v| v.unsigned_abs() as u128)
+            .max()
+            .unwrap_or(0);
+        let bits = |v: u128| 128 - v.leading_zeros();
+        bits(x_max) + bits(w_max) + bits(terms)
+    };
     let rescaled = |ctx: &NodeCtx<'_>, limit: u64| -> Option<(ConstTensor, ConstTensor)> {
         let g = common?;
         let r = up.ratio_int(g)?;
@@ -227,7 +245,7 @@ pub(crate) fn weights_with_bias(
             return None;
         }
         let w = scale_ints(ctx, &weight, r).ok()?;
-        if w.ty().width > 62 {
+        if w.ty().width > 62 || acc_bits(&w) > 56 {
             return None;
         }
         let wu = weight.unit.checked_div(Unit::int(r)?)?;
