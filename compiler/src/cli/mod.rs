@@ -181,11 +181,17 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
-            let unsupported = crate::onnx::list_unsupported(&bytes)?;
-            if !unsupported.is_empty() {
-                println!("{} node(s) cannot be compiled:", unsupported.len());
-                for u in &unsupported {
+            let found = crate::onnx::inspect(&bytes)?;
+            if !found.issues.is_empty() {
+                println!("{} node(s) cannot be compiled:", found.issues.len());
+                for u in &found.issues {
                     println!("  {u}");
+                }
+                if found.skipped > 0 {
+                    println!(
+                        "({} node(s) after them were not checked: they read their outputs)",
+                        found.skipped
+                    );
                 }
                 return Ok(1);
             }

@@ -348,9 +348,58 @@ pub(crate) fn import_graph(
     gp: &GraphProto,
     opsets: HashMap<String, i64>,
 ) -> Result<(Graph, Vec<String>), ImportError> {
+    import_graph_with(gp, opsets, None)
+}
+
+/// A problem found by [`collect_problems`]: the index of the node it is about (`None`
+/// for the graph as a whole) and the error.
+pub(crate) type Problem = (Option<usize>, ImportError);
+
+/// Imports as far as possible, collecting every node that cannot be compiled instead
+/// of stopping at the first: unsupported ops, unsupported attributes or operands, graph
+/// inputs without a quantizer. Nodes that read the output of a failed node are skipped
+/// (their count is returned). Errors about the model file itself are still returned
+/// as errors.
+pub(crate) fn collect_problems(
+    gp: &GraphProto,
+    opsets: HashMap<String, i64>,
+) -> Result<(Vec<Problem>, usize), ImportError> {
+    let mut problems = Vec::new();
+    let mut skipped = 0;
+    match import_graph_with(gp, opsets, Some((&mut problems, &mut skipped))) {
+        Ok(_) => {}
+        Err(e) if problems.is_empty() => problems.push((None, e)),
+        Err(_) => {}
+    }
+    problems.sort_by_key(|p| p.0);
+    Ok((problems, skipped))
+}
+
+fn import_graph_with(
+    gp: &GraphProto,
+    opsets: HashMap<String, i64>,
+    mut collect: Option<(&mut Vec<Problem>, &mut usize)>,
+) -> Result<(Graph, Vec<String>), ImportError> {
     let unsupported = unsupported_nodes(gp);
     if !unsupported.is_empty() {
-        return Err(ImportError::Unsupported(unsupported));
+        match &mut collect {
+            None => return Err(ImportError::Unsupported(unsupported)),
+            Some((problems, _)) => {
+                for (i, n) in gp.node.iter().enumerate() {
+                    if ops::lookup(&n.domain, &n.op_type).is_none() {
+                        let u = unsupported_nodes(&GraphProto {
+                            node: vec![n.clone()],
+                            ..Default::default()
+                        });
+                        let mut u = u.into_iter().next().expect("unsupported");
+                        if n.name.is_empty() {
+                            u.name = format!("#{i}");
+                        }
+                        problems.push((Some(i), ImportError::Unsupported(vec![u])));
+                    }
+                }
+            }
+        }
     }
     if let Some(s) = gp.sparse_initializer.first() {
         let name = s.values.as_ref().map_or("", |v| v.name.as_str());
@@ -447,30 +496,44 @@ pub(crate) fn import_graph(
             input: vi.name.clone(),
             reason,
         };
-        if gp.output.iter().any(|o| o.name == vi.name) {
-            return Err(not_quantized("it is also a graph output".into()));
-        }
-        match readers.as_slice() {
-            [] => return Err(not_quantized("no node reads it".into())),
-            [(i, 0)] if ops::is_input_quantizer(&gp.node[*i]) => {}
-            [(i, slot)] => {
-                return Err(not_quantized(format!(
-                    "it feeds node {}{}",
-                    labels[*i],
-                    if *slot == 0 {
-                        String::new()
-                    } else {
-                        format!(" as input #{slot}")
-                    }
-                )))
+        let problem = if gp.output.iter().any(|o| o.name == vi.name) {
+            Some((None, not_quantized("it is also a graph output".into())))
+        } else {
+            match readers.as_slice() {
+                [] => Some((None, not_quantized("no node reads it".into()))),
+                [(i, 0)] if ops::is_input_quantizer(&gp.node[*i]) => None,
+                [(i, slot)] => Some((
+                    Some(*i),
+                    not_quantized(format!(
+                        "it feeds node {}{}",
+                        labels[*i],
+                        if *slot == 0 {
+                            String::new()
+                        } else {
+                            format!(" as input #{slot}")
+                        }
+                    )),
+                )),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|(i, _)| labels[*i].as_str()).collect();
+                    Some((
+                        Some(many[0].0),
+                        not_quantized(format!(
+                            "it feeds {} nodes ({})",
+                            many.len(),
+                            names.join(", ")
+                        )),
+                    ))
+                }
             }
-            many => {
-                let names: Vec<&str> = many.iter().map(|(i, _)| labels[*i].as_str()).collect();
-                return Err(not_quantized(format!(
-                    "it feeds {} nodes ({})",
-                    many.len(),
-                    names.join(", ")
-                )));
+        };
+        if let Some((at, e)) = problem {
+            match &mut collect {
+                None => return Err(e),
+                Some((problems, _)) => {
+                    problems.push((at, e));
+                    continue;
+                }
             }
         }
         values.insert(
@@ -515,9 +578,30 @@ pub(crate) fn import_graph(
     for (k, v) in values {
         imp.define(&k, v);
     }
+    let mut tainted: HashSet<String> = HashSet::new();
     for i in order {
         let node = &gp.node[i];
         let label = labels[i].clone();
+        // Collecting: after a failed node, its first input stands in for its outputs
+        // ("tainted"), so the nodes after it are still checked; there only attribute
+        // problems are recorded (anything else may be a consequence of the stand-in).
+        let is_tainted = node.input.iter().any(|n| tainted.contains(n));
+        let unsupported_here = ops::lookup(&node.domain, &node.op_type).is_none();
+        let blocked = node
+            .input
+            .iter()
+            .any(|n| !n.is_empty() && !imp.values.contains_key(n));
+        if let Some((_, skipped)) = &mut collect {
+            if blocked || (unsupported_here && is_tainted) {
+                **skipped += 1;
+                continue;
+            }
+            if unsupported_here {
+                // recorded above; its first activation input stands in for its outputs
+                stand_in(&mut imp, &mut tainted, node);
+                continue;
+            }
+        }
         let mut inputs = Vec::with_capacity(node.input.len());
         for name in &node.input {
             if name.is_empty() {
@@ -552,7 +636,24 @@ pub(crate) fn import_graph(
             label,
             inputs,
         };
-        let outs = build(&mut ctx)?;
+        let outs = match (build(&mut ctx), &mut collect) {
+            (Ok(outs), _) => outs,
+            (Err(e), None) => return Err(e),
+            (Err(e), Some((problems, skipped))) => {
+                if !is_tainted || matches!(e, ImportError::Attribute { .. }) {
+                    problems.push((Some(i), e));
+                } else {
+                    **skipped += 1;
+                }
+                stand_in(&mut imp, &mut tainted, node);
+                continue;
+            }
+        };
+        if is_tainted {
+            for o in &node.output {
+                tainted.insert(o.clone());
+            }
+        }
         for (k, out_name) in node.output.iter().enumerate() {
             if out_name.is_empty() {
                 continue;
@@ -560,7 +661,7 @@ pub(crate) fn import_graph(
             match outs.get(k) {
                 Some(v) => imp.define(out_name, v.clone()),
                 None if imp.uses.get(out_name).copied().unwrap_or(0) > 0 => {
-                    return Err(ImportError::Node {
+                    let e = ImportError::Node {
                         node: labels[i].clone(),
                         message: format!(
                             "output #{k} '{out_name}' is used, but aecc supports only the first \
@@ -568,10 +669,19 @@ pub(crate) fn import_graph(
                             outs.len(),
                             node.op_type
                         ),
-                    })
+                    };
+                    match &mut collect {
+                        None => return Err(e),
+                        Some((problems, _)) => problems.push((Some(i), e)),
+                    }
                 }
                 None => {}
             }
+        }
+    }
+    if let Some((problems, _)) = &collect {
+        if !problems.is_empty() {
+            return Err(ImportError::NotOnnx("problems collected".into()));
         }
     }
 
@@ -744,4 +854,21 @@ fn topological_order(
         });
     }
     Ok(order)
+}
+
+/// Collecting problems: the first input of the failed `node` (when it has a value)
+/// stands in for every output, marked as tainted.
+fn stand_in(imp: &mut Importer, tainted: &mut HashSet<String>, node: &NodeProto) {
+    let v = node
+        .input
+        .first()
+        .and_then(|n| imp.values.get(n))
+        .filter(|v| !matches!(v, Value::Const(_)))
+        .cloned();
+    for o in node.output.iter().filter(|o| !o.is_empty()) {
+        if let Some(v) = &v {
+            imp.values.insert(o.clone(), v.clone());
+        }
+        tainted.insert(o.clone());
+    }
 }

@@ -37,11 +37,13 @@ mod attrs;
 mod constant;
 mod error;
 mod import;
+mod inspect;
 mod ops;
 pub mod proto;
 
 pub use constant::MAX_ELEMENTS;
 pub use error::{ImportError, UnsupportedNode};
+pub use inspect::{inspect, CompileIssue, Inspection};
 pub use ops::supported_ops;
 pub use ops::weights::{FLOAT_BIAS_EXTRA_FRAC_BITS, FLOAT_WEIGHT_BITS};
 
@@ -62,6 +64,22 @@ pub struct ImportedModel {
     pub producer: String,
 }
 
+/// The opset version of every domain the model imports (`""` for `ai.onnx`).
+fn opsets_of(model: &proto::ModelProto) -> std::collections::HashMap<String, i64> {
+    model
+        .opset_import
+        .iter()
+        .map(|o| {
+            let d = if o.domain == "ai.onnx" {
+                ""
+            } else {
+                o.domain.as_str()
+            };
+            (d.to_string(), o.version)
+        })
+        .collect()
+}
+
 fn decode(bytes: &[u8]) -> Result<proto::ModelProto, ImportError> {
     if bytes.is_empty() {
         return Err(ImportError::Empty);
@@ -74,19 +92,7 @@ pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
     let model = decode(bytes)?;
     let opset = import::check_model(&model)?;
     let gp = model.graph.as_ref().expect("checked by check_model");
-    let opsets = model
-        .opset_import
-        .iter()
-        .map(|o| {
-            let d = if o.domain == "ai.onnx" {
-                ""
-            } else {
-                o.domain.as_str()
-            };
-            (d.to_string(), o.version)
-        })
-        .collect();
-    let (graph, warnings) = import::import_graph(gp, opsets)?;
+    let (graph, warnings) = import::import_graph(gp, opsets_of(&model))?;
     let producer = format!("{} {}", model.producer_name, model.producer_version)
         .trim()
         .to_string();
