@@ -422,6 +422,13 @@ impl<'g> Emitter<'g> {
                 sel,
                 out,
             ))),
+            Op::Affine(a) if a.mul.iter().all(|&m| m == 1) && a.add.iter().all(|&k| k == 0) => {
+                Some(concat_lanes(&movement::retyped_lanes(
+                    &self.signal(operands[0]),
+                    infos[0],
+                    out,
+                )))
+            }
             _ => None,
         };
         if let Some(expr) = wiring {

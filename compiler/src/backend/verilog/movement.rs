@@ -44,6 +44,14 @@ pub fn select_lanes(src: &str, x: &TensorInfo, sel: &Select, out: &TensorInfo) -
         .collect()
 }
 
+/// The lanes of the bus `src` (tensor `x`) in the type of `out`: an `Affine` that only
+/// changes the scale (multipliers 1, offsets 0) is wiring.
+pub fn retyped_lanes(src: &str, x: &TensorInfo, out: &TensorInfo) -> Vec<String> {
+    (0..x.len())
+        .map(|i| lane(src, i, x.ty.width, out.ty.width, x.ty.signed))
+        .collect()
+}
+
 /// Concatenation along `axis`: every operand lane shifted onto the output grid.
 pub fn concat(axis: usize, xs: &[&TensorInfo], out: &TensorInfo) -> LayerLogic {
     let mut body = ModuleBody::new();
