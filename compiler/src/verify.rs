@@ -462,3 +462,49 @@ pub fn default_cache_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("aecc-cache"));
     base.join("verilator")
 }
+
+/// Emits the HLS C++ of `graph` for `flavor` into `dir`, builds its C simulation with
+/// g++ against the vendor headers (`headers`, else the set-up cache, see
+/// `scripts/setup-hls-headers.sh`), streams `vectors` through it and compares every
+/// output value with the reference.
+pub fn csimulate(
+    graph: &aecc_ir::Graph,
+    flavor: crate::backend::hls::HlsFlavor,
+    top: &str,
+    sim: &Simulator,
+    vectors: &[Vec<i64>],
+    dir: &Path,
+    headers: Option<&Path>,
+) -> Result<Comparison, Error> {
+    use aecc_testbench::hls_csim::{self, CsimSources, HeaderLibrary};
+    let opts = crate::backend::hls::HlsOptions::new(flavor, top);
+    let project =
+        crate::backend::hls::emit(graph, &opts).map_err(|e| Error::Invalid(e.to_string()))?;
+    project.write_to(dir).map_err(|e| Error::io(dir, e))?;
+    let library = HeaderLibrary::from_name(project.header_library()).ok_or_else(|| {
+        Error::Invalid(format!(
+            "unknown header library {}",
+            project.header_library()
+        ))
+    })?;
+    let headers = match headers {
+        Some(h) => {
+            hls_csim::check_headers(library, h).map_err(|e| Error::Invalid(e.to_string()))?;
+            h.to_path_buf()
+        }
+        None => hls_csim::find_headers(library).map_err(|e| Error::Invalid(e.to_string()))?,
+    };
+    let src = CsimSources {
+        dir: dir.to_path_buf(),
+        sources: project.csim_sources(),
+        include_dirs: vec![project.include_dir()],
+        headers,
+    };
+    let program =
+        hls_csim::build(&src, &dir.join("csim.exe")).map_err(|e| Error::Invalid(e.to_string()))?;
+    let actual = program
+        .run(vectors)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let expected = reference_outputs(sim, vectors)?;
+    Ok(Comparison::of(&expected, &actual, 0))
+}

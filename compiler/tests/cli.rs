@@ -229,3 +229,53 @@ fn passes_are_listed() {
         "unknown pass 'nope'",
     );
 }
+
+#[test]
+fn compile_writes_an_hls_project_and_verify_csimulates_it() {
+    let out = tempfile::tempdir().unwrap();
+    let o = aecc(&[
+        "compile",
+        data("tiny_dense.onnx").to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+        "--hls",
+        "catapult",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.path().join("hls/build_catapult.tcl").exists());
+    if aecc_testbench::hls_csim::require_csim(aecc_testbench::hls_csim::HeaderLibrary::ApTypes)
+        .is_none()
+        || !aecc_testbench::require_tools(&["verilator"])
+    {
+        return;
+    }
+    let o = aecc(&[
+        "verify",
+        data("tiny_dense.onnx").to_str().unwrap(),
+        "--vectors",
+        "2000",
+        "--hls",
+        "vitis",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", stderr(&o));
+    assert!(
+        stdout.contains("HLS C++ (vitis) vs reference: 2001 vectors")
+            || stdout.contains("HLS C++ (vitis) vs reference: 2000 vectors"),
+        "{stdout}"
+    );
+    // pointing at a directory without the headers is a clean error
+    let empty = tempfile::tempdir().unwrap();
+    let o = aecc(&[
+        "verify",
+        data("tiny_dense.onnx").to_str().unwrap(),
+        "--vectors",
+        "10",
+        "--hls",
+        "vitis",
+        "--ap-types",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+}

@@ -26,6 +26,22 @@ pub enum SimError {
     NotANumber { name: String, index: usize },
     #[error("input '{name}' has no quantizer to map real values onto its grid")]
     NoInputQuantizer { name: String },
+    #[error("batch evaluation needs a model with one input and one output; this one has {inputs} input(s) and {outputs} output(s)")]
+    NotSingleInputOutput { inputs: usize, outputs: usize },
+    #[error(
+        "a batch of {samples} sample(s) of {per_sample} values needs {expected} values, got {got}"
+    )]
+    BatchLength {
+        samples: usize,
+        per_sample: usize,
+        expected: usize,
+        got: usize,
+    },
+    #[error("sample {sample}: {source}")]
+    InSample {
+        sample: usize,
+        source: Box<SimError>,
+    },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
 }

@@ -269,3 +269,96 @@ fn quantize_with_units_and_grouped_conv() {
     assert_eq!(sim.output_info(0).unit, Unit::int(7).unwrap());
     assert_eq!(sim.output_info(0).interval, Interval::new(-128, 127));
 }
+
+/// The batch evaluator (lane-by-lane fallback for these ops, the exact quantizer for
+/// input units) equals the scalar reference on a graph of every new op.
+#[test]
+fn batch_evaluator_matches_on_every_new_op() {
+    use aecc_ir::pointwise::Lut;
+    let mut g = Graph::new("mix");
+    let x = g.add_input("x", vec![1, 2, 4, 4], ty(6, 2, true), None);
+    let a = g
+        .add_node(
+            "a",
+            Op::Affine(Affine {
+                axis: Some(1),
+                mul: vec![3, -2],
+                add: vec![1, 5],
+                out_frac: 2,
+                out_unit: Unit::new(1, 3).unwrap(),
+            }),
+            &[x],
+            "a",
+        )
+        .unwrap();
+    let p = Pool {
+        kernel: [2, 2],
+        strides: [2, 2],
+        pads: [0, 0, 1, 1],
+        dilations: [1, 1],
+        ceil_mode: false,
+        count_include_pad: false,
+    };
+    let m = g.add_node("m", Op::MaxPool(p.clone()), &[a], "m").unwrap();
+    let v = g.add_node("v", Op::AvgPool(p), &[a], "v").unwrap();
+    // bring both onto one unit for the concat: the average has unit 1/3 too (lcm 4)
+    let c = g
+        .add_node("c", Op::Concat { axis: 1, inputs: 2 }, &[m, v], "c")
+        .unwrap();
+    let q = Quantizer {
+        channels: vec![ChannelQuant {
+            scale: DyadicScale {
+                mantissa: 5,
+                exponent: -3,
+            },
+            zero_point: 1,
+        }],
+        ..Quantizer::pow2(5, 0, true, Rounding::HalfOdd)
+    };
+    let q = g.add_node("q", Op::Quantize(q), &[c], "q").unwrap();
+    let cl = g
+        .add_node("cl", Op::Clip { lo: -8, hi: 9 }, &[q], "cl")
+        .unwrap();
+    let l = g
+        .add_node(
+            "l",
+            Op::Lut(Lut {
+                axis: None,
+                in_lo: -8,
+                tables: vec![(-8..=9).map(|v: i64| v * v).collect()],
+                out_frac: 0,
+                out_unit: Unit::ONE,
+            }),
+            &[cl],
+            "l",
+        )
+        .unwrap();
+    let sel = Select::from_fn(&[1, 4, 2, 2], vec![1, 4, 2, 3], -1, |o| {
+        (o[3] < 2).then(|| o.to_vec())
+    });
+    let s = g.add_node("s", Op::Select(sel), &[l], "s").unwrap();
+    let d = g
+        .add_node(
+            "d",
+            Op::LeakyRelu {
+                pos: 4,
+                neg: -1,
+                frac_shift: 2,
+            },
+            &[s],
+            "d",
+        )
+        .unwrap();
+    g.add_output("y", d);
+    let sim = Simulator::new(&g).unwrap();
+    let batch = sim.compile_batch().unwrap();
+    let n = 300;
+    let len = sim.input_info(0).len();
+    let xs: Vec<i64> = (0..n * len)
+        .map(|i| ((i * 7919 + i / 3) % 64) as i64 - 32)
+        .collect();
+    let want: Vec<i64> = (0..n)
+        .flat_map(|k| sim.run_one(&xs[k * len..(k + 1) * len]).unwrap())
+        .collect();
+    assert_eq!(batch.run_batch(&xs, n).unwrap(), want);
+}

@@ -16,6 +16,7 @@
 pub mod cosim;
 pub mod design;
 pub mod error;
+pub mod hls_csim;
 pub mod lanes;
 pub mod tools;
 

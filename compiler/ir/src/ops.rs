@@ -476,7 +476,7 @@ fn aligned_frac(inputs: &[&TensorInfo]) -> Result<i32, String> {
     let frac = inputs.iter().map(|t| t.ty.frac).max().unwrap_or(0);
     for t in inputs {
         let shift = (frac - t.ty.frac) as u32;
-        if magnitude_bits(t.interval) + shift > MAX_EXACT_BITS / 2 {
+        if magnitude_bits(t.interval) + shift > MAX_EXACT_BITS {
             return Err(format!(
                 "the grids 2^{} and 2^{} are too far apart to align exactly",
                 -t.ty.frac, -frac

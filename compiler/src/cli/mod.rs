@@ -31,6 +31,9 @@ pub enum Command {
         /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
         #[arg(long, value_delimiter = ',')]
         passes: Option<Vec<String>>,
+        /// Also write an HLS C++ project to DIR/hls (Vitis/Vivado HLS or Catapult)
+        #[arg(long, value_enum)]
+        hls: Option<HlsChoice>,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -64,11 +67,39 @@ pub enum Command {
         output: Option<PathBuf>,
         #[arg(long)]
         top: Option<String>,
+        /// Also C-simulate the HLS C++ of this flavour (g++ with the vendor headers) on
+        /// the same vectors
+        #[arg(long, value_enum)]
+        hls: Option<HlsChoice>,
+        /// Directory of the ap_types headers (default: the scripts/setup-hls-headers.sh cache)
+        #[arg(long)]
+        ap_types: Option<PathBuf>,
+        /// Directory of the ac_types headers (default: the scripts/setup-hls-headers.sh cache)
+        #[arg(long)]
+        ac_types: Option<PathBuf>,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
     /// List the IR passes
     Passes,
+}
+
+/// HLS flavour on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HlsChoice {
+    /// AMD/Xilinx Vitis HLS / Vivado HLS (ap_fixed)
+    Vitis,
+    /// Siemens Catapult (ac_fixed)
+    Catapult,
+}
+
+impl HlsChoice {
+    fn flavor(self) -> crate::backend::hls::HlsFlavor {
+        match self {
+            HlsChoice::Vitis => crate::backend::hls::HlsFlavor::Vitis,
+            HlsChoice::Catapult => crate::backend::hls::HlsFlavor::Catapult,
+        }
+    }
 }
 
 /// Entry point; returns the process exit code.
@@ -103,9 +134,25 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             top,
             passes,
+            hls,
         } => {
             let compiled = compile(&model, &CompileOptions { top, passes })?;
             compiled.write(&output)?;
+            if let Some(choice) = hls {
+                let opts =
+                    crate::backend::hls::HlsOptions::new(choice.flavor(), compiled.rtl.top.clone());
+                let project = crate::backend::hls::emit(&compiled.graph, &opts)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let dir = output.join("hls");
+                project
+                    .write_to(&dir)
+                    .with_context(|| format!("writing {}", dir.display()))?;
+                println!(
+                    "wrote {} ({} HLS project)",
+                    dir.display(),
+                    choice.flavor().name()
+                );
+            }
             print!("{}", compiled.report.summary());
             println!(
                 "wrote {}/rtl/{}.v, {}/report.json",
@@ -143,19 +190,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let n = batch.samples();
-            let out_len = sim.output_info(0).len();
-            let mut ints = Vec::with_capacity(n * out_len);
-            for i in 0..n {
-                let x = if int_input {
-                    batch.sample(i).iter().map(|&v| {
-                        if v.fract() != 0.0 { bail!("sample {i}: {v} is not an integer (drop --int-input for real values)") }
-                        Ok(v as i64)
-                    }).collect::<Result<Vec<i64>>>()?
-                } else {
-                    sim.quantize_input(0, batch.sample(i))?
-                };
-                ints.extend(sim.run_one(&x).with_context(|| format!("sample {i}"))?);
-            }
+            // the batch evaluator (integer kernels of proven width, SIMD, threads) gives
+            // the same integers as the scalar reference, sample for sample
+            let fast = aecc_sim::BatchSimulator::new(&graph)?;
+            let ints = if int_input {
+                let mut x = Vec::with_capacity(batch.data.len());
+                for (i, &v) in batch.data.iter().enumerate() {
+                    if v.fract() != 0.0 || !v.is_finite() {
+                        bail!(
+                            "sample {}: {v} is not an integer (drop --int-input for real values)",
+                            i / per
+                        );
+                    }
+                    x.push(v as i64);
+                }
+                fast.run_batch(&x, n)?
+            } else {
+                fast.run_batch_f64(&batch.data, n)?
+            };
             let mut shape = vec![n];
             shape.extend(sim.output_info(0).shape.iter().skip(1));
             if int_output {
@@ -177,7 +229,25 @@ pub fn run(cli: Cli) -> Result<i32> {
             bubbles,
             output,
             top,
-        } => verify(model, vectors, seed, bubbles, output, top),
+            hls,
+            ap_types,
+            ac_types,
+        } => {
+            let headers = match hls {
+                Some(HlsChoice::Vitis) => ap_types,
+                Some(HlsChoice::Catapult) => ac_types,
+                None => None,
+            };
+            verify(
+                model,
+                vectors,
+                seed,
+                bubbles,
+                output,
+                top,
+                hls.map(|h| (h, headers)),
+            )
+        }
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -241,6 +311,7 @@ fn verify(
     bubbles: bool,
     output: Option<PathBuf>,
     top: Option<String>,
+    hls: Option<(HlsChoice, Option<PathBuf>)>,
 ) -> Result<i32> {
     let compiled = compile(
         &model,
@@ -288,6 +359,25 @@ fn verify(
     )?;
     pb.finish_and_clear();
     ok &= report_comparison("RTL vs reference", &cmp);
+    if let Some((choice, headers)) = hls {
+        let flavor = choice.flavor();
+        println!(
+            "C-simulating the {} HLS C++ on the same {} vectors with g++",
+            flavor.name(),
+            all.len()
+        );
+        let hls_dir = dir.join("hls");
+        let c = crate::verify::csimulate(
+            &compiled.graph,
+            flavor,
+            &compiled.rtl.top,
+            &sim,
+            &all,
+            &hls_dir,
+            headers.as_deref(),
+        )?;
+        ok &= report_comparison(&format!("HLS C++ ({}) vs reference", flavor.name()), &c);
+    }
     if ok {
         println!(
             "PASS: {} is bit-exact (latency {} cycles)",

@@ -34,6 +34,7 @@
 //! rounding is reported in [`ImportedModel::warnings`] with its largest absolute error.
 
 mod attrs;
+pub mod builder;
 mod constant;
 mod error;
 mod import;
