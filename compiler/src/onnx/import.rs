@@ -19,7 +19,15 @@ pub(crate) enum Value {
     /// A tensor known at compile time (initializer, `Constant`, folded sub-expression).
     Const(Rc<Constant>),
     /// A graph input, materialised as an IR input by the `Quant` node that reads it.
-    GraphInput { name: String, shape: Vec<usize> },
+    /// A graph input, materialised as an IR input by the quantizer that reads it;
+    /// `shape` is the shape after `moves` (data movement between the input and its
+    /// quantizer, e.g. the Transpose of a channels-last export), `declared` its own.
+    GraphInput {
+        name: String,
+        shape: Vec<usize>,
+        declared: Vec<usize>,
+        moves: Vec<Op>,
+    },
     /// An activation zero-padded by a `Pad` node, waiting for the `Conv` that absorbs
     /// the padding into its `pads` (`[top, left, bottom, right]`); any other reader
     /// gets the padding as a `Select` node.
@@ -501,7 +509,7 @@ fn import_graph_with(
         } else {
             match readers.as_slice() {
                 [] => Some((None, not_quantized("no node reads it".into()))),
-                [(i, 0)] if ops::is_input_quantizer(&gp.node[*i]) => None,
+                [(i, 0)] if quantized_after_movement(gp, *i) => None,
                 [(i, slot)] => Some((
                     Some(*i),
                     not_quantized(format!(
@@ -540,7 +548,9 @@ fn import_graph_with(
             vi.name.clone(),
             Value::GraphInput {
                 name: vi.name.clone(),
-                shape,
+                shape: shape.clone(),
+                declared: shape,
+                moves: Vec::new(),
             },
         );
     }
@@ -871,4 +881,37 @@ fn stand_in(imp: &mut Importer, tainted: &mut HashSet<String>, node: &NodeProto)
         }
         tainted.insert(o.clone());
     }
+}
+
+/// Whether node `i` is an input quantizer, or data movement (Transpose, Reshape,
+/// Flatten, Squeeze, Unsqueeze, Identity) whose output only feeds, through more data
+/// movement, an input quantizer.
+fn quantized_after_movement(gp: &GraphProto, i: usize) -> bool {
+    let mut at = i;
+    for _ in 0..gp.node.len() {
+        let n = &gp.node[at];
+        if ops::is_input_quantizer(n) {
+            return true;
+        }
+        let movement = n.domain.is_empty()
+            && matches!(
+                n.op_type.as_str(),
+                "Transpose" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity"
+            );
+        let Some(out) = n.output.first().filter(|_| movement) else {
+            return false;
+        };
+        let readers: Vec<usize> = gp
+            .node
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.input.iter().any(|x| x == out))
+            .map(|(k, _)| k)
+            .collect();
+        match readers.as_slice() {
+            [k] if gp.node[*k].input.first() == Some(out) => at = *k,
+            _ => return false,
+        }
+    }
+    false
 }

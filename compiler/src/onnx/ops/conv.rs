@@ -276,10 +276,12 @@ pub(crate) fn conv_with(
 
 /// An op of the QONNX channels-last domain (`qonnx.custom_op.channels_last`: Conv,
 /// MaxPool, BatchNormalization on NHWC/NLC tensors): the standard op between two
-/// transposes (wiring in hardware).
+/// transposes (wiring in hardware). A Conv's weight is channels-last too (`[M, kh, kw,
+/// C]`), as qonnx executes it.
 pub(super) fn channels_last(
     ctx: &mut NodeCtx<'_>,
     inner: super::Builder,
+    weight_too: bool,
 ) -> Result<Vec<Value>, ImportError> {
     let x = ctx.activation(0)?;
     let rank = ctx.imp.graph.node(x).out.shape.len();
@@ -289,6 +291,13 @@ pub(super) fn channels_last(
     // NHWC -> NCHW: [0, rank-1, 1, ..., rank-2]
     let mut to_first = vec![0, rank - 1];
     to_first.extend(1..rank - 1);
+    if weight_too {
+        let w = ctx.constant(1, "weight")?;
+        if w.shape.len() == rank {
+            let w = w.transpose(&to_first).map_err(|m| ctx.error(m))?;
+            ctx.set_input(1, Value::Const(std::rc::Rc::new(w)));
+        }
+    }
     let t = ctx.add_node(Op::Transpose { perm: to_first }, &[x], "/to_nchw")?;
     ctx.set_input(0, Value::Node(t));
     let out = inner(ctx)?;

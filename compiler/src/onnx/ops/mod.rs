@@ -52,13 +52,13 @@ pub(crate) const QUANT_DOMAINS: [&str; 3] = [
 pub(crate) const CHANNELS_LAST: &str = "qonnx.custom_op.channels_last";
 
 fn channels_last_conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
-    conv::channels_last(ctx, conv::conv)
+    conv::channels_last(ctx, conv::conv, true)
 }
 fn channels_last_max_pool(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
-    conv::channels_last(ctx, pool::max_pool)
+    conv::channels_last(ctx, pool::max_pool, false)
 }
 fn channels_last_batch_norm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
-    conv::channels_last(ctx, norm::batch_norm)
+    conv::channels_last(ctx, norm::batch_norm, false)
 }
 
 /// Every supported op, grouped by family.

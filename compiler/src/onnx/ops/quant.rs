@@ -66,11 +66,28 @@ pub(super) fn bipolar_quant(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportE
 /// function waiting for its quantizer becomes a lookup table.
 pub(crate) fn apply_quantizer(ctx: &mut NodeCtx<'_>, q: Quantizer) -> Result<Value, ImportError> {
     match ctx.value(0)?.clone() {
-        Value::GraphInput { name, shape } => {
+        Value::GraphInput {
+            name,
+            shape,
+            declared,
+            moves,
+        } => {
+            if !moves.is_empty() && q.channels.len() > 1 {
+                return Err(ctx.error(format!(
+                    "a per-channel quantizer after data movement of graph input '{name}' is \
+                     not supported (quantize the input first)"
+                )));
+            }
             let ty = q.out_type();
-            let id = ctx.imp.graph.add_input(name.clone(), shape, ty, Some(q));
+            let id = ctx.imp.graph.add_input(name.clone(), declared, ty, Some(q));
             ctx.imp.graph.node_mut(id).origin = format!("{} + {}", name, ctx.label);
-            Ok(Value::Node(id))
+            // the per-tensor quantizer commutes with the data movement: replay it
+            let mut at = id;
+            for (k, op) in moves.into_iter().enumerate() {
+                at = ctx.add_node(op, &[at], &format!("/in{k}"))?;
+            }
+            debug_assert_eq!(ctx.imp.graph.node(at).out.shape, shape);
+            Ok(Value::Node(at))
         }
         Value::Const(c) => Ok(Value::Const(Rc::new(quantize_constant(ctx, &q, &c)?))),
         Value::Lazy { func, .. } if *func == super::act::Elementwise::Softmax => {

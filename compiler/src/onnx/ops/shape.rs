@@ -15,6 +15,15 @@ fn reshaped(ctx: &mut NodeCtx<'_>, shape: Vec<usize>) -> Result<Vec<Value>, Impo
         let c = c.reshape(shape).map_err(|m| ctx.error(m))?;
         return Ok(vec![Value::Const(Rc::new(c))]);
     }
+    if let Some(v) = moved_input(
+        ctx,
+        Op::Reshape {
+            shape: shape.clone(),
+        },
+        shape.clone(),
+    )? {
+        return Ok(vec![v]);
+    }
     moved(ctx, |ctx, x| {
         if ctx.imp.graph.node(x).out.shape == shape {
             return Ok(x);
@@ -133,12 +142,40 @@ pub(super) fn transpose(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError
         let c = c.transpose(&perm).map_err(|m| ctx.error(m))?;
         return Ok(vec![Value::Const(Rc::new(c))]);
     }
+    let shape = ctx.shape_of(0)?;
+    let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    if let Some(v) = moved_input(ctx, Op::Transpose { perm: perm.clone() }, out)? {
+        return Ok(vec![v]);
+    }
     moved(ctx, |ctx, x| {
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return Ok(x);
         }
         ctx.add_node(Op::Transpose { perm }, &[x], "")
     })
+}
+
+/// Data movement `op` (giving `shape`) of a graph input that a quantizer reads later:
+/// recorded, to be replayed after the input quantizer.
+fn moved_input(ctx: &NodeCtx<'_>, op: Op, shape: Vec<usize>) -> Result<Option<Value>, ImportError> {
+    match ctx.value(0)? {
+        Value::GraphInput {
+            name,
+            declared,
+            moves,
+            ..
+        } => {
+            let mut moves = moves.clone();
+            moves.push(op);
+            Ok(Some(Value::GraphInput {
+                name: name.clone(),
+                shape,
+                declared: declared.clone(),
+                moves,
+            }))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Axes from input 1 (opset >= 13) or the `axes` attribute (older opsets).
