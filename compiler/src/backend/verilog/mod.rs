@@ -416,13 +416,20 @@ impl<'g> Emitter<'g> {
         let wiring = match &node.op {
             Op::Reshape { .. } => Some(self.signal(operands[0])),
             Op::Transpose { perm } => Some(self.transpose(operands[0], infos[0], perm)),
-            Op::Select(sel) => Some(concat_lanes(&movement::select_lanes(
-                &self.signal(operands[0]),
-                infos[0],
-                sel,
-                out,
-            ))),
-            Op::Affine(a) if a.mul.iter().all(|&m| m == 1) && a.add.iter().all(|&k| k == 0) => {
+            Op::Select(sel) if movement::reads_every_lane(sel, infos[0].len()) => {
+                Some(concat_lanes(&movement::select_lanes(
+                    &self.signal(operands[0]),
+                    infos[0],
+                    sel,
+                    out,
+                )))
+            }
+            // (only when no input bit is dropped: the top module has no unused sink)
+            Op::Affine(a)
+                if a.mul.iter().all(|&m| m == 1)
+                    && a.add.iter().all(|&k| k == 0)
+                    && out.ty.width >= infos[0].ty.width =>
+            {
                 Some(concat_lanes(&movement::retyped_lanes(
                     &self.signal(operands[0]),
                     infos[0],
@@ -468,9 +475,8 @@ impl<'g> Emitter<'g> {
             Op::MaxPool(p) => pool::max_pool(p, infos[0], out),
             Op::AvgPool(p) => pool::avg_pool(p, infos[0], out),
             Op::Concat { axis, .. } => movement::concat(*axis, &infos, out),
-            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } | Op::Select(_) => {
-                unreachable!()
-            }
+            Op::Select(sel) => movement::select_layer(sel, infos[0], out),
+            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } => unreachable!(),
         };
         let port_names: Vec<String> = match (&node.op, operands.len()) {
             (Op::Concat { .. }, n) => (0..n).map(|k| format!("in{k}_data")).collect(),

@@ -44,6 +44,37 @@ pub fn select_lanes(src: &str, x: &TensorInfo, sel: &Select, out: &TensorInfo) -
         .collect()
 }
 
+/// Whether a selection reads every input lane (then it is wiring in the top module;
+/// otherwise a layer, whose unread input bits go to its unused sink).
+pub fn reads_every_lane(sel: &Select, in_len: usize) -> bool {
+    let mut read = vec![false; in_len];
+    for i in sel.index.iter().flatten() {
+        read[*i] = true;
+    }
+    read.iter().all(|&r| r)
+}
+
+/// A selection that drops input lanes, as a registered layer.
+pub fn select_layer(sel: &Select, x: &TensorInfo, out: &TensorInfo) -> LayerLogic {
+    let mut body = ModuleBody::new();
+    let xs = input_lanes(&mut body, "in_data", "x", x);
+    let w = out.ty.width;
+    let lanes = sel
+        .index
+        .iter()
+        .map(|i| match i {
+            Some(i) => body.field(&xs[*i], 0, w),
+            None => literal(sel.fill as i128, w),
+        })
+        .collect();
+    LayerLogic {
+        body,
+        instances: Vec::new(),
+        lanes,
+        submodules: Vec::new(),
+    }
+}
+
 /// The lanes of the bus `src` (tensor `x`) in the type of `out`: an `Affine` that only
 /// changes the scale (multipliers 1, offsets 0) is wiring.
 pub fn retyped_lanes(src: &str, x: &TensorInfo, out: &TensorInfo) -> Vec<String> {
