@@ -16,6 +16,9 @@ pub struct CompileOptions {
     pub top: Option<String>,
     /// Passes to run instead of the default pipeline.
     pub passes: Option<Vec<String>>,
+    /// Compile a quantized Softmax at the end as aecc's LUT softmax (see
+    /// [`crate::onnx::ImportOptions`]).
+    pub lut_softmax: bool,
 }
 
 /// Everything one compile produces.
@@ -64,7 +67,16 @@ pub fn default_top_name(model: &Path) -> String {
 
 /// Imports an ONNX file and runs the IR passes.
 pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<String>), Error> {
-    let imported = crate::onnx::import_file(model)?;
+    lower_with(model, passes, &crate::onnx::ImportOptions::default())
+}
+
+/// [`lower`] with import options.
+pub fn lower_with(
+    model: &Path,
+    passes: Option<&[String]>,
+    options: &crate::onnx::ImportOptions,
+) -> Result<(Graph, Vec<String>), Error> {
+    let imported = crate::onnx::import_file_with(model, options)?;
     let mut graph = imported.graph;
     let names: Vec<&str> = match passes {
         Some(p) => p.iter().map(String::as_str).collect(),
@@ -77,7 +89,10 @@ pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<Stri
 
 /// Compiles an ONNX model to Verilog and a report (in memory).
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let (graph, warnings) = lower(model, opts.passes.as_deref())?;
+    let import = crate::onnx::ImportOptions {
+        lut_softmax: opts.lut_softmax,
+    };
+    let (graph, warnings) = lower_with(model, opts.passes.as_deref(), &import)?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
     let rtl = verilog::emit(
         &graph,

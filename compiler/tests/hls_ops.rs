@@ -88,3 +88,17 @@ fn generated_test_models_are_bit_exact() {
         check_bit_exact(&c.graph, HlsFlavor::Vitis, N, 80);
     }
 }
+
+#[test]
+fn lut_softmax_is_bit_exact() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/testgen/softmax.onnx");
+    let opts = aecc::pipeline::CompileOptions {
+        lut_softmax: true,
+        ..Default::default()
+    };
+    let c = aecc::pipeline::compile(&path, &opts).unwrap();
+    for flavor in HlsFlavor::ALL {
+        check_bit_exact(&c.graph, flavor, N, 90);
+    }
+}

@@ -144,3 +144,41 @@ fn every_form_cosimulates_bit_exact() {
     }
     side_by_side::check_side_by_side_on("testgen", &graphs, &vectors);
 }
+
+/// The `softmax` form compiled with `--lut-softmax`: aecc's integer softmax (an exp
+/// table and an exact division) against onnxruntime's float32 softmax and quantizer
+/// (deviation measured and bounded), then the RTL co-simulated bit-exact.
+#[test]
+fn lut_softmax_is_close_to_the_executor_and_bit_exact_in_rtl() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/testgen/softmax.onnx");
+    let opts = CompileOptions {
+        lut_softmax: true,
+        ..CompileOptions::default()
+    };
+    let c = compile(&path, &opts).unwrap();
+    assert!(
+        c.graph
+            .node_ids()
+            .iter()
+            .any(|&n| matches!(c.graph.node(n).op, aecc::ir::Op::Softmax(_))),
+        "{}",
+        aecc::ir::printer::print(&c.graph)
+    );
+    let sim = Simulator::new(&c.graph).unwrap();
+    let inputs = batch(&path.with_extension("in.npy"));
+    let expected = batch(&path.with_extension("out.npy"));
+    let f = compare_with_executor_as(&sim, &inputs, &expected, InputQuantization::Float32).unwrap();
+    eprintln!(
+        "LUT softmax vs onnxruntime: {} of {} outputs differ, by at most {} code(s)",
+        f.comparison.mismatch_count, f.comparison.lanes_compared, f.max_steps
+    );
+    assert!(f.max_steps <= 1.0 + 1e-3, "{:?}", f.comparison.mismatches);
+    if !require_tools(common::TOOLS) {
+        return;
+    }
+    common::emit_checked(&c.graph, "lut_softmax"); // lint, yosys, iverilog
+    let vectors = random_vectors(&sim, 3_000, 9);
+    let cmp = aecc::verify::cosimulate(&c.rtl, &sim, &vectors, &common::cache_dir(), None, |_| {})
+        .unwrap();
+    assert!(cmp.passed(), "{:?}", cmp.mismatches);
+}

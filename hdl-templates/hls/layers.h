@@ -238,6 +238,44 @@ static void {{ l.name }}({{ l.params|join(", ") }}) {
     }
   }
 {%- endfor %}
+{%- when LayerBody::Softmax(sm) %}
+  typedef aecc::wide_t<{{ sm.work_width }}> W;
+  // exp(-d * step) on the table grid, d = row maximum - x
+  static const long long table[{{ sm.table_len }}] = {
+{%- for row in sm.table %}
+      {{ row }}
+{%- endfor %}
+  };
+{%- for q in loop_head %}
+{{ q }}
+{%- endfor %}
+  for (int r = 0; r < {{ sm.rows }}; r++) {
+{%- for q in loop_body %}
+{{ q }}
+{%- endfor %}
+    W m = aecc::to_int<{{ sm.work_width }}>(x[r * {{ sm.n }}]);
+    for (int i = 1; i < {{ sm.n }}; i++) {
+      const W v = aecc::to_int<{{ sm.work_width }}>(x[r * {{ sm.n }} + i]);
+      if (v > m) m = v;
+    }
+    W e[{{ sm.n }}];
+    W s = 0;
+    for (int i = 0; i < {{ sm.n }}; i++) {
+      const W d = m - aecc::to_int<{{ sm.work_width }}>(x[r * {{ sm.n }} + i]);
+      const int k = d > W({{ sm.table_len - 1 }}) ? {{ sm.table_len - 1 }} : d.to_int();
+      e[i] = W(table[k]);
+      s += e[i];
+    }
+    for (int i = 0; i < {{ sm.n }}; i++) {
+      // round(e * 2^F / s) half to even, saturated
+      const W num = e[i] << {{ sm.out_frac }};
+      W q = num / s;
+      const W twice = (num - q * s) << 1;
+      if (twice > s || (twice == s && (q & W(1)) != W(0))) q += W(1);
+      if (q > W({{ sm.out_max }})) q = W({{ sm.out_max }});
+      aecc::set_int<{{ sm.work_width }}>(y[r * {{ sm.n }} + i], q);
+    }
+  }
 {%- when LayerBody::Transpose(t) %}
   // y[i] = x[source[i]]
   static const int source[{{ l.len }}] = {

@@ -265,6 +265,11 @@ pub fn eval_op(op: &Op, args: &[(&[i64], &TensorInfo)], out: &TensorInfo) -> Vec
                 .map(|(i, &v)| l.lookup(v, channel_index(l.axis, i, &info.shape)))
                 .collect()
         }
+        Op::Softmax(s) => {
+            let (x, info) = args[0];
+            let n = *info.shape.last().expect("softmax has an axis");
+            x.chunks(n).flat_map(|row| s.row(row)).collect()
+        }
     }
 }
 

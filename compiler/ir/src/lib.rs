@@ -27,6 +27,6 @@ pub use graph::{Graph, Node, NodeId};
 pub use linear::{LinearMap, LinearRow};
 pub use movement::Select;
 pub use ops::{AccumulatorGrid, ConstTensor, Conv, Dense, Op, TensorInfo};
-pub use pointwise::{Affine, Lut};
+pub use pointwise::{Affine, Lut, SoftmaxLut};
 pub use pool::{Pool, PoolWindow};
 pub use quant::{ChannelQuant, Quantizer};

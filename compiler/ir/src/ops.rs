@@ -10,7 +10,7 @@
 
 use crate::fixed::{FixedType, Interval, Unit, MAX_WIDTH};
 use crate::movement::Select;
-use crate::pointwise::{Affine, Lut};
+use crate::pointwise::{Affine, Lut, SoftmaxLut};
 use crate::pool::{average_scale, Pool};
 use crate::quant::Quantizer;
 use serde::{Deserialize, Serialize};
@@ -227,6 +227,8 @@ pub enum Op {
     /// A lookup table on the input integers (Sigmoid, Tanh, ... fused with the
     /// quantizer after them).
     Lut(Lut),
+    /// Softmax over the last axis by an `exp` table and an exact division (opt-in).
+    Softmax(SoftmaxLut),
 }
 
 impl Op {
@@ -250,6 +252,7 @@ impl Op {
             Op::Select(_) => "select",
             Op::Concat { .. } => "concat",
             Op::Lut(_) => "lut",
+            Op::Softmax(_) => "softmax",
         }
     }
 
@@ -395,6 +398,18 @@ impl Op {
                 let x = inputs[0];
                 let interval = l.check(&x.shape, x.interval)?;
                 TensorInfo::exact(x.shape.clone(), interval, l.out_frac).with_unit(l.out_unit)
+            }
+            Op::Softmax(s) => {
+                let x = inputs[0];
+                s.check()?;
+                if x.shape.is_empty() {
+                    return Err("softmax needs an axis".into());
+                }
+                TensorInfo::exact(
+                    x.shape.clone(),
+                    Interval::new(0, s.out_max as i128),
+                    s.out_frac,
+                )
             }
             Op::Reshape { shape } => {
                 let x = inputs[0];

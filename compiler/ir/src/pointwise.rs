@@ -160,6 +160,23 @@ mod tests {
     }
 
     #[test]
+    fn lut_softmax_row() {
+        // exp(-d ln 2) on 2^-3: 8, 4, 2, 1, 0
+        let s = SoftmaxLut {
+            table: vec![8, 4, 2, 1, 0],
+            table_frac: 3,
+            out_frac: 4,
+            out_max: 15,
+        };
+        assert!(s.check().is_ok());
+        // x = [3, 2, 0]: d = [0, 1, 3], e = [8, 4, 1], S = 13;
+        // 8 * 16 / 13 = 9.85 -> 10, 64 / 13 = 4.92 -> 5, 16 / 13 = 1.23 -> 1
+        assert_eq!(s.row(&[3, 2, 0]), vec![10, 5, 1]);
+        // d beyond the table reads its last entry; a lone maximum saturates at 15
+        assert_eq!(s.row(&[9, 0]), vec![15, 0]);
+    }
+
+    #[test]
     fn lut_covers_its_input() {
         let l = Lut {
             axis: None,
@@ -175,5 +192,62 @@ mod tests {
             Ok(Interval::new(11, 13))
         );
         assert!(l.check(&[4], Interval::new(-3, 1)).is_err());
+    }
+}
+
+/// A softmax over the last axis with a lookup table for `exp` and an exact integer
+/// division, quantized onto unsigned codes on `2^-out_frac` (half to even, saturated
+/// at `out_max`):
+///
+/// ```text
+/// m = max_j x_j,  e_i = table[min(m - x_i, len - 1)],  S = sum_j e_j,
+/// y_i = min(round(e_i * 2^out_frac / S), out_max)
+/// ```
+///
+/// `table[d]` is `exp(-d * step)` on the grid `2^-table_frac` (the importer fills it for
+/// the input's step); `table[0] = 2^table_frac`, so `S > 0`. This is aecc's own integer
+/// softmax ("LUT softmax"), bit-exact between the reference and the hardware; it
+/// approximates the float softmax the executors compute (the deviation is measured).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SoftmaxLut {
+    pub table: Vec<i64>,
+    pub table_frac: u32,
+    pub out_frac: i32,
+    pub out_max: i64,
+}
+
+impl SoftmaxLut {
+    /// The outputs of one row.
+    pub fn row(&self, x: &[i64]) -> Vec<i64> {
+        let m = x.iter().copied().max().unwrap_or(0);
+        let last = self.table.len() - 1;
+        let e: Vec<i128> = x
+            .iter()
+            .map(|&v| self.table[((m as i128 - v as i128) as usize).min(last)] as i128)
+            .collect();
+        let s: i128 = e.iter().sum();
+        e.iter()
+            .map(|&ei| {
+                let q = crate::fixed::div_round(
+                    ei << self.out_frac.max(0),
+                    s,
+                    crate::fixed::Rounding::HalfEven,
+                );
+                q.min(self.out_max as i128) as i64
+            })
+            .collect()
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.table.is_empty() || self.table[0] != 1i64 << self.table_frac.min(62) {
+            return Err("the exp table must start at 1.0".into());
+        }
+        if self.table.windows(2).any(|w| w[1] > w[0] || w[1] < 0) {
+            return Err("the exp table must be non-negative and decreasing".into());
+        }
+        if self.table.len() > MAX_LUT_ENTRIES || self.out_frac < 0 || self.out_frac > 30 {
+            return Err("table too long or output grid out of range".into());
+        }
+        Ok(())
     }
 }

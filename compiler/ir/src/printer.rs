@@ -150,6 +150,13 @@ pub fn attributes(op: &Op) -> String {
             },
             grid(l.out_unit, l.out_frac)
         ),
+        Op::Softmax(s) => format!(
+            "exp table of {} entries on 2^-{}, out u2^-{} max {}",
+            s.table.len(),
+            s.table_frac,
+            s.out_frac,
+            s.out_max
+        ),
     }
 }
 

@@ -34,6 +34,10 @@ pub enum Command {
         /// Also write an HLS C++ project to DIR/hls (Vitis/Vivado HLS or Catapult)
         #[arg(long, value_enum)]
         hls: Option<HlsChoice>,
+        /// Compile a quantized Softmax at the end as a LUT softmax (exp table, exact
+        /// division) instead of outputting the exact pre-softmax tensor
+        #[arg(long)]
+        lut_softmax: bool,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -135,8 +139,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             top,
             passes,
             hls,
+            lut_softmax,
         } => {
-            let compiled = compile(&model, &CompileOptions { top, passes })?;
+            let compiled = compile(
+                &model,
+                &CompileOptions {
+                    top,
+                    passes,
+                    lut_softmax,
+                },
+            )?;
             compiled.write(&output)?;
             if let Some(choice) = hls {
                 let opts =
@@ -318,6 +330,7 @@ fn verify(
         &CompileOptions {
             top: top.or_else(|| Some(default_top_name(&model))),
             passes: None,
+            lut_softmax: false,
         },
     )?;
     let keep;

@@ -90,6 +90,7 @@ pub(crate) struct Importer {
     graph_outputs: HashSet<String>,
     /// Opset version of every domain the model imports (`""` for `ai.onnx`).
     opsets: HashMap<String, i64>,
+    pub options: super::ImportOptions,
 }
 
 impl Importer {
@@ -355,8 +356,9 @@ pub(crate) fn unsupported_nodes(graph: &GraphProto) -> Vec<UnsupportedNode> {
 pub(crate) fn import_graph(
     gp: &GraphProto,
     opsets: HashMap<String, i64>,
+    options: super::ImportOptions,
 ) -> Result<(Graph, Vec<String>), ImportError> {
-    import_graph_with(gp, opsets, None)
+    import_graph_with(gp, opsets, options, None)
 }
 
 /// A problem found by [`collect_problems`]: the index of the node it is about (`None`
@@ -374,7 +376,8 @@ pub(crate) fn collect_problems(
 ) -> Result<(Vec<Problem>, usize), ImportError> {
     let mut problems = Vec::new();
     let mut skipped = 0;
-    match import_graph_with(gp, opsets, Some((&mut problems, &mut skipped))) {
+    let options = super::ImportOptions::default();
+    match import_graph_with(gp, opsets, options, Some((&mut problems, &mut skipped))) {
         Ok(_) => {}
         Err(e) if problems.is_empty() => problems.push((None, e)),
         Err(_) => {}
@@ -386,6 +389,7 @@ pub(crate) fn collect_problems(
 fn import_graph_with(
     gp: &GraphProto,
     opsets: HashMap<String, i64>,
+    options: super::ImportOptions,
     mut collect: Option<(&mut Vec<Problem>, &mut usize)>,
 ) -> Result<(Graph, Vec<String>), ImportError> {
     let unsupported = unsupported_nodes(gp);
@@ -584,6 +588,7 @@ fn import_graph_with(
         names: definer.keys().map(|k| k.to_string()).collect(),
         graph_outputs: gp.output.iter().map(|o| o.name.clone()).collect(),
         opsets,
+        options,
     };
     for (k, v) in values {
         imp.define(&k, v);

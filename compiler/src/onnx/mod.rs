@@ -88,12 +88,29 @@ fn decode(bytes: &[u8]) -> Result<proto::ModelProto, ImportError> {
     proto::ModelProto::decode(bytes).map_err(|e| ImportError::Protobuf(e.to_string()))
 }
 
+/// Choices the importer cannot make alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Compile a quantized `Softmax` at the end of the graph as aecc's LUT softmax (an
+    /// `exp` table and an exact division; it approximates the float softmax) instead of
+    /// dropping it (the default: the output is the exact pre-softmax tensor).
+    pub lut_softmax: bool,
+}
+
 /// Imports an ONNX model from its serialized bytes.
 pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
+    import_bytes_with(bytes, &ImportOptions::default())
+}
+
+/// [`import_bytes`] with options.
+pub fn import_bytes_with(
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<ImportedModel, ImportError> {
     let model = decode(bytes)?;
     let opset = import::check_model(&model)?;
     let gp = model.graph.as_ref().expect("checked by check_model");
-    let (graph, warnings) = import::import_graph(gp, opsets_of(&model))?;
+    let (graph, warnings) = import::import_graph(gp, opsets_of(&model), *options)?;
     let producer = format!("{} {}", model.producer_name, model.producer_version)
         .trim()
         .to_string();
@@ -108,11 +125,19 @@ pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
 
 /// Imports an ONNX model from a file.
 pub fn import_file(path: &Path) -> Result<ImportedModel, ImportError> {
+    import_file_with(path, &ImportOptions::default())
+}
+
+/// [`import_file`] with options.
+pub fn import_file_with(
+    path: &Path,
+    options: &ImportOptions,
+) -> Result<ImportedModel, ImportError> {
     let bytes = std::fs::read(path).map_err(|e| ImportError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    import_bytes(&bytes)
+    import_bytes_with(&bytes, options)
 }
 
 /// Every node of the model whose op aecc does not support (empty when all are), for

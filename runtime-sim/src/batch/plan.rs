@@ -847,7 +847,8 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
             | Op::AvgPool(_)
             | Op::Select(_)
             | Op::Concat { .. }
-            | Op::Lut(_) => {
+            | Op::Lut(_)
+            | Op::Softmax(_) => {
                 steps.push(Step {
                     kind: StepKind::Generic {
                         op: Box::new(node.op.clone()),

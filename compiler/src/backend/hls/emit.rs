@@ -805,6 +805,33 @@ fn emit_layer(
                 parts,
             })
         }
+        Op::Softmax(sm) => {
+            let xi = operand_infos[0];
+            let n = *xi.shape.last().expect("softmax has an axis");
+            let e_max = sm.table[0] as i128;
+            doc.push(format!(
+                "LUT softmax over rows of {n}: exp table of {} entries on 2^-{}, output on \
+                 2^-{} up to {}",
+                sm.table.len(),
+                sm.table_frac,
+                sm.out_frac,
+                sm.out_max
+            ));
+            LayerBody::Softmax(SoftmaxBody {
+                work_width: int_width([
+                    xi.interval,
+                    Interval::point(xi.interval.hi - xi.interval.lo),
+                    Interval::point(e_max * n as i128 * 2),
+                    Interval::point((e_max << sm.out_frac) * 2),
+                ]),
+                rows: xi.len() / n,
+                n,
+                table: rows(sm.table.iter().map(|&v| format!("{v}LL"))),
+                table_len: sm.table.len(),
+                out_frac: sm.out_frac,
+                out_max: c_int_literal(sm.out_max),
+            })
+        }
         Op::Input { .. } | Op::Reshape { .. } => unreachable!("not a layer"),
     };
     let call = format!("{ident}({});", args.join(", "));

@@ -130,6 +130,19 @@ pub enum LayerBody {
     Select(SelectBody),
     Pool(PoolBody),
     Concat(ConcatBody),
+    Softmax(SoftmaxBody),
+}
+
+/// The LUT softmax of each row of `n` values (see `aecc_ir::SoftmaxLut`).
+pub struct SoftmaxBody {
+    pub work_width: u32,
+    pub rows: usize,
+    pub n: usize,
+    /// Comma-terminated lines of the exp table.
+    pub table: Vec<String>,
+    pub table_len: usize,
+    pub out_frac: i32,
+    pub out_max: String,
 }
 
 /// An element-wise integer function (`Affine`, `Clip`, `LeakyRelu`, lookup tables):

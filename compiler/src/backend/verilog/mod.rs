@@ -24,6 +24,7 @@ mod pointwise;
 mod pool;
 mod quantize;
 mod requantize;
+mod softmax;
 mod views;
 
 use aecc_ir::graph::NodeId;
@@ -476,6 +477,7 @@ impl<'g> Emitter<'g> {
             Op::AvgPool(p) => pool::avg_pool(p, infos[0], out),
             Op::Concat { axis, .. } => movement::concat(*axis, &infos, out),
             Op::Select(sel) => movement::select_layer(sel, infos[0], out),
+            Op::Softmax(s) => softmax::softmax(s, &module, infos[0], out, &node.name)?,
             Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } => unreachable!(),
         };
         let port_names: Vec<String> = match (&node.op, operands.len()) {

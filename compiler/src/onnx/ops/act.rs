@@ -382,6 +382,24 @@ pub(super) fn hard_sigmoid(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportEr
 /// monotone along its axis, so the arg-max is unchanged).
 pub(super) fn softmax(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let out = ctx.out_name(0);
+    let rank = ctx.shape_of(0)?.len();
+    let opset = ctx.imp.opset("").unwrap_or(13);
+    let axis = ctx
+        .attrs()
+        .int_or("axis", if opset >= 13 { -1 } else { 1 })?;
+    let axis = if axis < 0 { axis + rank as i64 } else { axis };
+    if ctx.imp.options.lut_softmax && axis != rank as i64 - 1 {
+        return Err(ctx.attrs().error(
+            "axis",
+            format!(
+                "{axis}: aecc handles a softmax over the last axis ({})",
+                rank - 1
+            ),
+        ));
+    }
+    if ctx.imp.options.lut_softmax && ctx.node.op_type == "LogSoftmax" {
+        return Err(ctx.error("the LUT softmax computes Softmax, not LogSoftmax"));
+    }
     if !ctx.imp.is_graph_output_only(&out) {
         // a quantizer (Quant, or QuantizeLinear + DequantizeLinear) may follow before the
         // graph output; anything else is an error there
@@ -400,4 +418,60 @@ pub(super) fn softmax(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> 
     );
     ctx.warn(msg);
     Ok(vec![Value::Node(x)])
+}
+
+/// aecc's LUT softmax of the activation `node` onto the unsigned quantizer `q` (per
+/// tensor, power-of-two scale, zero point 0, half-to-even rounding): an `exp` table on
+/// the input's grid with 12 guard bits beyond the output's and an exact division.
+pub(crate) fn lut_softmax(
+    ctx: &mut NodeCtx<'_>,
+    node: NodeId,
+    q: &Quantizer,
+    origin: &str,
+) -> Result<NodeId, ImportError> {
+    let ch = q.channels[0];
+    if q.channels.len() != 1
+        || !ch.scale.is_pow2()
+        || ch.zero_point != 0
+        || q.signed
+        || q.narrow
+        || q.rounding != aecc_ir::Rounding::HalfEven
+        || q.overflow != aecc_ir::Overflow::Saturate
+    {
+        return Err(ctx.error(format!(
+            "the LUT softmax of node {origin} needs an unsigned per-tensor quantizer with a \
+             power-of-two scale, zero point 0 and ROUND (half to even) after it, got {}",
+            aecc_ir::printer::quantizer(q)
+        )));
+    }
+    let x = ctx.imp.graph.node(node).out.clone();
+    let out_frac = q.out_frac();
+    let table_frac = (q.bit_width as i32 + 12).clamp(1, 48) as u32;
+    let step = x.real(1);
+    let range = (x.interval.hi - x.interval.lo) as usize;
+    let one = (1i64 << table_frac) as f64;
+    let mut table = vec![1i64 << table_frac];
+    for d in 1..=range.min(MAX_LUT_ENTRIES - 1) {
+        let v = ((-(d as f64) * step).exp() * one).round_ties_even() as i64;
+        table.push(v);
+        if v == 0 {
+            break;
+        }
+    }
+    let entries = table.len();
+    let op = Op::Softmax(aecc_ir::SoftmaxLut {
+        table,
+        table_frac,
+        out_frac,
+        out_max: q.q_bounds().1 as i64,
+    });
+    let label = ctx.label.clone();
+    let id = ctx.add_node(op, &[node], "")?;
+    ctx.imp.graph.node_mut(id).origin = format!("{origin} + {label}");
+    let msg = format!(
+        "node {origin}: compiled as aecc's LUT softmax (exp table of {entries} entries on \
+         2^-{table_frac}, exact division); it approximates the executor's float softmax"
+    );
+    ctx.warn(msg);
+    Ok(id)
 }

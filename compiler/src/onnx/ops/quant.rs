@@ -90,7 +90,11 @@ pub(crate) fn apply_quantizer(ctx: &mut NodeCtx<'_>, q: Quantizer) -> Result<Val
             Ok(Value::Node(at))
         }
         Value::Const(c) => Ok(Value::Const(Rc::new(quantize_constant(ctx, &q, &c)?))),
-        Value::Lazy { func, .. } if *func == super::act::Elementwise::Softmax => {
+        Value::Lazy { node, func, origin } if *func == super::act::Elementwise::Softmax => {
+            if ctx.imp.options.lut_softmax {
+                let id = super::act::lut_softmax(ctx, node, &q, &origin)?;
+                return Ok(Value::Node(id));
+            }
             // a quantized softmax at the end: still dropped (see act.rs)
             Ok(ctx.value(0)?.clone())
         }
