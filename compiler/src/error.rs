@@ -15,6 +15,9 @@ pub enum Error {
     Sim(#[from] aecc_sim::SimError),
     #[error(transparent)]
     Cosim(#[from] aecc_testbench::CosimError),
+    /// The design is over a size limit (`--max-adder-bits`, or the lane cap).
+    #[error(transparent)]
+    TooLarge(#[from] crate::limits::SizeError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

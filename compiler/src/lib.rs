@@ -8,6 +8,7 @@ pub use aecc_ir as ir;
 pub mod backend;
 pub mod cli;
 pub mod error;
+pub mod limits;
 pub mod onnx;
 pub mod passes;
 pub mod pipeline;

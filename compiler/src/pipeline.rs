@@ -19,6 +19,9 @@ pub struct CompileOptions {
     /// Compile a quantized Softmax at the end as aecc's LUT softmax (see
     /// [`crate::onnx::ImportOptions`]).
     pub lut_softmax: bool,
+    /// Largest estimated size of the fully unrolled design in adder bits (default
+    /// [`crate::limits::DEFAULT_MAX_ADDER_BITS`]); see [`crate::limits`].
+    pub max_adder_bits: Option<u64>,
 }
 
 /// Everything one compile produces.
@@ -76,7 +79,14 @@ pub fn lower_with(
     passes: Option<&[String]>,
     options: &crate::onnx::ImportOptions,
 ) -> Result<(Graph, Vec<String>), Error> {
-    let imported = crate::onnx::import_file_with(model, options)?;
+    lower_imported(crate::onnx::import_file_with(model, options)?, passes)
+}
+
+/// Runs the IR passes on an imported model.
+pub fn lower_imported(
+    imported: crate::onnx::ImportedModel,
+    passes: Option<&[String]>,
+) -> Result<(Graph, Vec<String>), Error> {
     let mut graph = imported.graph;
     let names: Vec<&str> = match passes {
         Some(p) => p.iter().map(String::as_str).collect(),
@@ -94,16 +104,47 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
     };
     let (graph, warnings) = lower_with(model, opts.passes.as_deref(), &import)?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
+    compile_lowered(graph, warnings, model, &top, opts)
+}
+
+/// Compiles a model given as ONNX bytes; `name` stands for the model file in reports and
+/// gives the default top name.
+pub fn compile_bytes(bytes: &[u8], name: &str, opts: &CompileOptions) -> Result<Compiled, Error> {
+    let import = crate::onnx::ImportOptions {
+        lut_softmax: opts.lut_softmax,
+    };
+    let imported = crate::onnx::import_bytes_with(bytes, &import)?;
+    let (graph, warnings) = lower_imported(imported, opts.passes.as_deref())?;
+    let model = Path::new(name);
+    let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
+    compile_lowered(graph, warnings, model, &top, opts)
+}
+
+/// The back half of a compile, on a lowered graph: size limits, Verilog, report.
+/// `model` names the model in the report.
+pub fn compile_lowered(
+    graph: Graph,
+    warnings: Vec<String>,
+    model: &Path,
+    top: &str,
+    opts: &CompileOptions,
+) -> Result<Compiled, Error> {
+    let size = crate::limits::design_size(&graph)?;
+    crate::limits::check_size(
+        &size,
+        opts.max_adder_bits
+            .unwrap_or(crate::limits::DEFAULT_MAX_ADDER_BITS),
+    )?;
     let rtl = verilog::emit(
         &graph,
         &VerilogOptions {
-            top_name: top.clone(),
+            top_name: top.to_string(),
         },
     )?;
     let report = design_report(
         &graph,
         &model.display().to_string(),
-        &top,
+        top,
         rtl.latency,
         &warnings,
     )?;

@@ -890,7 +890,7 @@ fn bad_tensor_data() {
     w1.dims = vec![1 << 20, 1 << 20, 1 << 20];
     assert!(import_err(&b)
         .to_string()
-        .contains("more than 268435456 elements"));
+        .contains(&format!("more than {} elements", aecc::onnx::MAX_ELEMENTS)));
 }
 
 #[test]

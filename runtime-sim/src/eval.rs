@@ -4,7 +4,7 @@ use crate::error::SimError;
 use aecc_ir::ops::{AccumulatorGrid, Conv, Dense};
 use aecc_ir::pointwise::channel_index;
 use aecc_ir::pool::average_scale;
-use aecc_ir::{Graph, NodeId, Op, Quantizer, TensorInfo};
+use aecc_ir::{Graph, NodeId, Op, Overflow, Quantizer, TensorInfo};
 
 /// A tensor of integers on its node's grid (row-major).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,25 @@ impl Simulator {
 
     /// Maps real values onto input `i`'s grid with the model's input quantizer.
     pub fn quantize_input(&self, i: usize, real: &[f64]) -> Result<Vec<i64>, SimError> {
+        self.quantize_input_inner(i, real, None)
+    }
+
+    /// [`Self::quantize_input`], counting the values the input quantizer saturates.
+    pub fn quantize_input_counting(
+        &self,
+        i: usize,
+        real: &[f64],
+        counts: &mut OverflowCounts,
+    ) -> Result<Vec<i64>, SimError> {
+        self.quantize_input_inner(i, real, Some(counts))
+    }
+
+    fn quantize_input_inner(
+        &self,
+        i: usize,
+        real: &[f64],
+        counts: Option<&mut OverflowCounts>,
+    ) -> Result<Vec<i64>, SimError> {
         let id = self.graph.inputs()[i];
         let node = self.graph.node(id);
         let q = match &node.op {
@@ -97,17 +116,25 @@ impl Simulator {
                 got: real.len(),
             });
         }
-        real.iter()
+        let mut overflowed = 0u64;
+        let values = real
+            .iter()
             .enumerate()
             .map(|(idx, &v)| {
-                q.quantize_f64(v, q.channel_of(idx, &info.shape))
-                    .map(|x| x as i64)
+                let (x, over) = q
+                    .overflowing_quantize_f64(v, q.channel_of(idx, &info.shape))
                     .ok_or_else(|| SimError::NotANumber {
                         name: node.name.clone(),
                         index: idx,
-                    })
+                    })?;
+                overflowed += over as u64;
+                Ok(x as i64)
             })
-            .collect()
+            .collect::<Result<Vec<i64>, SimError>>()?;
+        if let Some(c) = counts {
+            c.record(id, values.len() as u64, overflowed);
+        }
+        Ok(values)
     }
 
     /// Real value of output `k`'s integers (exact for types up to 53 bits with a unit
@@ -121,6 +148,24 @@ impl Simulator {
     /// Evaluates one sample: one flat integer vector per graph input, on the inputs'
     /// grids. Returns one flat vector per graph output.
     pub fn run(&self, inputs: &[&[i64]]) -> Result<Vec<Vec<i64>>, SimError> {
+        self.run_inner(inputs, None)
+    }
+
+    /// [`Self::run`], also counting for every `Quantize` node how many values it
+    /// saturated (or wrapped). The outputs are exactly those of [`Self::run`].
+    pub fn run_counting(
+        &self,
+        inputs: &[&[i64]],
+        counts: &mut OverflowCounts,
+    ) -> Result<Vec<Vec<i64>>, SimError> {
+        self.run_inner(inputs, Some(counts))
+    }
+
+    fn run_inner(
+        &self,
+        inputs: &[&[i64]],
+        mut counts: Option<&mut OverflowCounts>,
+    ) -> Result<Vec<Vec<i64>>, SimError> {
         let ins = self.graph.inputs();
         if inputs.len() != ins.len() {
             return Err(SimError::InputCount {
@@ -167,7 +212,15 @@ impl Simulator {
                     )
                 })
                 .collect();
-            values[id.index()] = Some(eval_op(&node.op, &args, &node.out));
+            let result = match (&node.op, counts.as_deref_mut()) {
+                (Op::Quantize(q), Some(c)) => {
+                    let (y, overflowed) = quantize_counting(q, args[0].0, args[0].1);
+                    c.record(id, y.len() as u64, overflowed);
+                    y
+                }
+                _ => eval_op(&node.op, &args, &node.out),
+            };
+            values[id.index()] = Some(result);
         }
         Ok(self
             .graph
@@ -313,6 +366,118 @@ fn quantize(q: &Quantizer, x: &[i64], info: &TensorInfo) -> Vec<i64> {
             ))
         })
         .collect()
+}
+
+/// [`quantize`], and how many values were out of range (same results).
+fn quantize_counting(q: &Quantizer, x: &[i64], info: &TensorInfo) -> (Vec<i64>, u64) {
+    let mut overflowed = 0u64;
+    let y = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (y, over) = q.overflowing_quantize_scaled(
+                v as i128,
+                info.ty.frac,
+                info.unit,
+                q.channel_of(i, &info.shape),
+            );
+            overflowed += over as u64;
+            narrow(y)
+        })
+        .collect();
+    (y, overflowed)
+}
+
+/// How often each quantizer of a graph saturated (or wrapped) over the samples run
+/// through [`Simulator::run_counting`] and [`Simulator::quantize_input_counting`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverflowCounts {
+    /// Per node slot: (values quantized, values out of range, samples, samples with any).
+    per_node: Vec<[u64; 4]>,
+}
+
+/// One quantizer's line of [`OverflowCounts::layers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerOverflow {
+    pub node: NodeId,
+    pub name: String,
+    /// The ONNX node(s) the quantizer came from.
+    pub origin: String,
+    /// `Saturate` or `Wrap`: what happened to the out-of-range values.
+    pub mode: Overflow,
+    /// Values quantized, and how many of them were out of range.
+    pub values: u64,
+    pub overflowed: u64,
+    /// Samples seen, and how many had at least one out-of-range value here.
+    pub samples: u64,
+    pub samples_overflowed: u64,
+}
+
+impl OverflowCounts {
+    pub fn new(sim: &Simulator) -> OverflowCounts {
+        OverflowCounts {
+            per_node: vec![[0; 4]; sim.slots],
+        }
+    }
+
+    fn record(&mut self, id: NodeId, values: u64, overflowed: u64) {
+        if self.per_node.len() <= id.index() {
+            self.per_node.resize(id.index() + 1, [0; 4]);
+        }
+        let c = &mut self.per_node[id.index()];
+        c[0] += values;
+        c[1] += overflowed;
+        c[2] += 1;
+        c[3] += (overflowed > 0) as u64;
+    }
+
+    /// Every quantizer of the graph (input quantizers first, then `Quantize` nodes in
+    /// topological order), with its counts; quantizers no sample reached have zeros.
+    pub fn layers(&self, sim: &Simulator) -> Vec<LayerOverflow> {
+        let graph = sim.graph();
+        let mut ids: Vec<NodeId> = graph
+            .inputs()
+            .iter()
+            .copied()
+            .filter(|&i| {
+                matches!(
+                    graph.node(i).op,
+                    Op::Input {
+                        from_float: Some(_)
+                    }
+                )
+            })
+            .collect();
+        ids.extend(
+            sim.order
+                .iter()
+                .copied()
+                .filter(|&i| matches!(graph.node(i).op, Op::Quantize(_))),
+        );
+        ids.into_iter()
+            .map(|id| {
+                let n = graph.node(id);
+                let mode = match &n.op {
+                    Op::Quantize(q)
+                    | Op::Input {
+                        from_float: Some(q),
+                    } => q.overflow,
+                    _ => unreachable!("filtered above"),
+                };
+                let c = self.per_node.get(id.index()).copied().unwrap_or([0; 4]);
+                LayerOverflow {
+                    node: id,
+                    name: n.name.clone(),
+                    origin: n.origin.clone(),
+                    mode,
+                    values: c[0],
+                    overflowed: c[1],
+                    samples: c[2],
+                    samples_overflowed: c[3],
+                }
+            })
+            .collect()
+    }
 }
 
 fn dense(d: &Dense, x: &[i64], info: &TensorInfo, out: &TensorInfo) -> Vec<i64> {

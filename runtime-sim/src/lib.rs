@@ -17,4 +17,4 @@ pub mod io;
 
 pub use batch::BatchSimulator;
 pub use error::SimError;
-pub use eval::{Simulator, Tensor};
+pub use eval::{LayerOverflow, OverflowCounts, Simulator, Tensor};

@@ -129,20 +129,26 @@ impl FixedType {
     }
 
     /// Smallest integer representable.
+    ///
+    /// Total for every `width`: a width outside `1..=MAX_WIDTH` is not a valid IR type
+    /// (the verifier refuses it), but asking for its range never panics (width 0 reads
+    /// as 1, widths beyond 127 as 127).
     pub fn min_int(&self) -> i128 {
+        let w = self.width.clamp(1, 127);
         if self.signed {
-            -(1i128 << (self.width - 1))
+            -(1i128 << (w - 1))
         } else {
             0
         }
     }
 
-    /// Largest integer representable.
+    /// Largest integer representable (total for every `width`, see [`Self::min_int`]).
     pub fn max_int(&self) -> i128 {
+        let w = self.width.clamp(1, 127);
         if self.signed {
-            (1i128 << (self.width - 1)) - 1
+            (1i128 << (w - 1)) - 1
         } else {
-            (1i128 << self.width) - 1
+            (1i128 << w) - 1
         }
     }
 
@@ -205,26 +211,45 @@ impl Interval {
             hi: self.hi.max(other.hi),
         }
     }
+    /// The interval of `x + y`. Panics on i128 overflow; use [`Self::checked_add`] on
+    /// values that come from outside the IR.
     pub fn add(self, other: Interval) -> Interval {
-        Interval {
-            lo: self.lo + other.lo,
-            hi: self.hi + other.hi,
-        }
+        self.checked_add(other)
+            .expect("interval sum overflows i128 (use checked_add)")
     }
-    /// The interval of `c * x` for a constant `c`.
+    /// The interval of `c * x` for a constant `c`. Panics on i128 overflow; see
+    /// [`Self::checked_scale`].
     pub fn scale(self, c: i128) -> Interval {
-        let (a, b) = (self.lo * c, self.hi * c);
-        Interval {
+        self.checked_scale(c)
+            .expect("interval product overflows i128 (use checked_scale)")
+    }
+    /// The interval of `x << s` (multiplication by `2^s`). Panics on i128 overflow; see
+    /// [`Self::checked_shl`].
+    pub fn shl(self, s: u32) -> Interval {
+        self.checked_shl(s)
+            .expect("interval shift overflows i128 (use checked_shl)")
+    }
+    /// `x + y`, or `None` when a bound leaves i128.
+    pub fn checked_add(self, other: Interval) -> Option<Interval> {
+        Some(Interval {
+            lo: self.lo.checked_add(other.lo)?,
+            hi: self.hi.checked_add(other.hi)?,
+        })
+    }
+    /// `c * x`, or `None` when a bound leaves i128.
+    pub fn checked_scale(self, c: i128) -> Option<Interval> {
+        let (a, b) = (self.lo.checked_mul(c)?, self.hi.checked_mul(c)?);
+        Some(Interval {
             lo: a.min(b),
             hi: a.max(b),
-        }
+        })
     }
-    /// The interval of `x << s` (multiplication by `2^s`).
-    pub fn shl(self, s: u32) -> Interval {
-        Interval {
-            lo: self.lo << s,
-            hi: self.hi << s,
-        }
+    /// `x << s` (exact multiplication by `2^s`), or `None` when a bound leaves i128.
+    pub fn checked_shl(self, s: u32) -> Option<Interval> {
+        Some(Interval {
+            lo: checked_shl_exact(self.lo, s)?,
+            hi: checked_shl_exact(self.hi, s)?,
+        })
     }
     pub fn relu(self) -> Interval {
         Interval {
@@ -258,6 +283,24 @@ pub fn bits_for_interval(interval: Interval) -> u32 {
     } else {
         unsigned_bits(interval.hi).max(1)
     }
+}
+
+/// `x * 2^s` exactly, or `None` when it leaves i128 (unlike `i128::checked_shl`, which
+/// only checks the shift amount and drops high bits).
+pub fn checked_shl_exact(x: i128, s: u32) -> Option<i128> {
+    if x == 0 {
+        return Some(0);
+    }
+    if s >= 127 {
+        return None;
+    }
+    let y = x << s;
+    (y >> s == x).then_some(y)
+}
+
+/// Number of bits of `|x|` (0 for 0).
+pub fn magnitude_bits(x: i128) -> u32 {
+    128 - x.unsigned_abs().leading_zeros()
 }
 
 /// `2^e` as a float (exact for the exponents used here).
@@ -326,13 +369,42 @@ pub fn round_parts(int_part: i128, rem: i128, den: i128, mode: Rounding) -> i128
     }
 }
 
-/// `round(x * 2^-shift)` for `shift >= 0` (a right shift with rounding).
+/// `round(x * 2^-shift)` for `shift >= 0` (a right shift with rounding); exact for
+/// every `x` and `shift`.
 pub fn shift_round(x: i128, shift: u32, mode: Rounding) -> i128 {
     if shift == 0 {
-        x
-    } else {
-        div_round(x, 1i128 << shift, mode)
+        return x;
     }
+    let (floor, class) = pow2_quotient(x, shift);
+    round_parts(floor, class, 4, mode)
+}
+
+/// `x * 2^-s` (`s >= 1`) as `floor + class / 4`, where `class` stands for the dropped
+/// bits `r` (`0 <= r < 2^s`) as far as any rounding mode can tell: 0 when `r == 0`, 1
+/// below one half, 2 exactly one half, 3 above. Exact for every `x` and `s`, even where
+/// `2^s` itself leaves i128.
+pub(crate) fn pow2_quotient(x: i128, s: u32) -> (i128, i128) {
+    debug_assert!(s >= 1);
+    if s >= 128 {
+        // |x| <= 2^127 <= 2^(s-1): the value lies in [-1/2, 1/2)
+        return match x {
+            0 => (0, 0),
+            x if x > 0 => (0, 1),
+            i128::MIN if s == 128 => (-1, 2),
+            _ => (-1, 3),
+        };
+    }
+    let floor = x >> s;
+    // the residue x - floor * 2^s in [0, 2^s), computed modulo 2^128
+    let r = (x as u128).wrapping_sub((floor as u128).wrapping_shl(s));
+    let half = 1u128 << (s - 1);
+    let class = match r.cmp(&half) {
+        _ if r == 0 => 0,
+        std::cmp::Ordering::Less => 1,
+        std::cmp::Ordering::Equal => 2,
+        std::cmp::Ordering::Greater => 3,
+    };
+    (floor, class)
 }
 
 /// A scale factor `mantissa * 2^exponent` with an odd (or unit) positive mantissa.

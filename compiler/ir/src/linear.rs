@@ -50,6 +50,58 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Number of non-zero terms of the explicit linear map of a `Dense` or `Conv` on `x`
+    /// (what [`LinearMap::nonzero_terms`] would count), computed from the weights alone
+    /// in time proportional to their number: sizes a design before anything per output
+    /// element is built. `None` for other ops.
+    pub fn linear_terms(&self, x: &TensorInfo) -> Option<u128> {
+        match self {
+            Op::Dense(d) => {
+                let k = d.weight.shape[0].max(1);
+                let outer = (x.len() / k) as u128;
+                let nonzero = d.weight.data.iter().filter(|&&w| w != 0).count() as u128;
+                Some(outer * nonzero)
+            }
+            Op::Conv(c) => {
+                let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3]);
+                let (cg, kh, kw) = (c.weight.shape[1], c.weight.shape[2], c.weight.shape[3]);
+                let (oh, ow) = c.out_hw(h, w)?;
+                // output rows (columns) whose tap ky (kx) reads inside the input
+                let valid = |k: usize, size: usize, out: usize, axis: usize| -> u128 {
+                    let (s, d, p) = (
+                        c.strides[axis] as i128,
+                        c.dilations[axis] as i128,
+                        c.pads[axis] as i128,
+                    );
+                    // 0 <= o * s + k * d - p < size
+                    let lo = p - k as i128 * d;
+                    let hi = lo + size as i128 - 1;
+                    let first = if lo <= 0 { 0 } else { (lo + s - 1) / s };
+                    let last = if hi < 0 {
+                        -1
+                    } else {
+                        (hi / s).min(out as i128 - 1)
+                    };
+                    (last - first + 1).max(0) as u128
+                };
+                let rows: Vec<u128> = (0..kh).map(|ky| valid(ky, h, oh, 0)).collect();
+                let cols: Vec<u128> = (0..kw).map(|kx| valid(kx, w, ow, 1)).collect();
+                let per_filter = cg * kh * kw;
+                let mut terms = 0u128;
+                for (i, &wv) in c.weight.data.iter().enumerate() {
+                    if wv != 0 {
+                        let tap = i % per_filter;
+                        terms += rows[(tap / kw) % kh] * cols[tap % kw];
+                    }
+                }
+                Some(terms * n as u128)
+            }
+            _ => None,
+        }
+    }
+}
+
 fn dense_map(d: &Dense, x: &TensorInfo) -> LinearMap {
     let (k, m) = (d.weight.shape[0], d.weight.shape[1]);
     let outer = x.len() / k;
@@ -156,14 +208,50 @@ mod tests {
     }
 
     #[test]
+    fn linear_terms_count_the_map_without_building_it() {
+        // every padding/stride/dilation combination on a small input
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let (kh, kw) = (1 + next(3), 1 + next(3));
+            let c = Conv {
+                weight: ConstTensor::new(
+                    vec![2, 1, kh, kw],
+                    (0..2 * kh * kw).map(|_| next(3) as i64 - 1).collect(),
+                    0,
+                ),
+                bias: None,
+                strides: [1 + next(3), 1 + next(3)],
+                pads: [next(3), next(3), next(3), next(3)],
+                dilations: [1 + next(2), 1 + next(2)],
+                group: 1,
+            };
+            let x = TensorInfo::exact(vec![1, 1, 2 + next(5), 2 + next(5)], Interval::new(0, 3), 0);
+            if c.out_hw(x.shape[2], x.shape[3]).is_none() {
+                continue;
+            }
+            let op = Op::Conv(c);
+            let map = op.linear_map(&x).unwrap();
+            assert_eq!(op.linear_terms(&x), Some(map.nonzero_terms() as u128));
+        }
+    }
+
+    #[test]
     fn dense_map_prunes_zeros() {
         let d = Dense {
             weight: ConstTensor::new(vec![2, 2], vec![0, 1, 2, 0], 0),
             bias: None,
         };
         let x = TensorInfo::exact(vec![1, 2], Interval::new(0, 3), 0);
-        let map = Op::Dense(d).linear_map(&x).unwrap();
+        let op = Op::Dense(d);
+        let map = op.linear_map(&x).unwrap();
         assert_eq!(map.nonzero_terms(), 2);
+        assert_eq!(op.linear_terms(&x), Some(2));
         assert_eq!(map.eval(&[5, 7]), vec![14, 5]);
     }
 }

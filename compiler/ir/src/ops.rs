@@ -51,11 +51,12 @@ impl TensorInfo {
     /// 53 significant bits and `unit.den == 1`, else the f64 of the exact quotient
     /// (rounded once more by the division).
     pub fn real(&self, x: i128) -> f64 {
-        let n = (x * self.unit.num as i128) as f64;
+        let n = x.saturating_mul(self.unit.num as i128) as f64;
         n / self.unit.den as f64 * crate::fixed::pow2(-self.ty.frac)
     }
+    /// Number of elements (saturating: shapes beyond `usize` are refused by inference).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -124,14 +125,19 @@ pub struct Conv {
 }
 
 impl Conv {
-    /// Output spatial size for an input of `h x w`, or `None` if the window does not fit.
+    /// Output spatial size for an input of `h x w`, or `None` if the window does not fit
+    /// (or a size overflows).
     pub fn out_hw(&self, h: usize, w: usize) -> Option<(usize, usize)> {
-        let kh = self.weight.shape[2];
-        let kw = self.weight.shape[3];
-        let eff_h = self.dilations[0] * (kh - 1) + 1;
-        let eff_w = self.dilations[1] * (kw - 1) + 1;
-        let ph = h + self.pads[0] + self.pads[2];
-        let pw = w + self.pads[1] + self.pads[3];
+        let kh = *self.weight.shape.get(2)?;
+        let kw = *self.weight.shape.get(3)?;
+        let eff_h = self.dilations[0]
+            .checked_mul(kh.checked_sub(1)?)?
+            .checked_add(1)?;
+        let eff_w = self.dilations[1]
+            .checked_mul(kw.checked_sub(1)?)?
+            .checked_add(1)?;
+        let ph = h.checked_add(self.pads[0])?.checked_add(self.pads[2])?;
+        let pw = w.checked_add(self.pads[1])?.checked_add(self.pads[3])?;
         if ph < eff_h || pw < eff_w || self.strides[0] == 0 || self.strides[1] == 0 {
             return None;
         }
@@ -154,18 +160,52 @@ pub struct AccumulatorGrid {
 }
 
 impl AccumulatorGrid {
+    /// The grid of a layer that type inference accepted (panics otherwise; see
+    /// [`Self::try_new`]).
     pub fn new(x_frac: i32, weight: &ConstTensor, bias: Option<&ConstTensor>) -> AccumulatorGrid {
-        let pf = x_frac + weight.frac;
+        Self::try_new(x_frac, weight, bias).expect("accumulator grid checked by type inference")
+    }
+
+    /// The grid, or an error when the grids are too far apart for the IR's arithmetic
+    /// (a shift of more than [`MAX_ALIGN_SHIFT`] bits, or a grid beyond `i32`).
+    pub fn try_new(
+        x_frac: i32,
+        weight: &ConstTensor,
+        bias: Option<&ConstTensor>,
+    ) -> Result<AccumulatorGrid, String> {
+        let pf = x_frac as i64 + weight.frac as i64;
         let frac = match bias {
-            Some(b) => pf.max(b.frac),
+            Some(b) => pf.max(b.frac as i64),
             None => pf,
         };
-        AccumulatorGrid {
-            frac,
-            product_shift: (frac - pf) as u32,
-            bias_shift: bias.map_or(0, |b| (frac - b.frac) as u32),
-        }
+        let frac32 = i32::try_from(frac)
+            .map_err(|_| format!("accumulator grid 2^{} is out of range", -frac))?;
+        let product_shift = align_shift(frac - pf, "products", frac)?;
+        let bias_shift = match bias {
+            Some(b) => align_shift(frac - b.frac as i64, "bias", frac)?,
+            None => 0,
+        };
+        Ok(AccumulatorGrid {
+            frac: frac32,
+            product_shift,
+            bias_shift,
+        })
     }
+}
+
+/// Largest left shift that aligns an operand onto a finer grid (inputs, products and
+/// biases are at most 64 bits wide; the IR's arithmetic is 128 bits).
+pub const MAX_ALIGN_SHIFT: i64 = 64;
+
+fn align_shift(shift: i64, what: &str, frac: i64) -> Result<u32, String> {
+    if shift > MAX_ALIGN_SHIFT {
+        return Err(format!(
+            "the {what} would be shifted left by {shift} bits onto the accumulator grid \
+             2^{} (at most {MAX_ALIGN_SHIFT}): the grids are too far apart",
+            -frac
+        ));
+    }
+    Ok(shift as u32)
 }
 
 /// An operation of the fixed-point IR.
@@ -302,15 +342,22 @@ impl Op {
                     ));
                 }
                 same_unit(inputs)?;
-                let frac = aligned_frac(inputs)?;
-                let ia = a.interval.shl((frac - a.ty.frac) as u32);
-                let ib = b.interval.shl((frac - b.ty.frac) as u32);
-                let interval = if matches!(self, Op::Add) {
-                    ia.add(ib)
-                } else {
-                    ia.add(ib.scale(-1))
+                let frac = a.ty.frac.max(b.ty.frac);
+                let align = |t: &TensorInfo, what: &str| {
+                    let shift = align_shift(frac as i64 - t.ty.frac as i64, what, frac as i64)?;
+                    t.interval.checked_shl(shift).ok_or_else(|| {
+                        format!("{what} shifted onto grid 2^{} overflows 128 bits", -frac)
+                    })
                 };
-                TensorInfo::exact(a.shape.clone(), interval, frac).with_unit(a.unit)
+                let (ia, ib) = (align(a, "first operand")?, align(b, "second operand")?);
+                let ib = if matches!(self, Op::Sub) {
+                    ib.checked_scale(-1)
+                        .ok_or("the difference overflows 128 bits")?
+                } else {
+                    ib
+                };
+                let sum = ia.checked_add(ib).ok_or("the sum overflows 128 bits")?;
+                TensorInfo::exact(a.shape.clone(), sum, frac).with_unit(a.unit)
             }
             Op::Affine(a) => {
                 let x = inputs[0];
@@ -411,9 +458,11 @@ impl Op {
                     s.out_frac,
                 )
             }
+
             Op::Reshape { shape } => {
                 let x = inputs[0];
-                let n: usize = shape.iter().product();
+                let n = checked_len(shape)
+                    .ok_or_else(|| format!("shape {shape:?} has too many elements"))?;
                 if n != x.len() {
                     return Err(format!(
                         "cannot reshape {:?} ({} elements) to {:?} ({} elements)",
@@ -454,16 +503,17 @@ impl Op {
                 out.ty.width, out.interval, MAX_WIDTH
             ));
         }
+        check_shape(&out.shape)?;
         Ok(out)
     }
 }
 
 /// Largest left shift a quantizer may apply to its input before dividing (keeps the
-/// exact arithmetic inside i128).
-const MAX_QUANT_SHIFT: i32 = 56;
+/// hardware's exact arithmetic inside 128 bits).
+const MAX_QUANT_SHIFT: i64 = 56;
 
 /// Largest magnitude (bits) of an exact intermediate the IR computes in i128.
-const MAX_EXACT_BITS: u32 = 124;
+const MAX_EXACT_BITS: u32 = 120;
 
 fn magnitude_bits(i: Interval) -> u32 {
     128 - i.lo.unsigned_abs().max(i.hi.unsigned_abs()).leading_zeros()
@@ -528,19 +578,26 @@ fn infer_concat(axis: usize, inputs: &[&TensorInfo]) -> Result<TensorInfo, Strin
     Ok(TensorInfo::exact(shape, interval, frac).with_unit(first.unit))
 }
 
-fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
-    if q.channels.is_empty() {
-        return Err("quantizer has no scale".into());
-    }
-    if q.bit_width == 0 || q.bit_width > MAX_WIDTH {
+/// Product of the dimensions, `None` when it overflows `usize`.
+pub fn checked_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// A tensor the IR can hold: at least one element, every dimension positive.
+fn check_shape(shape: &[usize]) -> Result<(), String> {
+    if let Some(axis) = shape.iter().position(|&d| d == 0) {
         return Err(format!(
-            "bit width {} is outside 1..={}",
-            q.bit_width, MAX_WIDTH
+            "shape {shape:?} has size 0 on axis {axis}: every dimension must be at least 1"
         ));
     }
-    if q.narrow && !q.signed && q.bit_width == 1 {
-        return Err("an unsigned narrow 1-bit quantizer has an empty range".into());
+    if checked_len(shape).is_none() {
+        return Err(format!("shape {shape:?} has too many elements"));
     }
+    Ok(())
+}
+
+fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
+    q.check()?;
     if let Some(axis) = q.axis {
         if axis >= x.shape.len() || x.shape[axis] != q.channels.len() {
             return Err(format!(
@@ -550,21 +607,13 @@ fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
                 x.shape
             ));
         }
-    } else if q.channels.len() != 1 {
-        return Err("per-tensor quantizer must have exactly one scale".into());
     }
     for ch in &q.channels {
-        if 64 - ch.scale.mantissa.leading_zeros() > crate::quant::MAX_SCALE_MANTISSA_BITS {
-            return Err(format!(
-                "scale {} has more than {} significant bits",
-                ch.scale,
-                crate::quant::MAX_SCALE_MANTISSA_BITS
-            ));
-        }
-        let k = -x.ty.frac - ch.scale.exponent;
-        let num_bits = magnitude_bits(x.interval) + u64_bits(x.unit.num) + k.max(0) as u32;
-        let den_bits = u64_bits(x.unit.den) + u64_bits(ch.scale.mantissa) + (-k).max(0) as u32;
-        if num_bits.max(den_bits) > MAX_EXACT_BITS {
+        let k = -(x.ty.frac as i64) - ch.scale.exponent as i64;
+        let num_bits = magnitude_bits(x.interval) as i64 + u64_bits(x.unit.num) as i64 + k.max(0);
+        let den_bits =
+            u64_bits(x.unit.den) as i64 + u64_bits(ch.scale.mantissa) as i64 + (-k).max(0);
+        if num_bits.max(den_bits) > MAX_EXACT_BITS as i64 {
             return Err(format!(
                 "dividing the input (unit {}, grid 2^{}) by the scale {} needs {} bits, more \
                  than the exact range",
@@ -574,7 +623,7 @@ fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
                 num_bits.max(den_bits)
             ));
         }
-        if k > MAX_QUANT_SHIFT || -k > MAX_QUANT_SHIFT {
+        if k.abs() > MAX_QUANT_SHIFT {
             return Err(format!(
                 "scale {} is {} binary orders from the input grid 2^{} (at most {} supported)",
                 ch.scale,
@@ -582,9 +631,6 @@ fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
                 -x.ty.frac,
                 MAX_QUANT_SHIFT
             ));
-        }
-        if ch.zero_point.unsigned_abs() > (1u64 << 62) {
-            return Err(format!("zero point {} is out of range", ch.zero_point));
         }
     }
     let ty = q.out_type();
@@ -620,11 +666,48 @@ fn product_unit(
     Ok(unit)
 }
 
-fn check_weight_range(w: &ConstTensor) -> Result<(), String> {
-    if w.ty().width > MAX_WIDTH {
-        return Err("weights wider than 64 bits".into());
+/// A constant tensor the IR can compute with: data matching the shape, at most 64 bits.
+fn check_const(t: &ConstTensor, what: &str) -> Result<(), String> {
+    if checked_len(&t.shape) != Some(t.data.len()) {
+        return Err(format!(
+            "{what} has {} values for shape {:?}",
+            t.data.len(),
+            t.shape
+        ));
+    }
+    if t.data.is_empty() {
+        return Err(format!("{what} of shape {:?} has no elements", t.shape));
     }
     Ok(())
+}
+
+/// Sum over `weights` of `tap * w`, shifted and biased: the exact interval of one
+/// accumulator, or an error when a bound leaves 128 bits.
+fn accumulate(
+    tap: Interval,
+    weights: impl Iterator<Item = i64>,
+    grid: &AccumulatorGrid,
+    bias: Option<i64>,
+) -> Result<Interval, String> {
+    let overflow = || {
+        format!(
+            "the accumulator's range overflows 128-bit arithmetic (input range {tap}); the \
+             weights or grids are too extreme for a {MAX_WIDTH}-bit datapath"
+        )
+    };
+    let mut acc = Interval::point(0);
+    for w in weights {
+        acc = tap
+            .checked_scale(w as i128)
+            .and_then(|p| acc.checked_add(p))
+            .ok_or_else(overflow)?;
+    }
+    acc = acc.checked_shl(grid.product_shift).ok_or_else(overflow)?;
+    if let Some(b) = bias {
+        let b = crate::fixed::checked_shl_exact(b as i128, grid.bias_shift).ok_or_else(overflow)?;
+        acc = acc.checked_add(Interval::point(b)).ok_or_else(overflow)?;
+    }
+    Ok(acc)
 }
 
 fn infer_dense(d: &Dense, x: &TensorInfo) -> Result<TensorInfo, String> {
@@ -644,19 +727,20 @@ fn infer_dense(d: &Dense, x: &TensorInfo) -> Result<TensorInfo, String> {
             return Err(format!("bias shape {:?} does not match M = {}", b.shape, m));
         }
     }
-    check_weight_range(w)?;
-    let grid = AccumulatorGrid::new(x.ty.frac, w, d.bias.as_ref());
+    check_const(w, "weight")?;
+    if let Some(b) = &d.bias {
+        check_const(b, "bias")?;
+    }
+    let grid = AccumulatorGrid::try_new(x.ty.frac, w, d.bias.as_ref())?;
     let mut out: Option<Interval> = None;
     for j in 0..m {
-        let mut acc = Interval::point(0);
-        for kk in 0..k {
-            let wv = w.data[kk * m + j] as i128;
-            acc = acc.add(x.interval.scale(wv));
-        }
-        acc = acc.shl(grid.product_shift);
-        if let Some(b) = &d.bias {
-            acc = acc.add(Interval::point((b.data[j] as i128) << grid.bias_shift));
-        }
+        let column = (0..k).map(|kk| w.data[kk * m + j]);
+        let acc = accumulate(
+            x.interval,
+            column,
+            &grid,
+            d.bias.as_ref().map(|b| b.data[j]),
+        )?;
         out = Some(out.map_or(acc, |o| o.hull(acc)));
     }
     let mut shape = x.shape.clone();
@@ -678,13 +762,14 @@ fn infer_conv(c: &Conv, x: &TensorInfo) -> Result<TensorInfo, String> {
     }
     let (n, ch, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
     let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-    if c.group == 0 || ch % c.group != 0 || m % c.group != 0 || cg * c.group != ch {
+    let expected = cg.checked_mul(c.group);
+    if c.group == 0 || ch % c.group != 0 || m % c.group != 0 || expected != Some(ch) {
         return Err(format!(
             "input has {} channels but weight {:?} with group {} expects {}",
             ch,
             w.shape,
             c.group,
-            cg * c.group
+            expected.map_or("more than usize".to_string(), |e| e.to_string())
         ));
     }
     if kh == 0 || kw == 0 || c.dilations.contains(&0) {
@@ -698,14 +783,17 @@ fn infer_conv(c: &Conv, x: &TensorInfo) -> Result<TensorInfo, String> {
             ));
         }
     }
+    check_const(w, "weight")?;
+    if let Some(b) = &c.bias {
+        check_const(b, "bias")?;
+    }
     let (oh, ow) = c.out_hw(h, wd).ok_or_else(|| {
         format!(
             "kernel {}x{} does not fit padded input {}x{} (or a stride is 0)",
             kh, kw, h, wd
         )
     })?;
-    check_weight_range(w)?;
-    let grid = AccumulatorGrid::new(x.ty.frac, w, c.bias.as_ref());
+    let grid = AccumulatorGrid::try_new(x.ty.frac, w, c.bias.as_ref())?;
     // Padded taps read zero: bound each tap by the input interval joined with 0 when
     // the convolution pads (sound for every output position).
     let padded = c.pads.iter().any(|&p| p > 0);
@@ -717,14 +805,8 @@ fn infer_conv(c: &Conv, x: &TensorInfo) -> Result<TensorInfo, String> {
     let per_out = cg * kh * kw;
     let mut out: Option<Interval> = None;
     for mo in 0..m {
-        let mut acc = Interval::point(0);
-        for &wv in &w.data[mo * per_out..(mo + 1) * per_out] {
-            acc = acc.add(tap.scale(wv as i128));
-        }
-        acc = acc.shl(grid.product_shift);
-        if let Some(b) = &c.bias {
-            acc = acc.add(Interval::point((b.data[mo] as i128) << grid.bias_shift));
-        }
+        let filter = w.data[mo * per_out..(mo + 1) * per_out].iter().copied();
+        let acc = accumulate(tap, filter, &grid, c.bias.as_ref().map(|b| b.data[mo]))?;
         out = Some(out.map_or(acc, |o| o.hull(acc)));
     }
     let unit = product_unit(x, w, c.bias.as_ref())?;

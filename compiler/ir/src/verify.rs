@@ -42,9 +42,27 @@ pub fn verify(graph: &Graph) -> Result<(), IrError> {
                 n.name, t.interval, t.ty
             ));
         }
-        if matches!(n.op, Op::Input { .. }) {
+        if let Op::Input { from_float } = &n.op {
             if !graph.inputs().contains(&id) {
                 return fail(format!("input node {} is not a graph input", n.name));
+            }
+            if t.shape.contains(&0) || crate::ops::checked_len(&t.shape).is_none() {
+                return fail(format!("input {} has the shape {:?}", n.name, t.shape));
+            }
+            if let Some(q) = from_float {
+                q.check()
+                    .map_err(|m| IrError::Verify(format!("input {}: {m}", n.name)))?;
+                if let Some(axis) = q.axis {
+                    if t.shape.get(axis) != Some(&q.channels.len()) {
+                        return fail(format!(
+                            "input {}: quantizer with {} channels on axis {axis} does not fit \
+                             shape {:?}",
+                            n.name,
+                            q.channels.len(),
+                            t.shape
+                        ));
+                    }
+                }
             }
             continue;
         }

@@ -38,6 +38,10 @@ pub enum Command {
         /// division) instead of outputting the exact pre-softmax tensor
         #[arg(long)]
         lut_softmax: bool,
+        /// Refuse designs whose fully unrolled arithmetic is estimated above this many
+        /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
+        #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
+        max_adder_bits: u64,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -53,6 +57,10 @@ pub enum Command {
         /// Write output integers (int64 .npy) instead of real values
         #[arg(long)]
         int_output: bool,
+        /// Count, per quantizer, how many values saturate (or wrap) on this data set, and
+        /// print a warning line for every quantizer that does
+        #[arg(long)]
+        check_overflow: bool,
     },
     /// Compile, then prove the RTL bit-exact against the reference by Verilator co-simulation
     Verify {
@@ -81,11 +89,27 @@ pub enum Command {
         /// Directory of the ac_types headers (default: the scripts/setup-hls-headers.sh cache)
         #[arg(long)]
         ac_types: Option<PathBuf>,
+        /// See `aecc compile --max-adder-bits`
+        #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
+        max_adder_bits: u64,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
     /// List the IR passes
     Passes,
+}
+
+/// One sample of `--int-input` data: every value must be an integer.
+fn integer_sample(values: &[f64], sample: usize) -> Result<Vec<i64>> {
+    values
+        .iter()
+        .map(|&v| {
+            if v.fract() != 0.0 || !v.is_finite() {
+                bail!("sample {sample}: {v} is not an integer (drop --int-input for real values)")
+            }
+            Ok(v as i64)
+        })
+        .collect()
 }
 
 /// HLS flavour on the command line.
@@ -112,10 +136,25 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
             1
         }
     }
+}
+
+/// The message with control characters escaped (`\n`, `\u{1b}`, ...): names read
+/// from a model can contain anything, and an error stays one line.
+fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -140,15 +179,15 @@ pub fn run(cli: Cli) -> Result<i32> {
             passes,
             hls,
             lut_softmax,
+            max_adder_bits,
         } => {
-            let compiled = compile(
-                &model,
-                &CompileOptions {
-                    top,
-                    passes,
-                    lut_softmax,
-                },
-            )?;
+            let opts = CompileOptions {
+                top,
+                passes,
+                lut_softmax,
+                max_adder_bits: Some(max_adder_bits),
+            };
+            let compiled = compile(&model, &opts)?;
             compiled.write(&output)?;
             if let Some(choice) = hls {
                 let opts =
@@ -180,6 +219,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             output,
             int_input,
             int_output,
+            check_overflow,
         } => {
             let (graph, warnings) = lower(&model, None)?;
             for w in &warnings {
@@ -202,23 +242,37 @@ pub fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let n = batch.samples();
-            // the batch evaluator (integer kernels of proven width, SIMD, threads) gives
-            // the same integers as the scalar reference, sample for sample
-            let fast = aecc_sim::BatchSimulator::new(&graph)?;
-            let ints = if int_input {
-                let mut x = Vec::with_capacity(batch.data.len());
-                for (i, &v) in batch.data.iter().enumerate() {
-                    if v.fract() != 0.0 || !v.is_finite() {
-                        bail!(
-                            "sample {}: {v} is not an integer (drop --int-input for real values)",
-                            i / per
-                        );
-                    }
-                    x.push(v as i64);
+            let ints = if check_overflow {
+                // the scalar reference with a saturation-counting hook, sample by sample
+                let out_len = sim.output_info(0).len();
+                let mut ints = Vec::with_capacity(n * out_len);
+                let mut counts = aecc_sim::OverflowCounts::new(&sim);
+                for i in 0..n {
+                    let x = if int_input {
+                        integer_sample(batch.sample(i), i)?
+                    } else {
+                        sim.quantize_input_counting(0, batch.sample(i), &mut counts)?
+                    };
+                    let y = sim
+                        .run_counting(&[&x], &mut counts)
+                        .map(|mut v| v.swap_remove(0));
+                    ints.extend(y.with_context(|| format!("sample {i}"))?);
                 }
-                fast.run_batch(&x, n)?
+                report_overflow(&counts.layers(&sim));
+                ints
             } else {
-                fast.run_batch_f64(&batch.data, n)?
+                // the batch evaluator (integer kernels of proven width, SIMD, threads)
+                // gives the same integers as the scalar reference, sample for sample
+                let fast = aecc_sim::BatchSimulator::new(&graph)?;
+                if int_input {
+                    let mut x = Vec::with_capacity(batch.data.len());
+                    for i in 0..n {
+                        x.extend(integer_sample(batch.sample(i), i)?);
+                    }
+                    fast.run_batch(&x, n)?
+                } else {
+                    fast.run_batch_f64(&batch.data, n)?
+                }
             };
             let mut shape = vec![n];
             shape.extend(sim.output_info(0).shape.iter().skip(1));
@@ -244,6 +298,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             hls,
             ap_types,
             ac_types,
+            max_adder_bits,
         } => {
             let headers = match hls {
                 Some(HlsChoice::Vitis) => ap_types,
@@ -258,6 +313,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 output,
                 top,
                 hls.map(|h| (h, headers)),
+                max_adder_bits,
             )
         }
         Command::Inspect { model } => {
@@ -297,6 +353,47 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// `simulate --check-overflow`: a table of every quantizer on stdout, and one warning
+/// line on stderr for every quantizer that saturated (or wrapped) at least once.
+fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
+    let verb = |m: aecc_ir::Overflow| match m {
+        aecc_ir::Overflow::Saturate => "saturated",
+        aecc_ir::Overflow::Wrap => "wrapped",
+    };
+    let applied: Vec<_> = layers.iter().filter(|l| l.samples > 0).collect();
+    let hit = applied.iter().filter(|l| l.overflowed > 0).count();
+    println!(
+        "check-overflow: {hit} of {} quantizer(s) out of range on this data set",
+        applied.len()
+    );
+    for l in &applied {
+        println!(
+            "  {:<24} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
+            l.name,
+            l.overflowed,
+            l.values,
+            verb(l.mode),
+            100.0 * l.overflowed as f64 / l.values.max(1) as f64,
+            l.samples_overflowed,
+            l.samples,
+            l.origin
+        );
+    }
+    for l in applied.iter().filter(|l| l.overflowed > 0) {
+        eprintln!(
+            "warning: quantizer {} ({}) {} {} of {} values ({:.4}%) in {} of {} samples",
+            l.name,
+            l.origin,
+            verb(l.mode),
+            l.overflowed,
+            l.values,
+            100.0 * l.overflowed as f64 / l.values.max(1) as f64,
+            l.samples_overflowed,
+            l.samples
+        );
+    }
+}
+
 fn report_comparison(what: &str, c: &Comparison) -> bool {
     if c.passed() {
         println!(
@@ -324,6 +421,7 @@ fn verify(
     output: Option<PathBuf>,
     top: Option<String>,
     hls: Option<(HlsChoice, Option<PathBuf>)>,
+    max_adder_bits: u64,
 ) -> Result<i32> {
     let compiled = compile(
         &model,
@@ -331,6 +429,7 @@ fn verify(
             top: top.or_else(|| Some(default_top_name(&model))),
             passes: None,
             lut_softmax: false,
+            max_adder_bits: Some(max_adder_bits),
         },
     )?;
     let keep;

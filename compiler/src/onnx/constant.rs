@@ -7,9 +7,16 @@ use aecc_ir::fixed::{div_round, pow2, Rounding};
 use aecc_ir::quant::f64_to_dyadic;
 use aecc_ir::Unit;
 
-/// Largest number of elements of any tensor aecc reads (2^28): refuses absurd shapes
-/// before anything is allocated.
-pub const MAX_ELEMENTS: usize = 1 << 28;
+/// Largest number of elements of any tensor aecc reads or computes (2^24, 128 MiB as
+/// 64-bit values): refuses absurd shapes before anything is allocated. A fully unrolled
+/// design is far smaller (see `aecc::limits`).
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
+/// Largest total number of elements of all constants one import holds (initializers and
+/// everything folded at compile time, 2^26, 512 MiB as 64-bit values): ops like `Gather`
+/// can make large constants from small ones, so a small file could otherwise fill the
+/// memory by chaining them.
+pub const MAX_CONSTANT_ELEMENTS: usize = 1 << 26;
 /// Largest single dimension (same bound).
 pub const MAX_DIM: usize = MAX_ELEMENTS;
 

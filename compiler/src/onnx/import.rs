@@ -91,6 +91,26 @@ pub(crate) struct Importer {
     /// Opset version of every domain the model imports (`""` for `ai.onnx`).
     opsets: HashMap<String, i64>,
     pub options: super::ImportOptions,
+    /// Elements of all constants held so far (bounded by [`MAX_CONSTANT_ELEMENTS`]).
+    constant_elements: usize,
+}
+
+use super::constant::MAX_CONSTANT_ELEMENTS;
+
+/// Adds `len` elements to the running total of constants, refusing the model when the
+/// total passes [`MAX_CONSTANT_ELEMENTS`]. `what` names the tensor or node.
+fn count_constant(total: &mut usize, len: usize, what: &str) -> Result<(), ImportError> {
+    *total = total.saturating_add(len);
+    if *total > MAX_CONSTANT_ELEMENTS {
+        return Err(ImportError::Node {
+            node: what.to_string(),
+            message: format!(
+                "the model's constants (initializers and compile-time results) exceed \
+                 {MAX_CONSTANT_ELEMENTS} elements in total"
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl Importer {
@@ -560,12 +580,18 @@ fn import_graph_with(
     }
 
     // --- initializers that something reads ----------------------------------------------
+    let mut constant_elements = 0usize;
     for t in &gp.initializer {
         if uses.contains_key(&t.name) {
             let c = decode_tensor(t).map_err(|message| ImportError::Tensor {
                 name: t.name.clone(),
                 message,
             })?;
+            count_constant(
+                &mut constant_elements,
+                c.len(),
+                &format!("initializer '{}'", t.name),
+            )?;
             values.insert(t.name.clone(), Value::Const(Rc::new(c)));
         }
     }
@@ -589,6 +615,7 @@ fn import_graph_with(
         graph_outputs: gp.output.iter().map(|o| o.name.clone()).collect(),
         opsets,
         options,
+        constant_elements,
     };
     for (k, v) in values {
         imp.define(&k, v);
@@ -667,6 +694,11 @@ fn import_graph_with(
         if is_tainted {
             for o in &node.output {
                 tainted.insert(o.clone());
+            }
+        }
+        for v in &outs {
+            if let Value::Const(c) = v {
+                count_constant(&mut imp.constant_elements, c.len(), &labels[i])?;
             }
         }
         for (k, out_name) in node.output.iter().enumerate() {
@@ -780,9 +812,9 @@ fn input_shape(vi: &super::proto::ValueInfoProto) -> Result<Vec<usize>, ImportEr
     for (axis, d) in shape.dim.iter().enumerate() {
         let size = match &d.value {
             Some(dimension::Value::DimValue(v)) => {
-                if *v < 0 || *v as u64 > super::constant::MAX_DIM as u64 {
+                if *v < 1 || *v as u64 > super::constant::MAX_DIM as u64 {
                     return Err(err(format!(
-                        "dimension {axis} has the size {v}, outside 0..={}",
+                        "dimension {axis} has the size {v}; every dimension must be in 1..={}",
                         super::constant::MAX_DIM
                     )));
                 }

@@ -42,7 +42,7 @@ mod inspect;
 mod ops;
 pub mod proto;
 
-pub use constant::MAX_ELEMENTS;
+pub use constant::{MAX_CONSTANT_ELEMENTS, MAX_ELEMENTS};
 pub use error::{ImportError, UnsupportedNode};
 pub use inspect::{inspect, CompileIssue, Inspection};
 pub use ops::supported_ops;

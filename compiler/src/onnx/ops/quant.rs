@@ -267,6 +267,7 @@ pub(super) fn quantizer(ctx: &NodeCtx<'_>, x_shape: &[usize]) -> Result<Quantize
         overflow: Overflow::Saturate,
     };
     check_output_width(ctx, &q)?;
+    q.check().map_err(|m| ctx.error(m))?;
     Ok(q)
 }
 
@@ -421,10 +422,13 @@ pub(super) fn trunc(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         overflow: Overflow::Saturate,
     };
     let code = |q: &Quantizer, v: i128| {
-        let (n, d) = q.scaled_fraction(v, xi.ty.frac, xi.unit, 0);
-        aecc_ir::fixed::div_round(n, d, Rounding::HalfEven) + zp as i128
+        q.unclamped_code(v, xi.ty.frac, xi.unit, 0)
+            .ok_or_else(|| ctx.error("the Trunc input is too large for exact arithmetic"))
     };
-    let range = Interval::new(code(&q1, xi.interval.lo) - 1, code(&q1, xi.interval.hi) + 1);
+    let range = Interval::new(
+        code(&q1, xi.interval.lo)? - 1,
+        code(&q1, xi.interval.hi)? + 1,
+    );
     q1.bit_width = bits_for_interval(range).max(2);
     check_output_width(ctx, &q1)?;
     let n1 = ctx.add_node(Op::Quantize(q1.clone()), &[x], "/round")?;
