@@ -18,6 +18,10 @@ pub enum Error {
     /// The design is over a size limit (`--max-adder-bits`, or the lane cap).
     #[error(transparent)]
     TooLarge(#[from] crate::limits::SizeError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Weights(#[from] crate::weights::WeightsError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -14,5 +14,7 @@ pub mod passes;
 pub mod pipeline;
 pub mod report;
 pub mod verify;
+pub mod verify_config;
+pub mod weights;
 
 pub use error::Error;

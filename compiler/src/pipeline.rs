@@ -1,7 +1,7 @@
 //! The compile pipeline: ONNX -> IR -> passes -> Verilog (+ report), as one function
 //! the CLI and the tests share.
 
-use crate::backend::verilog::{self, VerilogOptions};
+use crate::backend::verilog::{self, ReconfigDesign, ReconfigOptions, VerilogOptions};
 use crate::error::Error;
 use crate::passes::{default_pipeline, PassManager};
 use crate::report::{design_report, DesignReport};
@@ -22,6 +22,9 @@ pub struct CompileOptions {
     /// Largest estimated size of the fully unrolled design in adder bits (default
     /// [`crate::limits::DEFAULT_MAX_ADDER_BITS`]); see [`crate::limits`].
     pub max_adder_bits: Option<u64>,
+    /// Weights and biases in configuration registers (`--weights registers`, see
+    /// [`crate::weights`]); `None`: constant weights.
+    pub reconfig: Option<ReconfigOptions>,
 }
 
 /// Everything one compile produces.
@@ -32,6 +35,10 @@ pub struct Compiled {
     pub rtl: RtlDesign,
     pub report: DesignReport,
     pub warnings: Vec<String>,
+    /// The configuration port, memory map and registers (`--weights registers`).
+    pub reconfig: Option<ReconfigDesign>,
+    /// The passes that ran (`None`: the default pipeline).
+    pub passes: Option<Vec<String>>,
 }
 
 /// A Verilog identifier derived from the model path: the file stem, or the folder name
@@ -135,25 +142,42 @@ pub fn compile_lowered(
         opts.max_adder_bits
             .unwrap_or(crate::limits::DEFAULT_MAX_ADDER_BITS),
     )?;
-    let rtl = verilog::emit(
-        &graph,
-        &VerilogOptions {
-            top_name: top.to_string(),
-        },
-    )?;
-    let report = design_report(
+    let mut warnings = warnings;
+    let vopts = VerilogOptions {
+        top_name: top.to_string(),
+    };
+    let (rtl, reconfig) = match &opts.reconfig {
+        None => (verilog::emit(&graph, &vopts)?, None),
+        Some(r) => {
+            warnings.extend(verilog::undeclared_weights(&graph));
+            let d = verilog::emit_reconfigurable(&graph, &vopts, r)?;
+            (d.design.rtl.clone(), Some(d))
+        }
+    };
+    let mut report = design_report(
         &graph,
         &model.display().to_string(),
         top,
         rtl.latency,
         &warnings,
     )?;
+    // the analytic estimate reads the emitted Verilog; it never fails a compile
+    if let Err(e) = crate::report::add_analytic(&mut report, &rtl.files, 25.0) {
+        report
+            .warnings
+            .push(format!("analytic hardware estimate unavailable: {e}"));
+    }
+    if let Some(r) = &reconfig {
+        report.initiation_interval = r.design.initiation_interval;
+    }
     Ok(Compiled {
         model: model.to_path_buf(),
         graph,
         rtl,
         report,
         warnings,
+        reconfig,
+        passes: opts.passes.clone(),
     })
 }
 
@@ -175,6 +199,9 @@ impl Compiled {
         let p = dir.join("ir.txt");
         std::fs::write(&p, aecc_ir::printer::print(&self.graph)).map_err(|e| Error::io(&p, e))?;
         written.push(p);
+        if let Some(r) = &self.reconfig {
+            written.extend(crate::weights::write_chip_files(self, r, dir)?);
+        }
         Ok(written)
     }
 }

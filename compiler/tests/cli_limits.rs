@@ -491,3 +491,33 @@ fn compile_time_constants_have_a_total_budget() {
     );
     assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
 }
+
+#[test]
+fn values_beyond_64_bit_signed_are_refused_not_wrapped() {
+    // u63 + u63 needs 64 unsigned bits, which the simulator's i64 cannot hold: refused
+    // (aecc once wrapped it silently)
+    let mut b = ModelBuilder::new();
+    b.input("x", &[-1, 2]).output("y");
+    b.quant_full(
+        "q_in",
+        "x",
+        "xq",
+        &[1.0],
+        &[],
+        0.0,
+        63.0,
+        false,
+        false,
+        "ROUND",
+    );
+    b.node("Add", "add", &["xq", "xq"], &["y"], vec![]);
+    let (_d, p) = write_model(&b);
+    assert_refused(
+        &compile(&p, &[]),
+        &[
+            "node add (Add)",
+            "64 unsigned bits",
+            "at most 63 bits unsigned",
+        ],
+    );
+}

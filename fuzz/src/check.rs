@@ -10,11 +10,12 @@
 //! - every value the simulator computes, node by node, lies inside the interval and the
 //!   fixed-point type the IR inferred for that node (interval analysis is sound, so no
 //!   accumulator can overflow in hardware);
-//! - the counting run (`--check-overflow`) gives the same outputs as the plain run;
+//! - the counting run (`--check-overflow`) gives the same outputs as the plain run, and
+//!   the batch evaluator the same as the scalar one;
 //! - a successful compile produces a non-empty Verilog file for its top module.
 
 use aecc::pipeline::{compile_lowered, lower_imported, CompileOptions};
-use aecc_sim::{eval::eval_op, OverflowCounts, Simulator};
+use aecc_sim::{eval::eval_op, BatchSimulator, OverflowCounts, Simulator};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -102,6 +103,9 @@ impl SplitMix {
 /// and type, and the simulator's plain and counting runs against each other.
 fn check_simulation(graph: &aecc_ir::Graph, seed: u64) {
     let sim = Simulator::new(graph).expect("verified graph");
+    // the fast batch evaluator must agree with the scalar one (single input/output)
+    let batch = (graph.inputs().len() == 1 && graph.outputs().len() == 1)
+        .then(|| BatchSimulator::new(graph).expect("the batch evaluator takes every graph"));
     let mut rng = SplitMix(seed);
     for trial in 0..4 {
         let inputs: Vec<Vec<i64>> = graph
@@ -156,6 +160,10 @@ fn check_simulation(graph: &aecc_ir::Graph, seed: u64) {
         assert_eq!(plain, counted, "counting changed the results");
         for (k, (_, id)) in graph.outputs().iter().enumerate() {
             assert_eq!(plain[k], values[id], "simulator vs node-by-node evaluation");
+        }
+        if let Some(batch) = &batch {
+            let got = batch.run_batch(&inputs[0], 1).expect("inputs are in range");
+            assert_eq!(got, plain[0], "batch simulator vs scalar simulator");
         }
     }
 }

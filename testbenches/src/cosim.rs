@@ -69,7 +69,7 @@ pub struct Cosim {
     pub cached: bool,
 }
 
-fn check_shape(design: &RtlDesign) -> Result<(), CosimError> {
+pub(crate) fn check_shape(design: &RtlDesign) -> Result<(), CosimError> {
     let fail = |message: String| {
         Err(CosimError::Design {
             top: design.top.clone(),
@@ -134,6 +134,166 @@ fn cache_key(version: &str, harness: &str, design: &RtlDesign) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Builds (or finds in `cache_dir`) the Verilator simulator of `design` with the C++
+/// harness `harness`; returns the executable and whether it came from the cache. See
+/// [`Cosim::build`] for the command and the cache.
+pub(crate) fn build_executable(
+    design: &RtlDesign,
+    harness: &str,
+    cache_dir: &Path,
+    options: &BuildOptions,
+) -> Result<(PathBuf, bool), CosimError> {
+    let version = verilator_version()?;
+    let key = cache_key(&version, harness, design);
+    let entry = cache_dir.join(format!("{}-{}", design.top, key));
+    let exe = entry.join(SIM_EXE);
+    if is_file(&exe) {
+        return Ok((exe, true));
+    }
+    std::fs::create_dir_all(cache_dir)
+        .map_err(CosimError::io(format!("creating {}", cache_dir.display())))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".build-")
+        .tempdir_in(cache_dir)
+        .map_err(CosimError::io("creating a build directory"))?;
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).map_err(CosimError::io("creating src/"))?;
+    let files = design
+        .write_files(&src)
+        .map_err(CosimError::io("writing design files"))?;
+    let harness_path = tmp.path().join("harness.cpp");
+    std::fs::write(&harness_path, harness).map_err(CosimError::io("writing harness.cpp"))?;
+
+    let mut cmd = Command::new("verilator");
+    cmd.args(VERILATOR_FLAGS)
+        .args(["-j", &options.jobs.max(1).to_string()])
+        .args(["--top-module", &design.top, "-Mdir", "obj", "-o", SIM_EXE])
+        .arg("harness.cpp")
+        .args(
+            files
+                .iter()
+                .map(|f| f.strip_prefix(tmp.path()).unwrap_or(f)),
+        )
+        .current_dir(tmp.path());
+    if options.ccache {
+        cmd.env("OBJCACHE", "ccache");
+    } else {
+        cmd.env_remove("OBJCACHE");
+    }
+    let command = format!("{cmd:?}");
+    let out = run_tool("verilator", &mut cmd)?;
+    if !out.status.success() {
+        let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stdout));
+        return Err(CosimError::Build {
+            top: design.top.clone(),
+            command,
+            output: head(&text, 30),
+        });
+    }
+    // Keep the sources and the executable, drop the object files.
+    let built = tmp.path().join("obj").join(SIM_EXE);
+    std::fs::rename(&built, tmp.path().join(SIM_EXE))
+        .map_err(CosimError::io("moving the simulator executable"))?;
+    std::fs::remove_dir_all(tmp.path().join("obj"))
+        .map_err(CosimError::io("removing object files"))?;
+    let tmp_path = tmp.keep();
+    if std::fs::rename(&tmp_path, &entry).is_err() {
+        // Another build of the same design won the race: use its result.
+        let _ = std::fs::remove_dir_all(&tmp_path);
+        if !is_file(&exe) {
+            return Err(CosimError::Io {
+                context: format!("installing the simulator into {}", entry.display()),
+                source: std::io::Error::other("rename failed"),
+            });
+        }
+    }
+    Ok((exe, false))
+}
+
+/// One input vector as a line of the harness protocol's hex (checked against the lanes).
+pub(crate) fn vector_hex(index: usize, v: &[i64], port: &Port) -> Result<String, CosimError> {
+    let in_lanes: &[Lane] = &port.lanes;
+    if v.len() != in_lanes.len() {
+        return Err(CosimError::BadVector {
+            index,
+            message: format!("{} values for {} lanes", v.len(), in_lanes.len()),
+        });
+    }
+    if let Some((lane, (&x, l))) = v
+        .iter()
+        .zip(in_lanes)
+        .enumerate()
+        .find(|(_, (&x, &l))| !fits(x, l))
+    {
+        return Err(CosimError::BadVector {
+            index,
+            message: format!(
+                "lane {lane}: {x} does not fit {} {} bits",
+                if l.signed { "signed" } else { "unsigned" },
+                l.width
+            ),
+        });
+    }
+    Ok(bus_to_hex(&pack_lanes(v, in_lanes), port.width()))
+}
+
+/// Runs a simulator executable with `args`, feeding `input` on stdin; fails when it
+/// exits with an error.
+pub(crate) fn run_simulator(
+    top: &str,
+    exe: &Path,
+    args: &[String],
+    input: String,
+) -> Result<std::process::Output, CosimError> {
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(CosimError::io(format!("starting {}", exe.display())))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // Feed stdin from a thread while this one drains stdout (no pipe deadlock).
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child
+        .wait_with_output()
+        .map_err(CosimError::io("running the simulator"))?;
+    let written = writer.join().expect("the writer thread does not panic");
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        return Err(CosimError::Simulation {
+            top: top.to_string(),
+            status: out.status.to_string(),
+            stderr: head(&stderr, 20),
+        });
+    }
+    written.map_err(CosimError::io("writing vectors to the simulator"))?;
+    Ok(out)
+}
+
+/// The output vectors printed by a harness, one hex line each.
+pub(crate) fn parse_outputs(
+    top: &str,
+    stdout: &[u8],
+    port: &Port,
+) -> Result<Vec<Vec<i64>>, CosimError> {
+    let out_width = port.width();
+    let stdout = String::from_utf8_lossy(stdout);
+    let mut results = Vec::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let bus = hex_to_bus(line.trim(), out_width).ok_or_else(|| CosimError::Protocol {
+            top: top.to_string(),
+            message: format!(
+                "output line {}: not a {out_width}-bit hex value: {line}",
+                i + 1
+            ),
+        })?;
+        results.push(unpack_lanes(&bus, &port.lanes));
+    }
+    Ok(results)
+}
+
 impl Cosim {
     /// Builds (or finds in `cache_dir`) the Verilator simulator of `design`.
     ///
@@ -153,82 +313,15 @@ impl Cosim {
         options: &BuildOptions,
     ) -> Result<Cosim, CosimError> {
         check_shape(design)?;
-        let version = verilator_version()?;
-        let harness = harness_text(design);
-        let key = cache_key(&version, &harness, design);
-        let entry = cache_dir.join(format!("{}-{}", design.top, key));
-        let exe = entry.join(SIM_EXE);
-        let mut cosim = Cosim {
+        let (exe, cached) = build_executable(design, &harness_text(design), cache_dir, options)?;
+        Ok(Cosim {
             top: design.top.clone(),
-            exe: exe.clone(),
+            exe,
             input: design.input().clone(),
             output: design.output().clone(),
             latency: design.latency,
-            cached: true,
-        };
-        if is_file(&exe) {
-            return Ok(cosim);
-        }
-        cosim.cached = false;
-        std::fs::create_dir_all(cache_dir)
-            .map_err(CosimError::io(format!("creating {}", cache_dir.display())))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".build-")
-            .tempdir_in(cache_dir)
-            .map_err(CosimError::io("creating a build directory"))?;
-        let src = tmp.path().join("src");
-        std::fs::create_dir(&src).map_err(CosimError::io("creating src/"))?;
-        let files = design
-            .write_files(&src)
-            .map_err(CosimError::io("writing design files"))?;
-        let harness_path = tmp.path().join("harness.cpp");
-        std::fs::write(&harness_path, &harness).map_err(CosimError::io("writing harness.cpp"))?;
-
-        let mut cmd = Command::new("verilator");
-        cmd.args(VERILATOR_FLAGS)
-            .args(["-j", &options.jobs.max(1).to_string()])
-            .args(["--top-module", &design.top, "-Mdir", "obj", "-o", SIM_EXE])
-            .arg("harness.cpp")
-            .args(
-                files
-                    .iter()
-                    .map(|f| f.strip_prefix(tmp.path()).unwrap_or(f)),
-            )
-            .current_dir(tmp.path());
-        if options.ccache {
-            cmd.env("OBJCACHE", "ccache");
-        } else {
-            cmd.env_remove("OBJCACHE");
-        }
-        let command = format!("{cmd:?}");
-        let out = run_tool("verilator", &mut cmd)?;
-        if !out.status.success() {
-            let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stdout));
-            return Err(CosimError::Build {
-                top: design.top.clone(),
-                command,
-                output: head(&text, 30),
-            });
-        }
-        // Keep the sources and the executable, drop the object files.
-        let built = tmp.path().join("obj").join(SIM_EXE);
-        std::fs::rename(&built, tmp.path().join(SIM_EXE))
-            .map_err(CosimError::io("moving the simulator executable"))?;
-        std::fs::remove_dir_all(tmp.path().join("obj"))
-            .map_err(CosimError::io("removing object files"))?;
-        let tmp_path = tmp.keep();
-        if std::fs::rename(&tmp_path, &entry).is_err() {
-            // Another build of the same design won the race: use its result.
-            let _ = std::fs::remove_dir_all(&tmp_path);
-            if !is_file(&exe) {
-                return Err(CosimError::Io {
-                    context: format!("installing the simulator into {}", entry.display()),
-                    source: std::io::Error::other("rename failed"),
-                });
-            }
-        }
-        Ok(cosim)
+            cached,
+        })
     }
 
     /// Path of the simulator executable.
@@ -246,32 +339,11 @@ impl Cosim {
         vectors: &[Vec<i64>],
         bubbles: Option<u64>,
     ) -> Result<Vec<Vec<i64>>, CosimError> {
-        let in_lanes: &[Lane] = &self.input.lanes;
         let in_width = self.input.width();
         let mut text = String::with_capacity(vectors.len() * (in_width as usize / 4 + 8));
         let mut rng = bubbles.map(rand_chacha::ChaCha8Rng::seed_from_u64);
         for (index, v) in vectors.iter().enumerate() {
-            if v.len() != in_lanes.len() {
-                return Err(CosimError::BadVector {
-                    index,
-                    message: format!("{} values for {} lanes", v.len(), in_lanes.len()),
-                });
-            }
-            if let Some((lane, (&x, l))) = v
-                .iter()
-                .zip(in_lanes)
-                .enumerate()
-                .find(|(_, (&x, &l))| !fits(x, l))
-            {
-                return Err(CosimError::BadVector {
-                    index,
-                    message: format!(
-                        "lane {lane}: {x} does not fit {} {} bits",
-                        if l.signed { "signed" } else { "unsigned" },
-                        l.width
-                    ),
-                });
-            }
+            let hex = vector_hex(index, v, &self.input)?;
             if let Some(rng) = rng.as_mut() {
                 let idle = if rng.random_ratio(1, 64) {
                     rng.random_range(1..=2 * self.latency + 2)
@@ -284,48 +356,13 @@ impl Cosim {
                     text.push_str(&format!("+{idle} "));
                 }
             }
-            text.push_str(&bus_to_hex(&pack_lanes(v, in_lanes), in_width));
+            text.push_str(&hex);
             text.push('\n');
         }
 
         let max_drain = 2 * self.latency + 16;
-        let mut child = Command::new(&self.exe)
-            .arg(max_drain.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(CosimError::io(format!("starting {}", self.exe.display())))?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        // Feed stdin from a thread while this one drains stdout (no pipe deadlock).
-        let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
-        let out = child
-            .wait_with_output()
-            .map_err(CosimError::io("running the simulator"))?;
-        let written = writer.join().expect("the writer thread does not panic");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !out.status.success() {
-            return Err(CosimError::Simulation {
-                top: self.top.clone(),
-                status: out.status.to_string(),
-                stderr: head(&stderr, 20),
-            });
-        }
-        written.map_err(CosimError::io("writing vectors to the simulator"))?;
-
-        let out_width = self.output.width();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let mut results = Vec::with_capacity(vectors.len());
-        for (i, line) in stdout.lines().enumerate() {
-            let bus = hex_to_bus(line.trim(), out_width).ok_or_else(|| CosimError::Protocol {
-                top: self.top.clone(),
-                message: format!(
-                    "output line {}: not a {out_width}-bit hex value: {line}",
-                    i + 1
-                ),
-            })?;
-            results.push(unpack_lanes(&bus, &self.output.lanes));
-        }
+        let out = run_simulator(&self.top, &self.exe, &[max_drain.to_string()], text)?;
+        let results = parse_outputs(&self.top, &out.stdout, &self.output)?;
         if results.len() != vectors.len() {
             return Err(CosimError::OutputCount {
                 top: self.top.clone(),

@@ -13,17 +13,23 @@
 //! digit first; `IDLE` = bubble cycles before it) and prints one `HEX` line of
 //! `out_data` per `out_valid` cycle on stdout. See `hdl-templates/tb/harness.cpp`.
 
+pub mod config;
 pub mod cosim;
 pub mod design;
 pub mod error;
 pub mod hls_csim;
 pub mod lanes;
+pub mod synth;
 pub mod tools;
 
+pub use config::{
+    ConfigPort, ConfiguredCosim, ConfiguredDesign, ConfiguredRun, SeuInjection, SeuPort,
+};
 pub use cosim::{compare_outputs, BuildOptions, Cosim};
 pub use design::{Lane, Port, RtlDesign};
 pub use error::{CosimError, Mismatch};
 pub use lanes::{pack_lanes, unpack_lanes};
+pub use synth::{synth_stats, SynthStats};
 pub use tools::{
     iverilog_check, lint, require_tools, tool_available, verilator_version, yosys_elaborate,
 };

@@ -102,7 +102,8 @@ pub struct FixedType {
     pub overflow: Overflow,
 }
 
-/// The widest integer type the IR allows on a tensor (values are held in `i64`).
+/// The widest integer type the IR allows on a tensor (values are held in `i64`, so an
+/// unsigned tensor has at most 63 bits: see [`Interval::fits_i64`]).
 pub const MAX_WIDTH: u32 = 64;
 
 impl FixedType {
@@ -259,6 +260,10 @@ impl Interval {
     }
     pub fn contains(&self, x: i128) -> bool {
         self.lo <= x && x <= self.hi
+    }
+    /// Whether every value fits `i64`, the type the IR's tensors are held in.
+    pub fn fits_i64(&self) -> bool {
+        self.lo >= i64::MIN as i128 && self.hi <= i64::MAX as i128
     }
 }
 

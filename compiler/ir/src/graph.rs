@@ -224,6 +224,22 @@ impl Graph {
         dead.len()
     }
 
+    /// The nodes some graph output depends on, in topological order.
+    pub fn live_order(&self) -> Result<Vec<NodeId>, IrError> {
+        let mut live = std::collections::HashSet::new();
+        let mut stack: Vec<NodeId> = self.outputs.iter().map(|(_, o)| *o).collect();
+        while let Some(n) = stack.pop() {
+            if live.insert(n) {
+                stack.extend(self.dag.neighbors_directed(n, Direction::Incoming));
+            }
+        }
+        Ok(self
+            .topo_order()?
+            .into_iter()
+            .filter(|n| live.contains(n))
+            .collect())
+    }
+
     /// The nodes that compute something (everything but inputs), in topological order.
     pub fn compute_nodes(&self) -> Result<Vec<NodeId>, IrError> {
         Ok(self

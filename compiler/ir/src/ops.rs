@@ -72,6 +72,12 @@ pub struct ConstTensor {
     /// The odd rational part of the scale (1 for plain fixed point).
     #[serde(default)]
     pub unit: Unit,
+    /// Every integer the tensor's quantizer can produce (the precision the model
+    /// declares, e.g. `[-32, 31]` for a 6-bit signed weight), when the constant came out
+    /// of a quantizer; `None` for other constants. Constant-weight hardware ignores it;
+    /// reconfigurable weights are stored in registers of this range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<Interval>,
 }
 
 impl ConstTensor {
@@ -83,6 +89,7 @@ impl ConstTensor {
             data,
             frac,
             unit: Unit::ONE,
+            declared: None,
         }
     }
 
@@ -90,6 +97,22 @@ impl ConstTensor {
     pub fn with_unit(mut self, unit: Unit) -> ConstTensor {
         self.unit = unit;
         self
+    }
+
+    /// The same tensor with the declared range of its quantizer.
+    pub fn with_declared(mut self, declared: Option<Interval>) -> ConstTensor {
+        self.declared = declared;
+        self
+    }
+
+    /// The range of integers this tensor may hold: the declared range when there is one
+    /// (widened to include the data, in case a caller changed the data), else the hull
+    /// of the data.
+    pub fn storage_interval(&self) -> Interval {
+        match self.declared {
+            Some(d) => d.hull(self.interval()),
+            None => self.interval(),
+        }
     }
     pub fn interval(&self) -> Interval {
         let lo = self.data.iter().copied().min().unwrap_or(0) as i128;
@@ -497,10 +520,13 @@ impl Op {
                 }
             }
         };
-        if out.ty.width > MAX_WIDTH {
+        if out.ty.width > MAX_WIDTH || !out.interval.fits_i64() {
             return Err(format!(
-                "result needs {} bits (interval {}), more than the {} the IR supports",
-                out.ty.width, out.interval, MAX_WIDTH
+                "result needs {} {} bits (interval {}); the IR holds values in 64-bit signed \
+                 integers (at most 63 bits unsigned)",
+                out.ty.width,
+                if out.ty.signed { "signed" } else { "unsigned" },
+                out.interval
             ));
         }
         check_shape(&out.shape)?;

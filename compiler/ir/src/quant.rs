@@ -148,11 +148,12 @@ impl Quantizer {
                 -self.out_frac()
             )
         })?;
-        let width = bits_for_interval(interval);
-        if width > MAX_WIDTH {
+        if !interval.fits_i64() {
             return Err(format!(
-                "the quantized values need {width} bits on the common grid 2^{} of all \
-                 channels (interval {interval}); at most {MAX_WIDTH} are supported",
+                "the quantized values need {} bits on the common grid 2^{} of all channels \
+                 (interval {interval}); the IR holds values in 64-bit signed integers (at \
+                 most 63 bits unsigned)",
+                bits_for_interval(interval),
                 -self.out_frac()
             ));
         }

@@ -36,6 +36,7 @@ pub fn verify(graph: &Graph) -> Result<(), IrError> {
         if t.interval.lo > t.interval.hi
             || !t.ty.contains(t.interval.lo)
             || !t.ty.contains(t.interval.hi)
+            || !t.interval.fits_i64()
         {
             return fail(format!(
                 "node {}: interval {} does not fit type {}",

@@ -209,7 +209,7 @@ fn any_quantizer() -> impl Strategy<Value = Quantizer> {
         prop::collection::vec((mantissa(24), 0i32..4, -1000i64..1000), 1..=3),
     )
         .prop_map(|(bits, signed, narrow, rounding, wrap, e0, chans)| {
-            let narrow = narrow && !(bits == 1 && !signed);
+            let narrow = narrow && (signed || bits != 1);
             let channels: Vec<ChannelQuant> = chans
                 .iter()
                 .map(|&(m, de, zp)| ChannelQuant {
@@ -298,6 +298,8 @@ proptest! {
 
     #[test]
     fn wide_pow2_quantizers_match_oracle(bits in 1u32..=64, signed in any::<bool>(), wrap in any::<bool>(), mode in any_mode(), e in -100i32..100, x in any_i128(), offset in -130i32..130) {
+        // values are held in i64: unsigned quantizers have at most 63 bits
+        let bits = if signed { bits } else { bits.min(63) };
         let mut q = Quantizer::pow2(bits, -e, signed, mode);
         q.overflow = if wrap { Overflow::Wrap } else { Overflow::Saturate };
         prop_assert!(q.check().is_ok());
@@ -360,6 +362,11 @@ fn check_refuses_parameters_that_would_overflow() {
         q.bit_width = 1;
     })
     .contains("empty range"));
+    assert!(with(&|q| {
+        q.signed = false;
+        q.bit_width = 64;
+    })
+    .contains("at most 63 bits unsigned"));
     assert!(base.check().is_ok());
 }
 

@@ -1,5 +1,7 @@
 //! The `aecc` command line.
 
+mod hardware;
+
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
 use crate::verify::{
     check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
@@ -7,6 +9,7 @@ use crate::verify::{
 };
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use hardware::{HardwareArgs, SeuArgs};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -42,6 +45,33 @@ pub enum Command {
         /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
         max_adder_bits: u64,
+        /// Also write DIR/report.{json,md,html} with the flows chosen by --synth/--liberty
+        /// (as `aecc report DIR`)
+        #[arg(long)]
+        report: bool,
+        #[command(flatten)]
+        flows: ReportFlows,
+        #[command(flatten)]
+        hw: HardwareArgs,
+    },
+    /// Area, power, timing and latency report of a compiled directory:
+    /// DIR/report.json, DIR/report.md, DIR/report.html
+    Report {
+        /// A directory written by `aecc compile`
+        dir: PathBuf,
+        #[command(flatten)]
+        flows: ReportFlows,
+        /// Clock period in ns for timing and power (default 25: 40 MHz)
+        #[arg(long, default_value_t = 25.0)]
+        clock_ns: f64,
+        /// The ONNX model (default: the path recorded in DIR/report.json), for the power
+        /// vectors
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Real-valued input samples for the power simulation (.npy/.csv; default: the
+        /// model's samples/input.npy)
+        #[arg(long)]
+        samples: Option<PathBuf>,
     },
     /// Run the bit-exact reference model on a data set (.npy or .csv, first axis = samples)
     Simulate {
@@ -92,6 +122,26 @@ pub enum Command {
         /// See `aecc compile --max-adder-bits`
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
         max_adder_bits: u64,
+        /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
+        #[arg(long, value_delimiter = ',')]
+        passes: Option<Vec<String>>,
+        #[command(flatten)]
+        hw: HardwareArgs,
+        #[command(flatten)]
+        seu: SeuArgs,
+    },
+    /// Write the configuration image (.mem and .json) of a model's weights for a chip
+    /// compiled with --weights registers, after checking that the model has the chip's
+    /// architecture and precisions
+    Weights {
+        /// The model with the new weights
+        model: PathBuf,
+        /// The chip: the output directory of `aecc compile --weights registers`
+        #[arg(long = "for", value_name = "DIR")]
+        chip: PathBuf,
+        /// Output folder [default: DIR/images/<model name>]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Print the IR with inferred types, or every node that cannot be compiled
     Inspect { model: PathBuf },
@@ -130,20 +180,54 @@ impl HlsChoice {
     }
 }
 
+/// The tool flows of a report (`aecc report`, `aecc compile --report`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReportFlows {
+    /// yosys synthesis: generic cells and transistors per layer, Xilinx 7 LUT/FF/CARRY/DSP
+    #[arg(long)]
+    pub synth: bool,
+    /// With --synth: yosys synth_ice40, and nextpnr-ice40 Fmax when the design fits
+    #[arg(long)]
+    pub ice40: bool,
+    /// Liberty library: mapped area, OpenSTA slack, power at the model's activity
+    #[arg(long)]
+    pub liberty: Option<PathBuf>,
+    /// Do not read or write the tool-result cache
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
 /// Entry point; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            let text = format!("{e:#}");
+            if quotes_tool_output(&e) {
+                // a Verilator/C++ failure: its output is multi-line by nature
+                eprintln!("error: {text}");
+            } else {
+                eprintln!("error: {}", one_line(&text));
+            }
             1
         }
     }
 }
 
+/// Whether the error quotes the output of an external tool (co-simulation builds and
+/// lint), which keeps its line breaks.
+fn quotes_tool_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::Error>(),
+            Some(crate::Error::Cosim(_))
+        ) || c.downcast_ref::<aecc_testbench::CosimError>().is_some()
+    })
+}
+
 /// The message with control characters escaped (`\n`, `\u{1b}`, ...): names read
-/// from a model can contain anything, and an error stays one line.
+/// from a model can contain anything, and an error about a model stays one line.
 fn one_line(message: &str) -> String {
     message
         .chars()
@@ -180,12 +264,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             hls,
             lut_softmax,
             max_adder_bits,
+            report,
+            flows,
+            hw,
         } => {
             let opts = CompileOptions {
                 top,
                 passes,
                 lut_softmax,
                 max_adder_bits: Some(max_adder_bits),
+                reconfig: hw.reconfig(false)?,
             };
             let compiled = compile(&model, &opts)?;
             compiled.write(&output)?;
@@ -204,13 +292,44 @@ pub fn run(cli: Cli) -> Result<i32> {
                     choice.flavor().name()
                 );
             }
+            if report {
+                let mut r = compiled.report.clone();
+                let vectors = crate::report::model_vectors(&compiled.graph, &model, None)?;
+                full_report(&mut r, &compiled.rtl, vectors, &flows, 25.0, &output)?;
+                return Ok(0);
+            }
             print!("{}", compiled.report.summary());
+            if let Some(r) = &compiled.reconfig {
+                print!("{}", hardware::summary(r));
+            }
             println!(
                 "wrote {}/rtl/{}.v, {}/report.json",
                 output.display(),
                 compiled.rtl.top,
                 output.display()
             );
+            Ok(0)
+        }
+        Command::Report {
+            dir,
+            flows,
+            clock_ns,
+            model,
+            samples,
+        } => {
+            let (mut r, rtl) = crate::report::load_compiled(&dir)?;
+            let model = model.unwrap_or_else(|| PathBuf::from(&r.model));
+            let vectors = if model.exists() {
+                let (graph, _) = lower(&model, None)?;
+                crate::report::model_vectors(&graph, &model, samples.as_deref())?
+            } else {
+                eprintln!(
+                    "warning: model {} not found (pass --model): no power vectors",
+                    model.display()
+                );
+                None
+            };
+            full_report(&mut r, &rtl, vectors, &flows, clock_ns, &dir)?;
             Ok(0)
         }
         Command::Simulate {
@@ -299,11 +418,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             ap_types,
             ac_types,
             max_adder_bits,
+            passes,
+            hw,
+            seu,
         } => {
             let headers = match hls {
                 Some(HlsChoice::Vitis) => ap_types,
                 Some(HlsChoice::Catapult) => ac_types,
                 None => None,
+            };
+            let seu = seu.options(&hw.tmr, seed)?;
+            let opts = CompileOptions {
+                top: top.or_else(|| Some(default_top_name(&model))),
+                passes,
+                lut_softmax: false,
+                max_adder_bits: Some(max_adder_bits),
+                reconfig: hw.reconfig(seu.is_some())?,
             };
             verify(
                 model,
@@ -311,11 +441,16 @@ pub fn run(cli: Cli) -> Result<i32> {
                 seed,
                 bubbles,
                 output,
-                top,
+                opts,
+                seu,
                 hls.map(|h| (h, headers)),
-                max_adder_bits,
             )
         }
+        Command::Weights {
+            model,
+            chip,
+            output,
+        } => hardware::weights_command(&model, &chip, output),
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
@@ -366,9 +501,10 @@ fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
         "check-overflow: {hit} of {} quantizer(s) out of range on this data set",
         applied.len()
     );
+    let name_width = applied.iter().map(|l| l.name.len()).max().unwrap_or(0);
     for l in &applied {
         println!(
-            "  {:<24} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
+            "  {:<name_width$} {:>12} of {:>12} values {:<9} ({:.4}%), in {} of {} samples  [{}]",
             l.name,
             l.overflowed,
             l.values,
@@ -392,6 +528,66 @@ fn report_overflow(layers: &[aecc_sim::LayerOverflow]) {
             l.samples
         );
     }
+}
+
+/// Runs every report flow with progress on the terminal and writes the report files.
+fn full_report(
+    report: &mut crate::report::DesignReport,
+    rtl: &aecc_testbench::RtlDesign,
+    vectors: Option<crate::report::Vectors>,
+    flows: &ReportFlows,
+    clock_ns: f64,
+    dir: &std::path::Path,
+) -> Result<()> {
+    use crate::report::{add_analytic, add_tool_flows, write_files, Progress, ReportOptions};
+    if !clock_ns.is_finite() || clock_ns <= 0.0 {
+        bail!("--clock-ns must be a positive number of nanoseconds, got {clock_ns}");
+    }
+    let opts = ReportOptions {
+        synth: flows.synth,
+        ice40: flows.ice40,
+        liberty: flows.liberty.clone(),
+        clock_ns,
+        cache: (!flows.no_cache).then(crate::report::tools::default_cache_dir),
+    };
+    if let Some(l) = &opts.liberty {
+        if !l.is_file() {
+            bail!("Liberty file {} not found", l.display());
+        }
+    }
+    add_analytic(report, &rtl.files, clock_ns)?;
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut on_progress = |p: Progress| match p {
+        Progress::Start(what, len) => {
+            let pb = match len {
+                Some(n) => progress_bar(n, what),
+                None => {
+                    let pb = indicatif::ProgressBar::new_spinner();
+                    pb.set_message(what.to_string());
+                    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+                    pb
+                }
+            };
+            bar = Some(pb);
+        }
+        Progress::Position(n) => {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        }
+        Progress::Done(text) => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            eprintln!("{text}");
+        }
+    };
+    add_tool_flows(report, rtl, vectors.as_ref(), &opts, &mut on_progress)?;
+    let written = write_files(report, dir)?;
+    print!("{}", report.summary());
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
+    Ok(())
 }
 
 fn report_comparison(what: &str, c: &Comparison) -> bool {
@@ -419,19 +615,14 @@ fn verify(
     seed: u64,
     bubbles: bool,
     output: Option<PathBuf>,
-    top: Option<String>,
+    opts: CompileOptions,
+    seu: Option<crate::verify_config::SeuOptions>,
     hls: Option<(HlsChoice, Option<PathBuf>)>,
-    max_adder_bits: u64,
 ) -> Result<i32> {
-    let compiled = compile(
-        &model,
-        &CompileOptions {
-            top: top.or_else(|| Some(default_top_name(&model))),
-            passes: None,
-            lut_softmax: false,
-            max_adder_bits: Some(max_adder_bits),
-        },
-    )?;
+    let compiled = compile(&model, &opts)?;
+    for w in &compiled.warnings {
+        eprintln!("warning: {w}");
+    }
     let keep;
     let dir = match output {
         Some(d) => d,
@@ -460,17 +651,24 @@ fn verify(
         n_random,
         all.len() - n_random
     );
-    let pb = progress_bar(all.len() as u64, "co-sim");
-    let cmp = cosimulate(
-        &compiled.rtl,
-        &sim,
-        &all,
-        &default_cache_dir(),
-        bubbles.then_some(seed),
-        |done| pb.set_position(done as u64),
-    )?;
-    pb.finish_and_clear();
-    ok &= report_comparison("RTL vs reference", &cmp);
+    if compiled.reconfig.is_some() {
+        if bubbles {
+            bail!("--bubbles is not supported with --weights registers");
+        }
+        ok &= hardware::verify_configured(&compiled, &all, seed, seu.as_ref())?;
+    } else {
+        let pb = progress_bar(all.len() as u64, "co-sim");
+        let cmp = cosimulate(
+            &compiled.rtl,
+            &sim,
+            &all,
+            &default_cache_dir(),
+            bubbles.then_some(seed),
+            |done| pb.set_position(done as u64),
+        )?;
+        pb.finish_and_clear();
+        ok &= report_comparison("RTL vs reference", &cmp);
+    }
     if let Some((choice, headers)) = hls {
         let flavor = choice.flavor();
         println!(

@@ -3,7 +3,7 @@
 //! constants onto a power-of-two grid.
 
 use super::proto::{DataLocation, DataType, TensorProto};
-use aecc_ir::fixed::{div_round, pow2, Rounding};
+use aecc_ir::fixed::{div_round, pow2, Interval, Rounding};
 use aecc_ir::quant::f64_to_dyadic;
 use aecc_ir::Unit;
 
@@ -45,6 +45,10 @@ pub(crate) struct Constant {
     /// The ONNX element type (`DataType` as i32) of a tensor read from the model, 0
     /// for computed constants: the zero point of `QuantizeLinear` gives the codes' type.
     pub elem: i32,
+    /// The integer range of the quantizer that produced `data` (on the grid of
+    /// `ConstData::Fixed`), kept through data movement (reshape, transpose, gather);
+    /// `None` for any other constant.
+    pub declared: Option<Interval>,
 }
 
 /// Product of `shape`, or `None` when it exceeds [`MAX_ELEMENTS`].
@@ -74,6 +78,7 @@ impl Constant {
             shape,
             data,
             elem: 0,
+            declared: None,
         }
     }
 
@@ -177,7 +182,10 @@ impl Constant {
                 unit: *unit,
             },
         };
-        Constant::new(shape, data)
+        Constant {
+            declared: self.declared,
+            ..Constant::new(shape, data)
+        }
     }
 
     /// Same data, new shape with the same number of elements.
@@ -194,6 +202,7 @@ impl Constant {
             shape,
             data: self.data.clone(),
             elem: self.elem,
+            declared: self.declared,
         })
     }
 

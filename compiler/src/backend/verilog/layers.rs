@@ -3,7 +3,7 @@
 use super::netlist::{literal, signed_residue, wrap_list, Bit, ModuleBody, Signal};
 use super::views::{comment_lines, render_file, unused_sink, InstanceView, LaneView, LaneWireView};
 use super::BackendError;
-use aecc_ir::{Interval, LinearMap, Quantizer, TensorInfo};
+use aecc_ir::{Interval, LinearMap, Op, Quantizer, TensorInfo};
 
 use std::collections::BTreeMap;
 
@@ -54,7 +54,7 @@ pub fn input_lanes(
 }
 
 /// Sum of `±text` terms of `width` bits, four per line.
-fn sum_text(terms: &[(bool, String)], width: u32) -> String {
+pub fn sum_text(terms: &[(bool, String)], width: u32) -> String {
     if terms.is_empty() {
         return format!("{width}'d0");
     }
@@ -300,6 +300,40 @@ pub fn quantize(
         instances,
         lanes,
         submodules,
+    })
+}
+
+/// The logic of a compute node that is not a weight layer and not wiring (`Relu`,
+/// `Add`, `Quantize`, the point-wise ops, pooling, `Concat`, `Select`, `Softmax`), shared
+/// by the constant-weight and the reconfigurable backends. `infos` are the operands'
+/// tensors, `out` the node's.
+pub fn elementwise(
+    op: &Op,
+    module: &str,
+    infos: &[&TensorInfo],
+    out: &TensorInfo,
+    node_name: &str,
+) -> Result<LayerLogic, BackendError> {
+    use super::{movement, pointwise, pool, softmax};
+    Ok(match op {
+        Op::Relu => relu(infos[0], out),
+        Op::Add => add(infos[0], infos[1], out),
+        Op::Quantize(q) => quantize(q, module, infos[0], out, node_name)?,
+        Op::Sub => pointwise::sub(infos[0], infos[1], out),
+        Op::Affine(a) => pointwise::affine(a, infos[0], out),
+        Op::Clip { lo, hi } => pointwise::clip(*lo, *hi, infos[0], out),
+        Op::LeakyRelu { pos, neg, .. } => pointwise::leaky_relu(*pos, *neg, infos[0], out),
+        Op::Lut(l) => pointwise::lut(l, module, infos[0], out, node_name)?,
+        Op::MaxPool(p) => pool::max_pool(p, infos[0], out),
+        Op::AvgPool(p) => pool::avg_pool(p, infos[0], out),
+        Op::Concat { axis, .. } => movement::concat(*axis, infos, out),
+        Op::Select(sel) => movement::select_layer(sel, infos[0], out),
+        Op::Softmax(s) => softmax::softmax(s, module, infos[0], out, node_name)?,
+        Op::Input { .. }
+        | Op::Reshape { .. }
+        | Op::Transpose { .. }
+        | Op::Dense(_)
+        | Op::Conv(_) => unreachable!("{} is not an element-wise layer", op.name()),
     })
 }
 

@@ -23,6 +23,7 @@ mod netlist;
 mod pointwise;
 mod pool;
 mod quantize;
+mod reconfig;
 mod requantize;
 mod softmax;
 mod views;
@@ -32,6 +33,10 @@ use aecc_ir::{Graph, IrError, Op, TensorInfo};
 use aecc_testbench::{Lane, Port, RtlDesign};
 
 use layers::{concat_lanes, LayerLogic};
+pub use reconfig::{
+    emit_reconfigurable, undeclared_weights, ReconfigDesign, ReconfigOptions, RegisterInfo,
+    RegisterKind, RegisterReport, Tmr,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 use views::{
@@ -218,6 +223,13 @@ fn tensor_text(info: &TensorInfo) -> String {
 
 /// Emits the Verilog design of `graph`: one graph input, one graph output.
 pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendError> {
+    check_graph(graph, opts)?;
+    Emitter::new(graph, &opts.top_name).run()
+}
+
+/// The checks every design starts with: a valid top name, a verified graph with one
+/// input and one output.
+fn check_graph(graph: &Graph, opts: &VerilogOptions) -> Result<(), BackendError> {
     check_top_name(&opts.top_name)?;
     aecc_ir::verify::verify(graph)?;
     if graph.inputs().len() != 1 || graph.outputs().len() != 1 {
@@ -228,7 +240,24 @@ pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendEr
             graph.outputs().len()
         )));
     }
-    Emitter::new(graph, &opts.top_name).run()
+    Ok(())
+}
+
+/// Unique Verilog base names of `order`'s nodes, none equal to a `reserved` name.
+fn unique_names(graph: &Graph, order: &[NodeId], reserved: &[&str]) -> BTreeMap<NodeId, String> {
+    let mut used: BTreeSet<String> = reserved.iter().map(|r| r.to_string()).collect();
+    let mut names = BTreeMap::new();
+    for &id in order {
+        let base = sanitize(&graph.node(id).name);
+        let mut name = base.clone();
+        let mut k = 1;
+        while !used.insert(name.clone()) {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        names.insert(id, name);
+    }
+    names
 }
 
 struct Emitter<'g> {
@@ -248,32 +277,8 @@ struct Emitter<'g> {
 
 impl<'g> Emitter<'g> {
     fn new(graph: &'g Graph, top: &str) -> Emitter<'g> {
-        let output = graph.outputs()[0].1;
-        let mut live = BTreeSet::new();
-        let mut stack = vec![output];
-        while let Some(n) = stack.pop() {
-            if live.insert(n) {
-                stack.extend(graph.operands(n));
-            }
-        }
-        let order: Vec<NodeId> = graph
-            .topo_order()
-            .expect("verified graphs are acyclic")
-            .into_iter()
-            .filter(|n| live.contains(n))
-            .collect();
-        let mut used = BTreeSet::new();
-        let mut names = BTreeMap::new();
-        for &id in &order {
-            let base = sanitize(&graph.node(id).name);
-            let mut name = base.clone();
-            let mut k = 1;
-            while !used.insert(name.clone()) {
-                k += 1;
-                name = format!("{base}_{k}");
-            }
-            names.insert(id, name);
-        }
+        let order = graph.live_order().expect("verified graphs are acyclic");
+        let names = unique_names(graph, &order, &[]);
         Emitter {
             graph,
             top: top.to_string(),
@@ -465,20 +470,7 @@ impl<'g> Emitter<'g> {
                     .expect("dense and conv have a linear map");
                 layers::linear(&map, infos[0], out)
             }
-            Op::Relu => layers::relu(infos[0], out),
-            Op::Add => layers::add(infos[0], infos[1], out),
-            Op::Quantize(q) => layers::quantize(q, &module, infos[0], out, &node.name)?,
-            Op::Sub => pointwise::sub(infos[0], infos[1], out),
-            Op::Affine(a) => pointwise::affine(a, infos[0], out),
-            Op::Clip { lo, hi } => pointwise::clip(*lo, *hi, infos[0], out),
-            Op::LeakyRelu { pos, neg, .. } => pointwise::leaky_relu(*pos, *neg, infos[0], out),
-            Op::Lut(l) => pointwise::lut(l, &module, infos[0], out, &node.name)?,
-            Op::MaxPool(p) => pool::max_pool(p, infos[0], out),
-            Op::AvgPool(p) => pool::avg_pool(p, infos[0], out),
-            Op::Concat { axis, .. } => movement::concat(*axis, &infos, out),
-            Op::Select(sel) => movement::select_layer(sel, infos[0], out),
-            Op::Softmax(s) => softmax::softmax(s, &module, infos[0], out, &node.name)?,
-            Op::Input { .. } | Op::Reshape { .. } | Op::Transpose { .. } => unreachable!(),
+            op => layers::elementwise(op, &module, &infos, out, &node.name)?,
         };
         let port_names: Vec<String> = match (&node.op, operands.len()) {
             (Op::Concat { .. }, n) => (0..n).map(|k| format!("in{k}_data")).collect(),
@@ -562,34 +554,38 @@ impl<'g> Emitter<'g> {
 
     /// The lane permutation of a transpose, as a concatenation of operand lanes.
     fn transpose(&self, operand: NodeId, x: &TensorInfo, perm: &[usize]) -> String {
-        let src = self.signal(operand);
-        let w = x.ty.width as usize;
-        let in_shape = &x.shape;
-        let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
-        let n = x.len();
-        let mut lanes = Vec::with_capacity(n);
-        for j in 0..n {
-            // multi-index of output element j, then the input element it reads
-            let mut rest = j;
-            let mut out_idx = vec![0usize; out_shape.len()];
-            for a in (0..out_shape.len()).rev() {
-                out_idx[a] = rest % out_shape[a];
-                rest /= out_shape[a];
-            }
-            let mut in_idx = vec![0usize; in_shape.len()];
-            for (a, &p) in perm.iter().enumerate() {
-                in_idx[p] = out_idx[a];
-            }
-            let flat = in_idx
-                .iter()
-                .zip(in_shape)
-                .fold(0usize, |acc, (&i, &d)| acc * d + i);
-            lanes.push(if w == 1 {
-                format!("{src}[{flat}]")
-            } else {
-                format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
-            });
-        }
-        concat_lanes(&lanes)
+        transpose_lanes(&self.signal(operand), x, perm)
     }
+}
+
+/// The lanes of `src` (tensor `x`) permuted by a transpose, as a concatenation.
+fn transpose_lanes(src: &str, x: &TensorInfo, perm: &[usize]) -> String {
+    let w = x.ty.width as usize;
+    let in_shape = &x.shape;
+    let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
+    let n = x.len();
+    let mut lanes = Vec::with_capacity(n);
+    for j in 0..n {
+        // multi-index of output element j, then the input element it reads
+        let mut rest = j;
+        let mut out_idx = vec![0usize; out_shape.len()];
+        for a in (0..out_shape.len()).rev() {
+            out_idx[a] = rest % out_shape[a];
+            rest /= out_shape[a];
+        }
+        let mut in_idx = vec![0usize; in_shape.len()];
+        for (a, &p) in perm.iter().enumerate() {
+            in_idx[p] = out_idx[a];
+        }
+        let flat = in_idx
+            .iter()
+            .zip(in_shape)
+            .fold(0usize, |acc, (&i, &d)| acc * d + i);
+        lanes.push(if w == 1 {
+            format!("{src}[{flat}]")
+        } else {
+            format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
+        });
+    }
+    concat_lanes(&lanes)
 }

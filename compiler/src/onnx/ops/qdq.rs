@@ -268,14 +268,18 @@ pub(crate) fn dequantize_constant(
                 .map_err(|_| ctx.error("a dequantized value does not fit 64 bits"))
         })
         .collect::<Result<Vec<i64>, _>>()?;
-    Ok(Constant::new(
-        c.shape.clone(),
-        ConstData::Fixed {
-            data,
-            frac: q.out_frac(),
-            unit: q.out_unit(),
-        },
-    ))
+    // the codes' type is the quantizer's: every code it can hold is declared
+    Ok(Constant {
+        declared: Some(q.out_interval()),
+        ..Constant::new(
+            c.shape.clone(),
+            ConstData::Fixed {
+                data,
+                frac: q.out_frac(),
+                unit: q.out_unit(),
+            },
+        )
+    })
 }
 
 /// `Clip` of codes (the QCDQ form of a narrower range): the bounds, in codes, become

@@ -149,14 +149,17 @@ fn quantize_constant(
                 .map_err(|_| ctx.error(format!("quantized value {y} does not fit 64 bits")))?,
         );
     }
-    Ok(Constant::new(
-        c.shape.clone(),
-        ConstData::Fixed {
-            data: out,
-            frac: q.out_frac(),
-            unit: q.out_unit(),
-        },
-    ))
+    Ok(Constant {
+        declared: Some(q.out_interval()),
+        ..Constant::new(
+            c.shape.clone(),
+            ConstData::Fixed {
+                data: out,
+                frac: q.out_frac(),
+                unit: q.out_unit(),
+            },
+        )
+    })
 }
 
 fn fits_int_path(x: i64, frac: i32, unit: aecc_ir::Unit, ch: &ChannelQuant) -> bool {

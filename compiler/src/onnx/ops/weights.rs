@@ -20,7 +20,7 @@ use crate::onnx::constant::{
 };
 use crate::onnx::error::ImportError;
 use aecc_ir::fixed::pow2;
-use aecc_ir::{ConstTensor, DyadicScale, TensorInfo, Unit};
+use aecc_ir::{ConstTensor, DyadicScale, Interval, TensorInfo, Unit};
 
 /// Fractional bits beyond the product grid given to an unquantized float bias.
 pub const FLOAT_BIAS_EXTRA_FRAC_BITS: i32 = 8;
@@ -109,7 +109,9 @@ pub(crate) fn weight_tensor(
     input: usize,
 ) -> Result<ConstTensor, ImportError> {
     if let Some((data, frac, unit)) = c.to_scaled() {
-        return Ok(ConstTensor::new(c.shape.clone(), data, frac).with_unit(unit));
+        return Ok(ConstTensor::new(c.shape.clone(), data, frac)
+            .with_unit(unit)
+            .with_declared(c.declared));
     }
     let values = c.to_f64();
     let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -181,13 +183,22 @@ pub(crate) fn weights_with_bias(
         Ok((w, b))
     };
     let with_unit = |g: super::super::constant::GridValues, unit: Unit| {
-        ConstTensor::new(extra.shape.clone(), g.data, g.frac).with_unit(unit)
+        let declared = if g.is_exact() {
+            declared_on(extra, unit, g.frac)
+        } else {
+            None
+        };
+        ConstTensor::new(extra.shape.clone(), g.data, g.frac)
+            .with_unit(unit)
+            .with_declared(declared)
     };
 
     // already on the product unit: exact as it is
     if let Some((data, frac, unit)) = extra.to_scaled() {
         if unit == up {
-            let b = ConstTensor::new(extra.shape.clone(), data, frac).with_unit(unit);
+            let b = ConstTensor::new(extra.shape.clone(), data, frac)
+                .with_unit(unit)
+                .with_declared(extra.declared);
             return finish(ctx, weight, b);
         }
     }
@@ -290,7 +301,41 @@ fn scale_ints(ctx: &NodeCtx<'_>, c: &ConstTensor, r: u64) -> Result<ConstTensor,
         .map(|&v| v.checked_mul(r as i64))
         .collect::<Option<Vec<i64>>>()
         .ok_or_else(|| ctx.error(format!("constants times {r} do not fit 64 bits")))?;
-    Ok(ConstTensor::new(c.shape.clone(), data, c.frac).with_unit(c.unit))
+    let declared = c
+        .declared
+        .and_then(|d| fits_i64(d.checked_scale(r as i128)?));
+    Ok(ConstTensor::new(c.shape.clone(), data, c.frac)
+        .with_unit(c.unit)
+        .with_declared(declared))
+}
+
+/// `d` when both ends fit an `i64` (declared ranges hold the values of 64-bit
+/// registers).
+fn fits_i64(d: Interval) -> Option<Interval> {
+    (d.lo >= i64::MIN as i128 && d.hi <= i64::MAX as i128).then_some(d)
+}
+
+/// The declared range of the quantized constant `c` on the grid `unit * 2^-frac`, when
+/// every code of the range lands on that grid (an integer factor from `c`'s grid):
+/// every code the quantizer can produce, expressed on the new grid.
+pub(crate) fn declared_on(c: &Constant, unit: Unit, frac: i32) -> Option<Interval> {
+    let d = c.declared?;
+    let (f, u) = match &c.data {
+        ConstData::Fixed { frac, unit, .. } => (*frac, *unit),
+        ConstData::Int(_) => (0, Unit::ONE),
+        ConstData::Float(_) => return None,
+    };
+    // a value n * u * 2^-f is n * (u / unit) * 2^(frac - f) on the new grid
+    let shift = frac.checked_sub(f)?;
+    if !(0..=62).contains(&shift) {
+        return None;
+    }
+    let num = (u.num as i128).checked_mul(unit.den as i128)? << shift;
+    let den = (u.den as i128).checked_mul(unit.num as i128)?;
+    if den == 0 || num % den != 0 {
+        return None;
+    }
+    fits_i64(d.checked_scale(num / den)?)
 }
 
 /// The scale unit of the products `x * w` of a Dense/Conv.
@@ -328,7 +373,18 @@ pub(crate) fn add_bias(
         })
         .collect::<Option<Vec<i64>>>()
         .ok_or_else(|| ctx.error("the sum of the biases does not fit 64 bits"))?;
-    Ok(ConstTensor::new(a.shape.clone(), data, frac).with_unit(a.unit))
+    // every sum of a declared value of each (both must be declared)
+    let declared = match (a.declared, b.declared) {
+        (Some(da), Some(db)) => da
+            .checked_shl(sa)
+            .zip(db.checked_shl(sb))
+            .and_then(|(x, y)| x.checked_add(y))
+            .and_then(fits_i64),
+        _ => None,
+    };
+    Ok(ConstTensor::new(a.shape.clone(), data, frac)
+        .with_unit(a.unit)
+        .with_declared(declared))
 }
 
 /// Multiplies a constant by the float factor `k` (Gemm `alpha`/`beta`) exactly: `k` is a
@@ -348,6 +404,7 @@ pub(crate) fn scale_constant(
             .attrs()
             .error(attribute, format!("{k} is not a finite number")));
     }
+    let mut declared = None;
     let data = match &c.data {
         ConstData::Float(v) => ConstData::Float(v.iter().map(|&x| x * k as f64).collect()),
         _ => {
@@ -371,6 +428,11 @@ pub(crate) fn scale_constant(
                             format!("{k} (= {s}) times the integer values does not fit 64 bits"),
                         )
                     })?;
+                // the quantizer's codes, times the same integer
+                declared = c
+                    .declared
+                    .and_then(|d| d.checked_scale(m as i128))
+                    .and_then(fits_i64);
                 ConstData::Fixed {
                     data,
                     frac: frac - s.exponent,
@@ -379,7 +441,10 @@ pub(crate) fn scale_constant(
             }
         }
     };
-    Ok(Constant::new(c.shape.clone(), data))
+    Ok(Constant {
+        declared,
+        ..Constant::new(c.shape.clone(), data)
+    })
 }
 
 /// Bits of the largest magnitude in an interval-like set of values.

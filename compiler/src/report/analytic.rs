@@ -1,0 +1,527 @@
+//! The analytic (instant) estimate: an operation inventory of the emitted Verilog
+//! ([`super::structure`]) and cost models that turn it into Xilinx-7-series-like
+//! LUT/FF/CARRY4/DSP counts and generic gate counts, transistors and gate equivalents.
+//!
+//! # Model
+//!
+//! Every adder tree (`a + b - c * 6 + ...`, as synthesis merges it) is reduced at the bit
+//! level: each summand contributes its non-constant bits to columns (a constant product
+//! `x * c` contributes one shifted copy of `x` per set bit of `c` in the generic flow, and
+//! one DSP product in the FPGA flow); columns with more than two bits are compressed by
+//! full adders (each removes one bit), the last two rows are added by a carry chain
+//! (full adders where both rows and a carry meet, half adders elsewhere). So the costs
+//! follow the exact widths, shifts and sign extensions the backend emitted, whatever
+//! adder structure it chose. Comparators, multiplexers, gates and flip-flops (after the
+//! clean-ups of [`super::structure`]) are counted by bits.
+//!
+//! The cost of each element (gates, transistors, LUTs per full adder, ...) was measured
+//! with yosys 0.23 (`synth`, `stat -tech cmos`; `synth_xilinx -flatten`) on small
+//! designs and on the bundled models' layers; the figures are the constants below.
+//! `compiler/tests/report_analytic.rs` checks the totals stay within 25% of yosys on the
+//! bundled models.
+
+use super::structure::{Bit, DesignStructure, FlipFlop, Logic, LogicKind, Summand};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Operation inventory of a module or layer (hierarchy expanded).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Adder trees (one per multi-operand sum).
+    pub adders: u64,
+    /// Sum of the adder trees' output widths (bits).
+    pub adder_bits: u64,
+    /// `width -> count` of adder trees, widest first in the report.
+    pub adder_widths: BTreeMap<u32, u64>,
+    /// Full adders that compress more than two rows (generic flow).
+    pub compressor_full_adders: u64,
+    /// Carry-chain bits of the final two-row additions.
+    pub carry_chain_bits: u64,
+    /// Constant products `x * c` with `c` not a power of two, before merging identical ones.
+    pub constant_multiplications: u64,
+    /// Distinct constant products (what synthesis builds).
+    pub distinct_constant_multiplications: u64,
+    /// Products of two non-constant values (multipliers).
+    pub multipliers: u64,
+    /// Bits of comparators (`<`, `>`, `==`, ...).
+    pub comparator_bits: u64,
+    /// Multiplexer bits choosing between two non-constant values.
+    pub mux_bits: u64,
+    /// Two-input gates (AND/OR/XOR of non-constant bits, reductions, constant-arm muxes).
+    pub gates: u64,
+    pub inverters: u64,
+    /// Flip-flops (after removing constant, unread and duplicate ones).
+    pub register_bits: u64,
+    /// Flip-flops with a write enable: configuration / weight storage.
+    pub config_register_bits: u64,
+    /// Flip-flops with a reset.
+    pub reset_register_bits: u64,
+}
+
+/// Estimated resources.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Xilinx 7-series-like (yosys `synth_xilinx`): LUTs (LUT1-6, SRLs).
+    pub luts: u64,
+    /// Flip-flops (FDRE/FDSE/...).
+    pub ffs: u64,
+    pub carry4: u64,
+    pub dsps: u64,
+    /// Generic gates and flip-flops (yosys `synth` internal cells).
+    pub generic_cells: u64,
+    /// CMOS transistors (yosys `stat -tech cmos` cell weights).
+    pub transistors: u64,
+    /// Gate equivalents: transistors / 4 (a 2-input NAND).
+    pub gate_equivalents: u64,
+}
+
+/// Costs in f64 while accumulating (rounded once at the end: deterministic).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    luts: f64,
+    ffs: f64,
+    carry4: f64,
+    dsps: f64,
+    cells: f64,
+    transistors: f64,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, o: Cost) {
+        self.luts += o.luts;
+        self.ffs += o.ffs;
+        self.carry4 += o.carry4;
+        self.dsps += o.dsps;
+        self.cells += o.cells;
+        self.transistors += o.transistors;
+    }
+}
+
+impl std::ops::Mul<f64> for Cost {
+    type Output = Cost;
+    fn mul(self, k: f64) -> Cost {
+        Cost {
+            luts: self.luts * k,
+            ffs: self.ffs * k,
+            carry4: self.carry4 * k,
+            dsps: self.dsps * k,
+            cells: self.cells * k,
+            transistors: self.transistors * k,
+        }
+    }
+}
+
+impl Cost {
+    fn resources(self) -> Resources {
+        let r = |x: f64| x.max(0.0).round() as u64;
+        Resources {
+            luts: r(self.luts),
+            ffs: r(self.ffs),
+            carry4: r(self.carry4),
+            dsps: r(self.dsps),
+            generic_cells: r(self.cells),
+            transistors: r(self.transistors),
+            gate_equivalents: r(self.transistors / 4.0),
+        }
+    }
+}
+
+/// Measured cost of each element (see the module documentation).
+mod coeff {
+    // generic flow (yosys synth + abc): cells and transistors
+    pub const CELLS_PER_COMPRESSOR_FA: f64 = 4.6;
+    pub const TRANSISTORS_PER_COMPRESSOR_FA: f64 = 38.0;
+    pub const CELLS_PER_CARRY_FA: f64 = 6.1;
+    pub const TRANSISTORS_PER_CARRY_FA: f64 = 45.7;
+    pub const CELLS_PER_CARRY_HA: f64 = 2.0;
+    pub const TRANSISTORS_PER_CARRY_HA: f64 = 18.0;
+    pub const CELLS_PER_COMPARE_BIT: f64 = 1.0;
+    pub const TRANSISTORS_PER_COMPARE_BIT: f64 = 6.0;
+    pub const CELLS_PER_MUX_BIT: f64 = 1.0;
+    pub const TRANSISTORS_PER_MUX_BIT: f64 = 12.0;
+    pub const TRANSISTORS_PER_GATE: f64 = 6.0;
+    pub const TRANSISTORS_PER_XOR: f64 = 12.0;
+    pub const TRANSISTORS_PER_INVERTER: f64 = 2.0;
+    /// `$_DFF_P_` in yosys' cmos table.
+    pub const TRANSISTORS_PER_FF: f64 = 16.0;
+    /// A flip-flop with a reset or enable: the flip-flop plus a 2-input gate.
+    pub const TRANSISTORS_PER_FF_WITH_CONTROL: f64 = 22.0;
+    /// Variable multiplier: per partial-product bit (an AND and a full adder).
+    pub const CELLS_PER_PRODUCT_BIT: f64 = 5.5;
+    pub const TRANSISTORS_PER_PRODUCT_BIT: f64 = 44.0;
+
+    // Xilinx 7 (yosys synth_xilinx)
+    pub const LUTS_PER_COMPRESSOR_FA: f64 = 1.5;
+    pub const LUTS_PER_CARRY_BIT: f64 = 1.0;
+    pub const LUTS_PER_COMPARE_BIT: f64 = 0.5;
+    pub const LUTS_PER_MUX_BIT: f64 = 1.0;
+    pub const LUTS_PER_GATE: f64 = 0.3;
+    /// DSP48E1 operand widths (A: 25, B: 18 signed).
+    pub const DSP_A_WIDTH: u32 = 25;
+    pub const DSP_B_WIDTH: u32 = 18;
+}
+
+/// Number of full adders to compress `heights` to two rows, then the carry-chain full and
+/// half adders of the final addition. `constants[j]`: a constant one in column `j`.
+fn column_cost(heights: &[u32], constants: &[bool]) -> (u64, u64, u64) {
+    let w = heights.len();
+    let mut compress = 0u64;
+    let mut carry = 0u32;
+    let mut rows = vec![0u32; w];
+    for j in 0..w {
+        let n = heights[j] + carry;
+        let fa = if n > 2 { (n - 1) / 2 } else { 0 };
+        compress += fa as u64;
+        carry = fa;
+        rows[j] = n - 2 * fa;
+    }
+    let (mut fa, mut ha) = (0u64, 0u64);
+    let mut c = false;
+    for j in 0..w {
+        let inputs = rows[j] + u32::from(c) + u32::from(constants[j] && (rows[j] > 0 || c));
+        match inputs {
+            0 | 1 => c = false,
+            2 => {
+                ha += 1;
+                c = true;
+            }
+            _ => {
+                fa += 1;
+                c = true;
+            }
+        }
+    }
+    (compress, fa, ha)
+}
+
+fn nonconst(b: &Bit) -> bool {
+    matches!(b, Bit::Net(_))
+}
+
+/// Target flow a sum is costed for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Generic,
+    Xilinx,
+}
+
+/// Adds one row of bits (truncated to `w`) to the column heights.
+fn add_row(heights: &mut [u32], constants: &mut [bool], bits: &[Bit], shift: usize) {
+    for (i, b) in bits.iter().enumerate() {
+        let j = i + shift;
+        if j >= heights.len() {
+            break;
+        }
+        match b {
+            Bit::Net(_) => heights[j] += 1,
+            Bit::One => constants[j] = true,
+            Bit::Zero => {}
+        }
+    }
+}
+
+/// Key of a constant product, for merging identical ones.
+type ProductKey = (Vec<Bit>, u128, u32);
+
+fn product_key(operand: &[Bit], constant: u128, w: u32) -> ProductKey {
+    (operand.to_vec(), constant, w)
+}
+
+/// Constant products of the whole design: how often each distinct one is used.
+fn product_uses(logic: &[Logic]) -> HashMap<ProductKey, u32> {
+    let mut uses: HashMap<ProductKey, u32> = HashMap::new();
+    for l in logic {
+        if let LogicKind::Sum { summands } = &l.kind {
+            for s in summands {
+                if let Summand::ConstProduct { operand, constant } = s {
+                    if !constant.is_power_of_two() {
+                        *uses
+                            .entry(product_key(operand, *constant, l.outputs.len() as u32))
+                            .or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    uses
+}
+
+/// The cost of a set of logic items and flip-flops. Products used more than once are
+/// built once (synthesis merges identical ones): their cost goes to the first group that
+/// uses them (`built` remembers which are paid for).
+fn group_cost(
+    logic: &[&Logic],
+    ffs: &[&FlipFlop],
+    uses: &HashMap<ProductKey, u32>,
+    built: &mut HashSet<ProductKey>,
+) -> (Cost, Inventory) {
+    use coeff::*;
+    let mut inv = Inventory::default();
+    let mut cost = Cost::default();
+    for l in logic {
+        match &l.kind {
+            LogicKind::Sum { summands } => {
+                let w = l.live_width as usize;
+                if w == 0 {
+                    continue;
+                }
+                inv.adders += 1;
+                inv.adder_bits += w as u64;
+                *inv.adder_widths.entry(w as u32).or_default() += 1;
+                let full_w = l.outputs.len() as u32;
+                // products built here for the first time
+                for s in summands {
+                    if let Summand::ConstProduct { operand, constant } = s {
+                        if constant.is_power_of_two() {
+                            continue;
+                        }
+                        inv.constant_multiplications += 1;
+                        let key = product_key(operand, *constant, full_w);
+                        if !built.insert(key.clone()) {
+                            continue;
+                        }
+                        inv.distinct_constant_multiplications += 1;
+                        let used = operand.iter().filter(|b| nonconst(b)).count() as u32;
+                        let cbits = 128 - constant.leading_zeros();
+                        if used <= DSP_A_WIDTH && cbits < DSP_B_WIDTH {
+                            cost.dsps += 1.0;
+                        }
+                        if uses.get(&key).copied().unwrap_or(0) > 1 {
+                            // a shared product: its own adder tree (generic flow)
+                            let w = full_w as usize;
+                            let mut heights = vec![0u32; w];
+                            let mut constants = vec![false; w];
+                            for k in 0..128 {
+                                if constant >> k & 1 == 1 {
+                                    add_row(&mut heights, &mut constants, operand, k);
+                                }
+                            }
+                            let (c, fa, ha) = column_cost(&heights, &constants);
+                            cost.cells += c as f64 * CELLS_PER_COMPRESSOR_FA
+                                + fa as f64 * CELLS_PER_CARRY_FA
+                                + ha as f64 * CELLS_PER_CARRY_HA;
+                            cost.transistors += c as f64 * TRANSISTORS_PER_COMPRESSOR_FA
+                                + fa as f64 * TRANSISTORS_PER_CARRY_FA
+                                + ha as f64 * TRANSISTORS_PER_CARRY_HA;
+                        }
+                    }
+                }
+                for flow in [Flow::Generic, Flow::Xilinx] {
+                    let mut heights = vec![0u32; w];
+                    let mut constants = vec![false; w];
+                    for s in summands {
+                        match s {
+                            Summand::Bits(bits) => add_row(&mut heights, &mut constants, bits, 0),
+                            Summand::ConstProduct { operand, constant } => {
+                                let key = product_key(operand, *constant, full_w);
+                                let shared = uses.get(&key).copied().unwrap_or(0) > 1;
+                                if constant.is_power_of_two() {
+                                    add_row(
+                                        &mut heights,
+                                        &mut constants,
+                                        operand,
+                                        constant.trailing_zeros() as usize,
+                                    );
+                                } else if flow == Flow::Xilinx || shared {
+                                    // one row: the product (from its lowest possible bit)
+                                    let tz = constant.trailing_zeros() as usize;
+                                    let row: Vec<Bit> = (0..w)
+                                        .map(|j| if j >= tz { Bit::Net(0) } else { Bit::Zero })
+                                        .collect();
+                                    add_row(&mut heights, &mut constants, &row, 0);
+                                } else {
+                                    for k in 0..128 {
+                                        if constant >> k & 1 == 1 {
+                                            add_row(&mut heights, &mut constants, operand, k);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let (c, fa, ha) = column_cost(&heights, &constants);
+                    match flow {
+                        Flow::Generic => {
+                            inv.compressor_full_adders += c;
+                            inv.carry_chain_bits += fa + ha;
+                            cost.cells += c as f64 * CELLS_PER_COMPRESSOR_FA
+                                + fa as f64 * CELLS_PER_CARRY_FA
+                                + ha as f64 * CELLS_PER_CARRY_HA;
+                            cost.transistors += c as f64 * TRANSISTORS_PER_COMPRESSOR_FA
+                                + fa as f64 * TRANSISTORS_PER_CARRY_FA
+                                + ha as f64 * TRANSISTORS_PER_CARRY_HA;
+                        }
+                        Flow::Xilinx => {
+                            cost.luts += c as f64 * LUTS_PER_COMPRESSOR_FA
+                                + (fa + ha) as f64 * LUTS_PER_CARRY_BIT;
+                            cost.carry4 += ((fa + ha) as f64 / 4.0).ceil();
+                        }
+                    }
+                }
+            }
+            LogicKind::VarProduct { a_width, b_width } => {
+                inv.multipliers += 1;
+                let bits = (*a_width as f64) * (*b_width as f64);
+                cost.cells += bits * CELLS_PER_PRODUCT_BIT;
+                cost.transistors += bits * TRANSISTORS_PER_PRODUCT_BIT;
+                cost.dsps += ((*a_width as f64 / DSP_A_WIDTH as f64).ceil()
+                    * (*b_width as f64 / DSP_B_WIDTH as f64).ceil())
+                .max(1.0);
+            }
+            LogicKind::Compare { width, .. } => {
+                inv.comparator_bits += *width as u64;
+                cost.cells += *width as f64 * CELLS_PER_COMPARE_BIT;
+                cost.transistors += *width as f64 * TRANSISTORS_PER_COMPARE_BIT;
+                cost.luts += *width as f64 * LUTS_PER_COMPARE_BIT;
+            }
+            LogicKind::Mux { both, one } => {
+                inv.mux_bits += *both as u64;
+                inv.gates += *one as u64;
+                cost.cells += *both as f64 * CELLS_PER_MUX_BIT + *one as f64;
+                cost.transistors +=
+                    *both as f64 * TRANSISTORS_PER_MUX_BIT + *one as f64 * TRANSISTORS_PER_GATE;
+                cost.luts += *both as f64 * LUTS_PER_MUX_BIT + *one as f64 * LUTS_PER_GATE;
+            }
+            LogicKind::Gates { count, xor } => {
+                inv.gates += *count as u64;
+                cost.cells += *count as f64;
+                cost.transistors += *count as f64
+                    * if *xor {
+                        TRANSISTORS_PER_XOR
+                    } else {
+                        TRANSISTORS_PER_GATE
+                    };
+                cost.luts += *count as f64 * LUTS_PER_GATE;
+            }
+            LogicKind::Inverters { count } => {
+                inv.inverters += *count as u64;
+                cost.transistors += *count as f64 * TRANSISTORS_PER_INVERTER;
+            }
+            LogicKind::Shifter { width, stages } => {
+                let bits = (*width as f64) * (*stages as f64);
+                inv.mux_bits += bits as u64;
+                cost.cells += bits * CELLS_PER_MUX_BIT;
+                cost.transistors += bits * TRANSISTORS_PER_MUX_BIT;
+                cost.luts += bits * LUTS_PER_MUX_BIT / 2.0;
+            }
+        }
+    }
+    for f in ffs {
+        inv.register_bits += 1;
+        if f.enable {
+            inv.config_register_bits += 1;
+        }
+        if f.reset {
+            inv.reset_register_bits += 1;
+        }
+        cost.ffs += 1.0;
+        cost.cells += 1.0;
+        cost.transistors += if f.enable || f.reset {
+            TRANSISTORS_PER_FF_WITH_CONTROL
+        } else {
+            TRANSISTORS_PER_FF
+        };
+    }
+    (cost, inv)
+}
+
+impl Inventory {
+    fn add_scaled(&mut self, o: &Inventory, k: u64) {
+        self.adders += o.adders * k;
+        self.adder_bits += o.adder_bits * k;
+        for (w, n) in &o.adder_widths {
+            *self.adder_widths.entry(*w).or_default() += n * k;
+        }
+        self.compressor_full_adders += o.compressor_full_adders * k;
+        self.carry_chain_bits += o.carry_chain_bits * k;
+        self.constant_multiplications += o.constant_multiplications * k;
+        self.distinct_constant_multiplications += o.distinct_constant_multiplications * k;
+        self.multipliers += o.multipliers * k;
+        self.comparator_bits += o.comparator_bits * k;
+        self.mux_bits += o.mux_bits * k;
+        self.gates += o.gates * k;
+        self.inverters += o.inverters * k;
+        self.register_bits += o.register_bits * k;
+        self.config_register_bits += o.config_register_bits * k;
+        self.reset_register_bits += o.reset_register_bits * k;
+    }
+}
+
+/// The analytic estimate of a layer (a top-level instance), of the top module's own
+/// logic, or of the whole design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub inventory: Inventory,
+    pub resources: Resources,
+}
+
+/// Estimates of a design: total, per top-level instance, and the top's own logic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesignEstimate {
+    pub total: Estimate,
+    /// Instance name -> estimate.
+    pub by_instance: BTreeMap<String, Estimate>,
+    pub top_level: Estimate,
+}
+
+/// Estimates a flattened design.
+pub fn estimate(d: &DesignStructure) -> DesignEstimate {
+    let uses = product_uses(&d.logic);
+    let mut built = HashSet::new();
+    let groups = d.owners.len() + 1;
+    let mut logic: Vec<Vec<&Logic>> = vec![Vec::new(); groups];
+    let mut ffs: Vec<Vec<&FlipFlop>> = vec![Vec::new(); groups];
+    let slot = |o: Option<u32>| o.map_or(0, |k| k as usize + 1);
+    for l in &d.logic {
+        logic[slot(l.owner)].push(l);
+    }
+    for f in &d.flip_flops {
+        ffs[slot(f.owner)].push(f);
+    }
+    let mut total_cost = Cost::default();
+    let mut total_inv = Inventory::default();
+    let mut by_instance = BTreeMap::new();
+    let mut top_level = None;
+    for g in 0..groups {
+        let (c, i) = group_cost(&logic[g], &ffs[g], &uses, &mut built);
+        total_cost += c;
+        total_inv.add_scaled(&i, 1);
+        let e = Estimate {
+            inventory: i,
+            resources: c.resources(),
+        };
+        if g == 0 {
+            top_level = Some(e);
+        } else {
+            by_instance.insert(d.owners[g - 1].0.clone(), e);
+        }
+    }
+    DesignEstimate {
+        total: Estimate {
+            inventory: total_inv,
+            resources: total_cost.resources(),
+        },
+        by_instance,
+        top_level: top_level.unwrap(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_of_simple_adders() {
+        // a + b, 4 bits: one half adder then three full adders
+        assert_eq!(column_cost(&[2, 2, 2, 2], &[false; 4]), (0, 3, 1));
+        // a + b + c + d: two rows compressed per column, then the carry chain
+        let (c, fa, ha) = column_cost(&[4, 4, 4, 4], &[false; 4]);
+        assert!(c >= 7 && fa + ha == 4, "{c} {fa} {ha}");
+        // x + 1: half adders only
+        let mut k = [false; 4];
+        k[0] = true;
+        assert_eq!(column_cost(&[1, 1, 1, 1], &k), (0, 0, 4));
+        // a single row: wiring
+        assert_eq!(column_cost(&[1, 1, 1], &[false; 3]), (0, 0, 0));
+    }
+}

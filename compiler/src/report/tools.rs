@@ -1,0 +1,216 @@
+//! Running the external tools of the report (yosys, OpenSTA, iverilog, nextpnr-ice40):
+//! finding them, running a script in a work directory, and caching the results by the
+//! hash of everything that determines them.
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use thiserror::Error;
+
+/// Errors of the report flows.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error("{tool} not found on PATH: {hint}")]
+    ToolMissing { tool: String, hint: String },
+    #[error("{tool} failed ({step}):\n{output}")]
+    ToolFailed {
+        tool: String,
+        step: String,
+        output: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading {what}: {message}")]
+    Parse { what: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ReportError {
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ReportError {
+        let path = path.into();
+        move |source| ReportError::Io { path, source }
+    }
+    pub fn parse(what: impl Into<String>, message: impl Into<String>) -> ReportError {
+        ReportError::Parse {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+    pub fn is_tool_missing(&self) -> bool {
+        matches!(self, ReportError::ToolMissing { .. })
+    }
+}
+
+/// The Debian/Ubuntu package of each tool.
+pub fn package_of(tool: &str) -> &str {
+    match tool {
+        "sta" => "opensta",
+        t => t,
+    }
+}
+
+/// One line saying how to install the missing tools.
+pub fn install_line(tools: &[&str]) -> String {
+    let mut pkgs: Vec<&str> = tools.iter().map(|t| package_of(t)).collect();
+    pkgs.sort();
+    pkgs.dedup();
+    format!(
+        "install {} for the rest of the report: `sudo apt-get install {}` (or run scripts/setup.sh)",
+        tools.join(", "),
+        pkgs.join(" ")
+    )
+}
+
+/// Whether `tool` starts.
+pub fn available(tool: &str) -> bool {
+    let flag = match tool {
+        "yosys" | "iverilog" => "-V",
+        "sta" => "-version",
+        _ => "--version",
+    };
+    Command::new(tool)
+        .arg(flag)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The tool's version line (part of cache keys).
+pub fn version(tool: &str) -> String {
+    let flag = match tool {
+        "yosys" | "iverilog" => "-V",
+        "sta" => "-version",
+        _ => "--version",
+    };
+    Command::new(tool)
+        .arg(flag)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map(|o| {
+            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            s.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The last `n` lines of a text.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Runs `cmd` (in `dir`); a missing tool or a non-zero exit is an error naming `step`.
+pub fn run(tool: &str, step: &str, cmd: &mut Command, dir: &Path) -> Result<String, ReportError> {
+    let out = cmd
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ReportError::ToolMissing {
+                    tool: tool.to_string(),
+                    hint: install_line(&[tool]),
+                }
+            } else {
+                ReportError::Io {
+                    path: PathBuf::from(tool),
+                    source: e,
+                }
+            }
+        })?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(ReportError::ToolFailed {
+            tool: tool.to_string(),
+            step: step.to_string(),
+            output: tail(&text, 30),
+        });
+    }
+    Ok(text)
+}
+
+/// A cache key over length-prefixed parts.
+#[derive(Default)]
+pub struct Key(Sha256);
+
+impl Key {
+    pub fn new(kind: &str) -> Key {
+        let mut k = Key(Sha256::new());
+        k.put(kind.as_bytes());
+        k
+    }
+    pub fn put(&mut self, bytes: &[u8]) -> &mut Key {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+    pub fn hex(self) -> String {
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// The report cache: `$AECC_CACHE_DIR/report`, else `$XDG_CACHE_HOME/aecc/report`, else
+/// `~/.cache/aecc/report`.
+pub fn default_cache_dir() -> PathBuf {
+    crate::verify::default_cache_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("report")
+}
+
+/// Runs `produce` in a fresh work directory unless `cache/<key>` already holds every file
+/// of `outputs`; returns the directory that holds them. The work directory is renamed
+/// into place only when `produce` succeeds, so the cache never holds partial results.
+pub fn cached(
+    cache: Option<&Path>,
+    key: String,
+    outputs: &[&str],
+    produce: impl FnOnce(&Path) -> Result<(), ReportError>,
+) -> Result<(PathBuf, Option<tempfile::TempDir>, bool), ReportError> {
+    if let Some(root) = cache {
+        let dir = root.join(&key);
+        if outputs.iter().all(|f| dir.join(f).is_file()) {
+            return Ok((dir, None, true));
+        }
+        std::fs::create_dir_all(root).map_err(ReportError::io(root))?;
+        let work = tempfile::Builder::new()
+            .prefix(".work-")
+            .tempdir_in(root)
+            .map_err(ReportError::io(root))?;
+        produce(work.path())?;
+        let work_path = work.keep();
+        if std::fs::rename(&work_path, &dir).is_err() {
+            // another process won the race: use its result
+            let _ = std::fs::remove_dir_all(&work_path);
+        }
+        return Ok((dir, None, false));
+    }
+    let work = tempfile::tempdir().map_err(ReportError::io(std::env::temp_dir()))?;
+    produce(work.path())?;
+    Ok((work.path().to_path_buf(), Some(work), false))
+}
+
+/// Writes `text` to `dir/name`.
+pub fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(ReportError::io(&p))?;
+    Ok(p)
+}
+
+/// Reads `dir/name`.
+pub fn read(dir: &Path, name: &str) -> Result<String, ReportError> {
+    let p = dir.join(name);
+    std::fs::read_to_string(&p).map_err(ReportError::io(&p))
+}

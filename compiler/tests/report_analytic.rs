@@ -1,0 +1,236 @@
+//! The analytic estimate against yosys on the bundled models (within 25% for LUTs,
+//! flip-flops and gate equivalents), the report files, determinism of report.json, and
+//! the report without tools.
+
+mod report_support;
+
+use aecc::pipeline::{compile, CompileOptions};
+use aecc::report::{self, ReportOptions};
+use aecc_testbench::require_tools;
+use report_support::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn model(name: &str) -> PathBuf {
+    repo_root().join("models").join(name).join("model.onnx")
+}
+
+/// The tolerance the issue asks for.
+const TOLERANCE: f64 = 0.25;
+
+#[test]
+fn analytic_estimates_are_within_25_percent_of_yosys_on_the_bundled_models() {
+    if !require_tools(&["yosys"]) {
+        return;
+    }
+    let mut failures = Vec::new();
+    for name in ["econt", "dense_ae"] {
+        let c = compile(&model(name), &CompileOptions::default()).unwrap();
+        let mut r = c.report.clone();
+        let opts = ReportOptions {
+            synth: true,
+            cache: Some(cache()),
+            ..ReportOptions::default()
+        };
+        run_flows(&mut r, &c.rtl, None, &opts);
+        let hw = r.hardware.as_ref().unwrap();
+        let a = &hw.analytic.resources;
+        let s = hw.synth.as_ref().unwrap();
+        for (what, est, yosys) in [
+            ("LUTs", a.luts, s.xilinx.luts),
+            ("flip-flops", a.ffs, s.xilinx.ffs),
+            (
+                "gate equivalents",
+                a.gate_equivalents,
+                s.generic.gate_equivalents,
+            ),
+        ] {
+            let ratio = est as f64 / yosys as f64;
+            eprintln!("{name}: {what}: analytic {est}, yosys {yosys}, ratio {ratio:.3}");
+            if (ratio - 1.0).abs() > TOLERANCE {
+                failures.push(format!(
+                    "{name} {what}: analytic {est} vs yosys {yosys} ({ratio:.3})"
+                ));
+            }
+        }
+        assert_eq!(a.dsps, s.xilinx.dsps, "{name}: DSP count");
+    }
+    assert!(failures.is_empty(), "outside +-25%: {failures:?}");
+}
+
+#[test]
+fn the_reader_understands_every_emitted_module() {
+    for name in ["econt", "dense_ae"] {
+        let c = compile(&model(name), &CompileOptions::default()).unwrap();
+        let hw = c.report.hardware.as_ref().expect("analytic section");
+        assert!(hw.notes.is_empty(), "{name}: {:?}", hw.notes);
+        // every compute layer with logic is matched to its Verilog instance
+        for l in &c.report.layers {
+            if l.op != "reshape" && l.op != "transpose" {
+                assert!(
+                    l.hardware.is_some(),
+                    "{name}: layer {} has no hardware",
+                    l.name
+                );
+            }
+        }
+        // per-layer estimates add up to the total
+        let sum: u64 = c
+            .report
+            .layers
+            .iter()
+            .filter_map(|l| l.hardware.as_ref())
+            .map(|h| h.analytic.resources.luts)
+            .sum::<u64>()
+            + hw.top_level.as_ref().unwrap().analytic.resources.luts;
+        let total = hw.analytic.resources.luts;
+        assert!(
+            sum.abs_diff(total) <= c.report.layers.len() as u64,
+            "{sum} vs {total}"
+        );
+    }
+}
+
+fn full_report_json(cache_dir: Option<PathBuf>, lib: Option<PathBuf>) -> String {
+    let g = small_graph(3);
+    let (mut r, rtl) = compiled(&g, "small_det");
+    let vectors = random_vectors(&g, 100, 9);
+    let opts = ReportOptions {
+        synth: true,
+        liberty: lib,
+        cache: cache_dir,
+        ..ReportOptions::default()
+    };
+    run_flows(&mut r, &rtl, Some(&vectors), &opts);
+    let dir = tempfile::tempdir().unwrap();
+    let files = report::write_files(&r, dir.path()).unwrap();
+    assert_eq!(files.len(), 3);
+    std::fs::read_to_string(dir.path().join("report.json")).unwrap()
+}
+
+#[test]
+fn report_json_is_deterministic() {
+    if !require_tools(&["yosys", "sta"]) {
+        return;
+    }
+    let lib = liberty();
+    // without a cache, then twice with a fresh cache (a miss, then a hit)
+    let cache_dir = tempfile::tempdir().unwrap();
+    let a = full_report_json(None, lib.clone());
+    let b = full_report_json(Some(cache_dir.path().to_path_buf()), lib.clone());
+    let c = full_report_json(Some(cache_dir.path().to_path_buf()), lib.clone());
+    assert_eq!(a, b);
+    assert_eq!(b, c);
+    let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(v["schema"], report::SCHEMA);
+    assert!(v["hardware"]["synth"]["xilinx"]["luts"].as_u64().unwrap() > 0);
+    if lib.is_some() {
+        assert!(v["hardware"]["asic"]["area_um2"].as_f64().unwrap() > 0.0);
+        assert!(
+            v["hardware"]["asic"]["power"]["breakdown"]["total_mw"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+        assert!(v["hardware"]["asic"]["timing"]["setup_slack_ns"]
+            .as_f64()
+            .is_some());
+    }
+}
+
+fn aecc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aecc"))
+}
+
+fn tiny_model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cli_data/tiny_dense.onnx")
+}
+
+#[test]
+fn cli_report_writes_json_markdown_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = aecc()
+        .args(["compile", tiny_model().to_str().unwrap(), "-o"])
+        .arg(dir.path())
+        .arg("--report")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("Estimated LUTs"),
+        "{html}"
+    );
+    // self-contained: no scripts, no links, only the SVG namespace URL
+    assert!(!html.contains("<script") && !html.contains("<link"));
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("http://www.w3.org/2000/svg").count()
+    );
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("| layer |"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert!(
+        json["hardware"]["analytic"]["resources"]["luts"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // `aecc report DIR` on the same directory gives the same analytic section
+    let o = aecc().arg("report").arg(dir.path()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["hardware"]["analytic"], again["hardware"]["analytic"]);
+}
+
+#[test]
+fn without_tools_the_report_is_analytic_with_one_install_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = aecc()
+        .args(["compile", tiny_model().to_str().unwrap(), "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let empty = tempfile::tempdir().unwrap();
+    let lib = empty.path().join("cells.lib");
+    std::fs::write(&lib, "library (x) { }").unwrap();
+    let o = aecc()
+        .arg("report")
+        .arg(dir.path())
+        .args(["--synth", "--liberty"])
+        .arg(&lib)
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("apt-get install"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(
+        lines[0].contains("yosys") && lines[0].contains("opensta"),
+        "{}",
+        lines[0]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert!(
+        json["hardware"]["analytic"]["resources"]["gate_equivalents"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(json["hardware"]["synth"].is_null());
+}
