@@ -9,7 +9,7 @@
 //!   a 24-bit batch-norm factor into every weight costs far more.)
 
 use super::PassOutcome;
-use aecc_ir::{Affine, ConstTensor, Graph, IrError, NodeId, Op, TensorInfo};
+use aecc_ir::{Affine, ConstTensor, Graph, Interval, IrError, NodeId, Op, TensorInfo};
 
 fn per_channel(a: &Affine, n: usize) -> (Vec<i64>, Vec<i64>) {
     let pick = |v: &[i64], c: usize| if v.len() == 1 { v[0] } else { v[c] };
@@ -92,7 +92,21 @@ fn fold_into_layer(layer: &Op, x: &TensorInfo, a: &Affine) -> Option<Op> {
     // the new weights are on the grid that puts the products on the affine's output
     let w_unit = a.out_unit.checked_div(x.unit)?;
     let w_frac = a.out_frac - x.ty.frac;
-    let new_weight = ConstTensor::new(weight.shape.clone(), data, w_frac).with_unit(w_unit);
+    // a declared range (reconfigurable weights) becomes every code times every multiplier
+    let declared = |d: Option<Interval>, shift: u32, add: &[i64]| -> Option<Interval> {
+        let d = d?.checked_shl(shift)?;
+        let mut out: Option<Interval> = None;
+        for c in 0..channels {
+            let i = d
+                .checked_scale(mul[c] as i128)?
+                .checked_add(Interval::point(add[c] as i128))?;
+            out = Some(out.map_or(i, |o| o.hull(i)));
+        }
+        out.filter(|i| i.fits_i64())
+    };
+    let new_weight = ConstTensor::new(weight.shape.clone(), data, w_frac)
+        .with_unit(w_unit)
+        .with_declared(declared(weight.declared, 0, &vec![0; channels]));
     // the bias on the accumulator grid (the products' grid: product_shift is 0)
     let new_bias = (0..channels)
         .map(|c| {
@@ -100,9 +114,11 @@ fn fold_into_layer(layer: &Op, x: &TensorInfo, a: &Affine) -> Option<Op> {
             b.checked_mul(mul[c])?.checked_add(add[c])
         })
         .collect::<Option<Vec<i64>>>()?;
+    let bias_declared = declared(bias.as_ref().and_then(|b| b.declared), grid.bias_shift, &add);
     let new_bias = Some(
         ConstTensor::new(vec![channels], new_bias, w_frac + x.ty.frac)
-            .with_unit(x.unit.checked_mul(w_unit)?),
+            .with_unit(x.unit.checked_mul(w_unit)?)
+            .with_declared(bias_declared),
     );
     Some(match layer {
         Op::Dense(_) => Op::Dense(aecc_ir::Dense {
@@ -245,10 +261,48 @@ mod tests {
         let vectors = [[1, 2, 3], [-128, 127, 5], [0, 0, 0]];
         let want: Vec<Vec<i64>> = vectors.iter().map(|v| before.run_one(v).unwrap()).collect();
         assert_eq!(run(&mut g).unwrap().changed, 1);
-        assert!(matches!(g.node(g.outputs()[0].1).op, Op::Dense(_)));
+        let Op::Dense(folded) = &g.node(g.outputs()[0].1).op else {
+            panic!("not folded")
+        };
+        // no declared ranges before, none after
+        assert_eq!(folded.weight.declared, None);
         let sim = aecc_sim::Simulator::new(&g).unwrap();
         for (v, w) in vectors.iter().zip(&want) {
             assert_eq!(&sim.run_one(v).unwrap(), w);
+        }
+    }
+
+    #[test]
+    fn declared_ranges_follow_the_folded_multipliers() {
+        let mut g = Graph::new("t");
+        let q = Quantizer::pow2(8, 2, true, Rounding::HalfEven);
+        let x = g.add_input("x", vec![1, 3], q.out_type(), None);
+        let d = aecc_ir::Dense {
+            weight: ConstTensor::new(vec![3, 2], vec![1, -2, 3, 4, -5, 6], 1)
+                .with_declared(Some(Interval::new(-8, 7))),
+            bias: Some(
+                ConstTensor::new(vec![2], vec![7, -8], 3)
+                    .with_declared(Some(Interval::new(-16, 15))),
+            ),
+        };
+        let d = g.add_node("d", Op::Dense(d), &[x], "d").unwrap();
+        let a = g
+            .add_node("a", affine(vec![4, -2], vec![1, 3], 3), &[d], "a")
+            .unwrap();
+        g.add_output("y", a);
+        assert_eq!(run(&mut g).unwrap().changed, 1);
+        let Op::Dense(folded) = &g.node(g.outputs()[0].1).op else {
+            panic!("not folded")
+        };
+        // weights: [-8, 7] times 4 and times -2
+        assert_eq!(folded.weight.declared, Some(Interval::new(-32, 28)));
+        // bias (already on the product grid 2^-3): [-16, 15] * 4 + 1 and * -2 + 3
+        assert_eq!(
+            folded.bias.as_ref().unwrap().declared,
+            Some(Interval::new(-63, 61))
+        );
+        for t in [&folded.weight, folded.bias.as_ref().unwrap()] {
+            assert!(t.data.iter().all(|&v| t.declared.unwrap().contains(v as i128)));
         }
     }
 }
