@@ -540,4 +540,33 @@ mod tests {
         assert!(broadcast_axis(&[8, 4, 1], &[1, 8, 4, 4]).is_err());
         assert!(broadcast_axis(&[1, 1, 1], &[1, 16]).is_err());
     }
+
+    fn quantized(data: Vec<i64>, frac: i32, unit: Unit, declared: Interval) -> Constant {
+        Constant {
+            declared: Some(declared),
+            ..Constant::new(vec![data.len()], ConstData::Fixed { data, frac, unit })
+        }
+    }
+
+    #[test]
+    fn declared_ranges_move_with_exact_integer_rescalings() {
+        let three = Unit::new(3, 1).unwrap();
+        let fifteen = Unit::new(15, 1).unwrap();
+        let c = quantized(vec![-3, 2], 2, three, Interval::new(-8, 7));
+        // same grid: unchanged
+        assert_eq!(declared_on(&c, three, 2), Some(Interval::new(-8, 7)));
+        // two more fractional bits: every code times 4
+        assert_eq!(declared_on(&c, three, 4), Some(Interval::new(-32, 28)));
+        // 3 * 2^-2 on the unit 1: times 3
+        assert_eq!(declared_on(&c, Unit::ONE, 2), Some(Interval::new(-24, 21)));
+        // onto the unit 15 (a factor 1/5) or a coarser grid: codes do not all land on it
+        assert_eq!(declared_on(&c, fifteen, 2), None);
+        assert_eq!(declared_on(&c, three, 1), None);
+        // not quantized: nothing declared
+        let plain = Constant::new(vec![1], ConstData::Fixed { data: vec![1], frac: 0, unit: three });
+        assert_eq!(declared_on(&plain, three, 0), None);
+        // beyond i64: dropped
+        let wide = quantized(vec![1], 0, Unit::ONE, Interval::new(-(1 << 40), 1 << 40));
+        assert_eq!(declared_on(&wide, Unit::ONE, 30), None);
+    }
 }
