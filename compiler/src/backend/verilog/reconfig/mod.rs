@@ -34,8 +34,8 @@ use super::views::{
     comment_lines, render_file, unused_sink, InputPortView, InstanceView, WireView,
 };
 use super::{
-    check_graph, lanes_of, one_line, shape_text, tensor_text, transpose_lanes,
-    unique_names, BackendError, VerilogOptions,
+    check_graph, lanes_of, one_line, shape_text, tensor_text, transpose_lanes, unique_names,
+    BackendError, VerilogOptions,
 };
 use crate::weights::{weight_nodes, MappedTensor, MemoryMap, TensorRole};
 use aecc_ir::graph::NodeId;
@@ -746,8 +746,7 @@ impl Emitter<'_> {
         // the scale unit (the product of the input's and the weights') does not depend
         // on the values in the registers
         (
-            TensorInfo::exact(node.out.shape.clone(), iv, imap.grid.frac)
-                .with_unit(node.out.unit),
+            TensorInfo::exact(node.out.shape.clone(), iv, imap.grid.frac).with_unit(node.out.unit),
             imap,
         )
     }
@@ -805,7 +804,9 @@ impl Emitter<'_> {
                 .map_err(|message| BackendError::Unsupported {
                     node: node.name.clone(),
                     op: node.op.name(),
-                    message,
+                    message: format!(
+                        "with weights in registers its input holds every value the registers                          allow, not only the compiled weights' ({message})"
+                    ),
                 })?;
             (o, None)
         };
