@@ -609,6 +609,7 @@ fn report_comparison(what: &str, c: &Comparison) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify(
     model: PathBuf,
     vectors: usize,

@@ -114,7 +114,11 @@ fn fold_into_layer(layer: &Op, x: &TensorInfo, a: &Affine) -> Option<Op> {
             b.checked_mul(mul[c])?.checked_add(add[c])
         })
         .collect::<Option<Vec<i64>>>()?;
-    let bias_declared = declared(bias.as_ref().and_then(|b| b.declared), grid.bias_shift, &add);
+    let bias_declared = declared(
+        bias.as_ref().and_then(|b| b.declared),
+        grid.bias_shift,
+        &add,
+    );
     let new_bias = Some(
         ConstTensor::new(vec![channels], new_bias, w_frac + x.ty.frac)
             .with_unit(x.unit.checked_mul(w_unit)?)
@@ -302,7 +306,10 @@ mod tests {
             Some(Interval::new(-63, 61))
         );
         for t in [&folded.weight, folded.bias.as_ref().unwrap()] {
-            assert!(t.data.iter().all(|&v| t.declared.unwrap().contains(v as i128)));
+            assert!(t
+                .data
+                .iter()
+                .all(|&v| t.declared.unwrap().contains(v as i128)));
         }
     }
 }

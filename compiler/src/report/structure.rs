@@ -918,7 +918,7 @@ impl Analyser<'_> {
                         ("&", _, Some(true)) | ("|", _, Some(false)) | ("^", _, Some(false)) => {
                             Some(x)
                         }
-                        _ if x == y && op == "&" || x == y && op == "|" => Some(x),
+                        _ if x == y && (op == "&" || op == "|") => Some(x),
                         _ if x == y && op == "^" => Some(Bit::Zero),
                         (_, Some(_), None) | (_, None, Some(_)) => {
                             // x ^ 1, x xnor 0, ...: an inverter
@@ -1219,7 +1219,7 @@ impl Analyser<'_> {
                         // unconditionally) is a pipeline flip-flop; a bit written under a
                         // condition and otherwise held has an enable
                         let unconditional = ns.control.is_empty();
-                        let enable = !unconditional && !(ns.reset && ns.conditions >= 2);
+                        let enable = !(unconditional || ns.reset && ns.conditions >= 2);
                         let mut control = vec![clock];
                         control.extend(ns.control);
                         // a constant input: the flip-flop is a constant (synthesis removes it)

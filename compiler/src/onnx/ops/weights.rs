@@ -563,7 +563,14 @@ mod tests {
         assert_eq!(declared_on(&c, fifteen, 2), None);
         assert_eq!(declared_on(&c, three, 1), None);
         // not quantized: nothing declared
-        let plain = Constant::new(vec![1], ConstData::Fixed { data: vec![1], frac: 0, unit: three });
+        let plain = Constant::new(
+            vec![1],
+            ConstData::Fixed {
+                data: vec![1],
+                frac: 0,
+                unit: three,
+            },
+        );
         assert_eq!(declared_on(&plain, three, 0), None);
         // beyond i64: dropped
         let wide = quantized(vec![1], 0, Unit::ONE, Interval::new(-(1 << 40), 1 << 40));
