@@ -249,6 +249,9 @@ struct Analyser<'m> {
     all_signals: Vec<(String, Vec<u32>)>,
     /// Signal bits found constant by a previous pass: `(path, bit index) -> value`.
     seed: &'m HashMap<(String, usize), bool>,
+    /// Negations built so far, by operand bits and width: synthesis merges identical
+    /// ones (yosys `opt_merge`), and with them the constant products that read them.
+    negations: HashMap<(Vec<Bit>, u32), Vec<Bit>>,
 }
 
 /// The largest width the reader handles for one value (wider values are truncated, which
@@ -626,7 +629,15 @@ impl Analyser<'_> {
                     let neg = c.wrapping_neg();
                     return Value::constant(neg, w, v.signed);
                 }
-                let bits = self.sum(w, vec![(true, Summand::Bits(v.bits.clone()))]);
+                let key = (v.bits.clone(), w);
+                let bits = match self.negations.get(&key) {
+                    Some(bits) => bits.clone(),
+                    None => {
+                        let bits = self.sum(w, vec![(true, Summand::Bits(v.bits.clone()))]);
+                        self.negations.insert(key, bits.clone());
+                        bits
+                    }
+                };
                 Value {
                     bits,
                     signed: v.signed,
@@ -1458,6 +1469,7 @@ fn analyse_pass(
             .collect(),
         all_signals: Vec::new(),
         seed,
+        negations: HashMap::new(),
     };
     for (name, e) in &top.params {
         if let Some(v) = const_eval(e, &a.params) {
@@ -1696,6 +1708,50 @@ mod tests {
             panic!()
         };
         assert_eq!(&bits[..2], &[Bit::Zero, Bit::Zero]);
+    }
+
+    #[test]
+    fn identical_negations_are_built_once() {
+        // `-a * 11` twice reads one negation (synthesis merges identical cells), so the
+        // two constant products read the same operand and count as one
+        let s = one(
+            "module m(input wire clk, input wire [7:0] a, input wire [7:0] b,
+            output reg [15:0] y, output reg [15:0] z);
+          wire [15:0] ae = {{8{a[7]}}, a};
+          wire [15:0] be = {{8{b[7]}}, b};
+          wire [15:0] p = -ae * 16'd11 + be * 16'd3;
+          wire [15:0] q = -ae * 16'd11 - be * 16'd5;
+          always @(posedge clk) begin y <= p; z <= q; end
+        endmodule",
+        );
+        let negations = s
+            .logic
+            .iter()
+            .filter(|l| match &l.kind {
+                LogicKind::Sum { summands } => {
+                    matches!(summands.as_slice(), [Summand::Bits(_)])
+                }
+                _ => false,
+            })
+            .count();
+        assert_eq!(negations, 1);
+        let operands: Vec<&Vec<Bit>> = s
+            .logic
+            .iter()
+            .flat_map(|l| match &l.kind {
+                LogicKind::Sum { summands } => summands.iter().collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .filter_map(|x| match x {
+                Summand::ConstProduct {
+                    operand,
+                    constant: 11,
+                } => Some(operand),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(operands.len(), 2);
+        assert_eq!(operands[0], operands[1]);
     }
 
     #[test]
