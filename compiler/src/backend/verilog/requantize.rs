@@ -207,7 +207,8 @@ fn scaled_lane(
         (None, 0) => None,
         (Some(r), 0) => Some(r.clone()),
         (r, _) => {
-            let low = body.slice(&v, s - 1, 0);
+            // the low s bits of V, sign-extended when V is narrower than the shift
+            let low = body.field(&v, 0, s);
             let r_interval = Interval::new(0, den - 1);
             let (w, _) = tight(r_interval);
             let expr = match r {
