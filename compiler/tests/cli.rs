@@ -279,3 +279,29 @@ fn compile_writes_an_hls_project_and_verify_csimulates_it() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
 }
+
+/// `verify` streams the vectors through the simulator (with bubbles too) and says where
+/// the time went; zero vectors is a valid, empty run.
+#[test]
+fn verify_streams_and_reports_its_time() {
+    if !aecc_testbench::require_tools(&["verilator"]) {
+        return;
+    }
+    let model = data("tiny_dense.onnx");
+    for (vectors, extra) in [("20000", None), ("3000", Some("--bubbles")), ("0", None)] {
+        let mut args = vec!["verify", model.to_str().unwrap(), "--vectors", vectors];
+        args.extend(extra);
+        let o = aecc(&args);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{stdout}{}", stderr(&o));
+        assert!(
+            stdout.contains(&format!("RTL vs reference: {vectors} vectors")),
+            "{stdout}"
+        );
+        let time = stdout.lines().find(|l| l.starts_with("time: compile")).unwrap();
+        for part in ["Verilator build", "simulator", "reference", "compare"] {
+            assert!(time.contains(part), "{time}");
+        }
+        assert!(time.contains(&format!("for {vectors} vectors")), "{time}");
+    }
+}

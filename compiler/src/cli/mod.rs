@@ -4,8 +4,8 @@ mod hardware;
 
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
 use crate::verify::{
-    check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
-    sample_vectors, Comparison,
+    check_reference_against_executor, cosimulate, default_cache_dir, sample_vectors, Comparison,
+    VectorSource,
 };
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -606,7 +606,9 @@ fn verify(
     seu: Option<crate::verify_config::SeuOptions>,
     hls: Option<(HlsChoice, Option<PathBuf>)>,
 ) -> Result<i32> {
+    let t = std::time::Instant::now();
     let compiled = compile(&model, &opts)?;
+    let compile_s = t.elapsed().as_secs_f64();
     for w in &compiled.warnings {
         eprintln!("warning: {w}");
     }
@@ -627,36 +629,37 @@ fn verify(
     if let Some(c) = check_reference_against_executor(&sim, &model)? {
         ok &= report_comparison("reference vs QONNX executor (samples/output.npy)", &c);
     }
-    let mut all = random_vectors(&sim, vectors, seed);
-    let n_random = all.len();
-    if let Some(samples) = sample_vectors(&sim, &model)? {
-        all.extend(samples);
-    }
+    let samples = sample_vectors(&sim, &model)?.unwrap_or_default();
+    let n_samples = samples.len();
+    let source = VectorSource::new(&sim, vectors, seed, samples);
+    let total = source.len();
     println!(
-        "co-simulating {} vectors ({} random on the input grid, {} samples) with Verilator",
-        all.len(),
-        n_random,
-        all.len() - n_random
+        "co-simulating {total} vectors ({vectors} random on the input grid, {n_samples} samples) \
+         with Verilator"
     );
-    if compiled.reconfig.is_some() {
-        if bubbles {
-            bail!("--bubbles is not supported with --weights registers");
-        }
-        ok &= hardware::verify_configured(&compiled, &all, seed, seu.as_ref())?;
+    if bubbles && compiled.reconfig.is_some() {
+        bail!("--bubbles is not supported with --weights registers");
+    }
+    // the HLS C simulation and the configured harness take the vectors all at once
+    let all = (hls.is_some() || compiled.reconfig.is_some()).then(|| source.clone().collect_all());
+    if let Some(all) = all.as_ref().filter(|_| compiled.reconfig.is_some()) {
+        ok &= hardware::verify_configured(&compiled, all, seed, seu.as_ref())?;
     } else {
-        let pb = progress_bar(all.len() as u64, "co-sim");
-        let cmp = cosimulate(
+        let batch = sim.compile_batch()?;
+        let pb = progress_bar(total as u64, "co-sim");
+        let (cmp, timing) = cosimulate(
             &compiled.rtl,
-            &sim,
-            &all,
+            &batch,
+            source,
             &default_cache_dir(),
             bubbles.then_some(seed),
             |done| pb.set_position(done as u64),
         )?;
         pb.finish_and_clear();
         ok &= report_comparison("RTL vs reference", &cmp);
+        println!("time: compile {compile_s:.3} s; {}", timing.summary());
     }
-    if let Some((choice, headers)) = hls {
+    if let (Some((choice, headers)), Some(all)) = (hls, all) {
         let flavor = choice.flavor();
         println!(
             "C-simulating the {} HLS C++ on the same {} vectors with g++",
