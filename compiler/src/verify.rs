@@ -645,7 +645,11 @@ mod tests {
                     assert!(values.iter().all(|v| (a..=b).contains(v)));
                     // (uniform draws: about 330 distinct of 400 from 1024 codes)
                     let want = (n as i128).min(span) * 3 / 4;
-                    assert!(values.len() as i128 > want, "{q:?}: {} distinct", values.len());
+                    assert!(
+                        values.len() as i128 > want,
+                        "{q:?}: {} distinct",
+                        values.len()
+                    );
                 }
             }
             let extra = vec![vec![7; info.len()]; 3];
@@ -680,6 +684,9 @@ mod tests {
             }
         );
         // missing outputs differ in every lane
-        assert_eq!(Comparison::of_flat(&expected, &[1, 2], 2, 0).mismatch_count, 4);
+        assert_eq!(
+            Comparison::of_flat(&expected, &[1, 2], 2, 0).mismatch_count,
+            4
+        );
     }
 }
