@@ -222,7 +222,10 @@ fn stream_delivers_every_block_in_order() {
             .unwrap();
         let total: usize = sizes.iter().sum();
         assert_eq!(seen.len(), sizes.len());
-        assert!(seen.iter().enumerate().all(|(i, &(b, n))| b == i && n == sizes[i]));
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, &(b, n))| b == i && n == sizes[i]));
         assert_eq!((stats.inputs, stats.outputs), (total as u64, total as u64));
         // every vector is one record of 4 + 16 bytes (100 bits), every output 12 (70 bits)
         assert_eq!(stats.bytes_in, 8 + 20 * total as u64);
@@ -338,12 +341,19 @@ fn the_harness_rejects_malformed_input() {
         r
     };
     let ok = run([magic.clone(), record(0xf), record(0)].concat());
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert_eq!(ok.stdout.len(), 2 * 12);
     let cases = [
         (b"00000\n".to_vec(), "magic"),
         ([magic.clone(), record(0x10)].concat(), "bits above bit 99"),
-        ([magic.clone(), record(0), vec![0; 5]].concat(), "inside a record"),
+        (
+            [magic.clone(), record(0), vec![0; 5]].concat(),
+            "inside a record",
+        ),
     ];
     for (bytes, needle) in cases {
         let o = run(bytes);
