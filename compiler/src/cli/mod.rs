@@ -483,6 +483,21 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// CPU seconds (user + system) this process has used, all threads; `None` where it is
+/// not known.
+fn cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes into the zeroed struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+            let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            return Some(s(u.ru_utime) + s(u.ru_stime));
+        }
+    }
+    None
+}
+
 /// Samples per chunk of `simulate` on a `.npy` data set (each chunk is spread over the
 /// rayon threads by the batch evaluator).
 const SIMULATE_CHUNK: usize = 1 << 16;
@@ -517,7 +532,7 @@ fn simulate_streaming(
     let mut shape = vec![n];
     shape.extend(sim.output_info(0).shape.iter().skip(1));
     let mut out = aecc_sim::io::NpyOut::create(output, &shape, int_output)?;
-    let (mut read_s, mut eval_s, mut write_s) = (0.0, 0.0, 0.0);
+    let (mut read_s, mut eval_s, mut write_s, mut eval_cpu) = (0.0, 0.0, 0.0, Some(0.0));
     let (mut real, mut ints, mut done) = (Vec::new(), Vec::new(), 0usize);
     loop {
         let t = Instant::now();
@@ -526,7 +541,7 @@ fn simulate_streaming(
         if k == 0 {
             break;
         }
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         // errors name the sample in the whole data set
         let at = |e: aecc_sim::SimError| match e {
             aecc_sim::SimError::InSample { sample, source } => aecc_sim::SimError::InSample {
@@ -545,6 +560,9 @@ fn simulate_streaming(
             fast.run_batch_f64(&real, k).map_err(at)?
         };
         eval_s += t.elapsed().as_secs_f64();
+        eval_cpu = eval_cpu
+            .zip(cpu.zip(cpu_seconds()))
+            .map(|(a, (c0, c1))| a + c1 - c0);
         let t = Instant::now();
         out.write(&y, |v| sim.output_real(0, v))
             .with_context(|| format!("writing {}", output.display()))?;
@@ -556,9 +574,16 @@ fn simulate_streaming(
         .with_context(|| format!("writing {}", output.display()))?;
     write_s += t.elapsed().as_secs_f64();
     println!("simulated {n} samples -> {}", output.display());
+    let cpu = match eval_cpu {
+        Some(c) => format!(
+            ", {c:.3} s CPU = {:.0} per CPU-second",
+            n as f64 / c.max(1e-9)
+        ),
+        None => String::new(),
+    };
     println!(
-        "time: {:.3} s; evaluation {eval_s:.3} s ({:.0} inferences/s, {} threads), reading {read_s:.3} s, \
-         writing {write_s:.3} s",
+        "time: {:.3} s; evaluation {eval_s:.3} s ({:.0} inferences/s with {} threads{cpu}), \
+         reading {read_s:.3} s, writing {write_s:.3} s",
         start.elapsed().as_secs_f64(),
         n as f64 / eval_s.max(1e-9),
         aecc_sim::BatchSimulator::threads(),
