@@ -6,7 +6,10 @@
 # SECONDS_PER_TARGET defaults to 1800 (30 minutes); TARGET defaults to every target
 # (onnx_bytes, compile_mutations). FUZZ_JOBS=N runs N libFuzzer processes per target
 # (default 1); FUZZ_PARALLEL=1 runs the targets at the same time instead of one after
-# the other. Logs go to fuzz/logs/TARGET.log; crashes to fuzz/artifacts/TARGET/.
+# the other. FUZZ_TIMEOUT=S is libFuzzer's per-input time limit in wall seconds
+# (default 30; raise it on a loaded machine, where a starved process can pass it without
+# any slow code); FUZZ_NICE=N is the fuzzers' niceness (default 19).
+# Logs go to fuzz/logs/TARGET.log; crashes to fuzz/artifacts/TARGET/.
 #
 # Needs a nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz`). The build has debug assertions on (-a: integer
@@ -59,8 +62,8 @@ run() {
     if [ "$jobs" -gt 1 ]; then
         extra+=(-jobs="$jobs" -workers="$jobs")
     fi
-    nice -n 19 cargo +nightly fuzz run --sanitizer none -a "$t" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+    nice -n "${FUZZ_NICE:-19}" cargo +nightly fuzz run --sanitizer none -a "$t" -- \
+        -max_total_time="$secs" -rss_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-30}" -print_final_stats=1 \
         "${extra[@]}" >"fuzz/logs/$t.log" 2>&1 && status=ok || status="FAILED (see fuzz/logs/$t.log)"
     # with -jobs, libFuzzer writes each job's output to fuzz-N.log in the current dir
     for l in fuzz-*.log; do [ -f "$l" ] && cat "$l" >>"fuzz/logs/$t.log" && rm "$l"; done

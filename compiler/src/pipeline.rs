@@ -124,10 +124,10 @@ pub fn compile_lowered(
         opts.max_adder_bits
             .unwrap_or(crate::limits::DEFAULT_MAX_ADDER_BITS),
     )?;
-    let mut warnings = warnings;
     let vopts = VerilogOptions {
         top_name: top.to_string(),
     };
+    let mut warnings = warnings;
     let (rtl, reconfig) = match &opts.reconfig {
         None => (verilog::emit(&graph, &vopts)?, None),
         Some(r) => {

@@ -344,3 +344,60 @@ fn yosys_synthesis_keeps_every_tmr_copy() {
     let merged = synth_stats(&d.design.rtl, None).unwrap();
     assert_eq!(merged.flip_flops(), none.flip_flops());
 }
+
+#[test]
+fn emission_is_deterministic_and_counts_every_register() {
+    use aecc::backend::verilog::RegisterKind;
+    let graph = small_stack(9);
+    for tmr in [Tmr::None, Tmr::Config, Tmr::All] {
+        let r = options(tmr, 2, 16, false);
+        let a = emit(&graph, "rc_det", &r);
+        let b = emit(&graph, "rc_det", &r);
+        assert_eq!(a.design.rtl.files, b.design.rtl.files);
+        let copies = |kind| match (tmr, kind) {
+            (Tmr::None, _) | (Tmr::Config, RegisterKind::Pipeline) => 1,
+            _ => 3,
+        };
+        assert_eq!(
+            a.registers.bits(RegisterKind::Config),
+            copies(RegisterKind::Config) * a.map.register_bits()
+        );
+        assert!(a
+            .registers
+            .registers
+            .iter()
+            .all(|reg| reg.copies == copies(reg.kind)));
+        // the register numbering is contiguous, configuration registers first
+        let mut next = 0;
+        for reg in &a.registers.registers {
+            assert_eq!(reg.first_bit, next);
+            next += reg.width * reg.copies;
+        }
+        assert_eq!(next, a.registers.total_bits());
+        let config = &a
+            .design
+            .rtl
+            .files
+            .iter()
+            .find(|(n, _)| n == "rc_det_config.v")
+            .unwrap()
+            .1;
+        assert!(
+            config.contains("fc0.weight [16,8] s5.3 range [-16, 15]"),
+            "{config}"
+        );
+    }
+}
+
+#[test]
+fn a_graph_without_weights_is_refused() {
+    use aecc::ir::{FixedType, Op};
+    let mut g = Graph::new("no_weights");
+    let x = g.add_input("x", vec![1, 4], FixedType::exact(4, 0, true), None);
+    let y = g.add_node("y", Op::Relu, &[x], "relu (Relu)").unwrap();
+    g.add_output("y", y);
+    let e = emit_reconfigurable(&g, &VerilogOptions::new("nw"), &ReconfigOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has no Dense or Conv layer"), "{e}");
+}

@@ -39,6 +39,8 @@ fn analytic_estimates_are_within_25_percent_of_yosys_on_the_bundled_models() {
         for (what, est, yosys) in [
             ("LUTs", a.luts, s.xilinx.luts),
             ("flip-flops", a.ffs, s.xilinx.ffs),
+            // yosys' DSP inference has its own width/cost heuristics: an estimate too
+            ("DSP48s", a.dsps, s.xilinx.dsps),
             (
                 "gate equivalents",
                 a.gate_equivalents,
@@ -53,7 +55,6 @@ fn analytic_estimates_are_within_25_percent_of_yosys_on_the_bundled_models() {
                 ));
             }
         }
-        assert_eq!(a.dsps, s.xilinx.dsps, "{name}: DSP count");
     }
     assert!(failures.is_empty(), "outside +-25%: {failures:?}");
 }
@@ -233,4 +234,65 @@ fn without_tools_the_report_is_analytic_with_one_install_line() {
             > 0
     );
     assert!(json["hardware"]["synth"].is_null());
+}
+
+/// Measures the analytic cost model against yosys module by module (each layer module
+/// synthesised alone, `synth -flatten` and `synth_xilinx -flatten`): the data behind the
+/// constants in `compiler/src/report/analytic.rs`. Slow (minutes); run by hand:
+/// `cargo test -p aecc --test report_analytic calibration -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn calibration_per_module() {
+    if !require_tools(&["yosys"]) {
+        return;
+    }
+    let models: Vec<String> = std::env::var("AECC_CALIBRATE_MODELS")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_else(|_| vec!["econt".into(), "dense_ae".into()]);
+    println!("| module | est LUT | yosys LUT | est CARRY4 | yosys CARRY4 | est cells | yosys cells | est GE | yosys GE | inventory |");
+    for name in models {
+        let c = compile(&model(&name), &CompileOptions::default()).unwrap();
+        let mut modules = Vec::new();
+        for (file, text) in &c.rtl.files {
+            modules.extend(
+                aecc::report::verilog::parse(text).unwrap_or_else(|e| panic!("{file}: {e}")),
+            );
+        }
+        for m in &modules {
+            if m.name == c.rtl.top || m.name.ends_with("_lane") || m.name.contains("_ch") {
+                continue;
+            }
+            let d = aecc::report::structure::analyse_design(&modules, &m.name).unwrap();
+            let e = aecc::report::analytic::estimate(&d).total;
+            let design = aecc::report::yosys::Design {
+                top: &m.name,
+                files: &c.rtl.files,
+            };
+            let g =
+                aecc::report::yosys::generic_and_liberty(&design, None, Some(&cache())).unwrap();
+            let gen = aecc::report::yosys::GenericFigures::of(&g.stat.design);
+            let (x, _) = aecc::report::yosys::xilinx(&design, Some(&cache())).unwrap();
+            let i = &e.inventory;
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | cfa {} carry {} cmp {} mux {} gates {} ff {} dsp {}/{} |",
+                m.name,
+                e.resources.luts,
+                x.luts,
+                e.resources.carry4,
+                x.carry4,
+                e.resources.generic_cells,
+                gen.cells,
+                e.resources.gate_equivalents,
+                gen.gate_equivalents,
+                i.compressor_full_adders,
+                i.carry_chain_bits,
+                i.comparator_bits,
+                i.mux_bits,
+                i.gates,
+                i.register_bits,
+                e.resources.dsps,
+                x.dsps
+            );
+        }
+    }
 }

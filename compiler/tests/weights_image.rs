@@ -284,3 +284,42 @@ fn option_errors_are_clear() {
         assert!(!t.contains("panicked"), "{t}");
     }
 }
+
+#[test]
+fn the_mem_file_loads_with_readmemh() {
+    if !aecc_testbench::require_tools(&["iverilog"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    compile_chip(dir.path());
+    let mem = dir.path().join("config/weights.mem");
+    let words = image_words(&dir.path().join("config/weights.json"));
+    let tb = dir.path().join("tb.v");
+    std::fs::write(
+        &tb,
+        format!(
+            "module tb;\n  reg [15:0] image [0:{}];\n  integer i;\n  initial begin\n    \
+             $readmemh(\"{}\", image);\n    for (i = 0; i < {}; i = i + 1) $display(\"%h\", \
+             image[i]);\n  end\nendmodule\n",
+            words.len() - 1,
+            mem.display(),
+            words.len()
+        ),
+    )
+    .unwrap();
+    let sim = dir.path().join("tb.vvp");
+    let o = Command::new("iverilog")
+        .args(["-g2005", "-o"])
+        .arg(&sim)
+        .arg(&tb)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new("vvp").arg("-n").arg(&sim).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let shown: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(shown, words);
+}

@@ -155,43 +155,130 @@ mod coeff {
     pub const LUTS_PER_CARRY_BIT: f64 = 1.0;
     pub const LUTS_PER_COMPARE_BIT: f64 = 0.5;
     pub const LUTS_PER_MUX_BIT: f64 = 1.0;
-    pub const LUTS_PER_GATE: f64 = 0.3;
     /// DSP48E1 operand widths (A: 25, B: 18 signed).
     pub const DSP_A_WIDTH: u32 = 25;
     pub const DSP_B_WIDTH: u32 = 18;
 }
 
-/// Number of full adders to compress `heights` to two rows, then the carry-chain full and
-/// half adders of the final addition. `constants[j]`: a constant one in column `j`.
-fn column_cost(heights: &[u32], constants: &[bool]) -> (u64, u64, u64) {
-    let w = heights.len();
-    let mut compress = 0u64;
-    let mut carry = 0u32;
-    let mut rows = vec![0u32; w];
-    for j in 0..w {
-        let n = heights[j] + carry;
-        let fa = if n > 2 { (n - 1) / 2 } else { 0 };
-        compress += fa as u64;
-        carry = fa;
-        rows[j] = n - 2 * fa;
+/// The bits of an adder tree by column (least significant first).
+struct Columns {
+    bits: Vec<Vec<Bit>>,
+    /// A constant one somewhere in the column.
+    constant: Vec<bool>,
+}
+
+/// The adder cells of one tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct AdderCost {
+    /// Full adders compressing columns of more than two bits.
+    compress: u64,
+    /// Final two-row addition: full-adder bits (two rows and a carry) and half-adder
+    /// bits (two inputs).
+    carry_fa: u64,
+    carry_ha: u64,
+    /// Final-addition bits where both rows are non-constant (a LUT each on Xilinx; a
+    /// row plus a carry, as in an incrementer, needs none).
+    two_row_bits: u64,
+    /// Length of the carry chain (from its first generating bit to the top).
+    chain_bits: u64,
+}
+
+impl Columns {
+    fn new(w: usize) -> Columns {
+        Columns {
+            bits: vec![Vec::new(); w],
+            constant: vec![false; w],
+        }
     }
-    let (mut fa, mut ha) = (0u64, 0u64);
-    let mut c = false;
-    for j in 0..w {
-        let inputs = rows[j] + u32::from(c) + u32::from(constants[j] && (rows[j] > 0 || c));
-        match inputs {
-            0 | 1 => c = false,
-            2 => {
-                ha += 1;
-                c = true;
+
+    /// Adds one row (bit `i` goes to column `i + shift`; bits beyond the width drop).
+    fn add_row(&mut self, row: &[Bit], shift: usize) {
+        for (i, &b) in row.iter().enumerate() {
+            let j = i + shift;
+            if j >= self.bits.len() {
+                break;
             }
-            _ => {
-                fa += 1;
-                c = true;
+            match b {
+                Bit::Net(_) => self.bits[j].push(b),
+                Bit::One => self.constant[j] = true,
+                Bit::Zero => {}
             }
         }
     }
-    (compress, fa, ha)
+
+    /// The same bit twice in a column is that bit once in the next column (`x + x =
+    /// 2x`): no logic. Synthesis finds these (sign extensions of one operand in several
+    /// shifted rows of a product); counting them as adder inputs would overestimate.
+    fn fold_duplicates(&mut self) {
+        let w = self.bits.len();
+        for j in 0..w {
+            loop {
+                self.bits[j].sort_unstable();
+                let dup = self.bits[j].windows(2).position(|p| p[0] == p[1]);
+                let Some(k) = dup else { break };
+                let b = self.bits[j][k];
+                self.bits[j].drain(k..k + 2);
+                if j + 1 < w {
+                    self.bits[j + 1].push(b);
+                }
+            }
+        }
+    }
+
+    fn cost(mut self) -> AdderCost {
+        self.fold_duplicates();
+        let w = self.bits.len();
+        let mut c = AdderCost::default();
+        let mut carry = 0u32;
+        let mut rows = vec![0u32; w];
+        for j in 0..w {
+            let n = self.bits[j].len() as u32 + carry;
+            let fa = if n > 2 { (n - 1) / 2 } else { 0 };
+            c.compress += fa as u64;
+            carry = fa;
+            rows[j] = n - 2 * fa;
+        }
+        let mut carry_in = false;
+        let mut chain_start: Option<usize> = None;
+        for j in 0..w {
+            let k = self.constant[j] && (rows[j] > 0 || carry_in);
+            let inputs = rows[j] + u32::from(carry_in) + u32::from(k);
+            if rows[j] == 2 {
+                c.two_row_bits += 1;
+            }
+            match inputs {
+                0 | 1 => carry_in = false,
+                2 => {
+                    c.carry_ha += 1;
+                    carry_in = true;
+                }
+                _ => {
+                    c.carry_fa += 1;
+                    carry_in = true;
+                }
+            }
+            if carry_in && chain_start.is_none() {
+                chain_start = Some(j);
+            }
+        }
+        c.chain_bits = chain_start.map_or(0, |s| (w - s) as u64);
+        c
+    }
+}
+
+#[cfg(test)]
+fn column_cost(heights: &[u32], constants: &[bool]) -> (u64, u64, u64) {
+    let mut cols = Columns::new(heights.len());
+    let mut id = 0;
+    for (j, &h) in heights.iter().enumerate() {
+        for _ in 0..h {
+            id += 1;
+            cols.bits[j].push(Bit::Net(id));
+        }
+    }
+    cols.constant = constants.to_vec();
+    let c = cols.cost();
+    (c.compress, c.carry_fa, c.carry_ha)
 }
 
 fn nonconst(b: &Bit) -> bool {
@@ -203,21 +290,6 @@ fn nonconst(b: &Bit) -> bool {
 enum Flow {
     Generic,
     Xilinx,
-}
-
-/// Adds one row of bits (truncated to `w`) to the column heights.
-fn add_row(heights: &mut [u32], constants: &mut [bool], bits: &[Bit], shift: usize) {
-    for (i, b) in bits.iter().enumerate() {
-        let j = i + shift;
-        if j >= heights.len() {
-            break;
-        }
-        match b {
-            Bit::Net(_) => heights[j] += 1,
-            Bit::One => constants[j] = true,
-            Bit::Zero => {}
-        }
-    }
 }
 
 /// Key of a constant product, for merging identical ones.
@@ -246,19 +318,121 @@ fn product_uses(logic: &[Logic]) -> HashMap<ProductKey, u32> {
     uses
 }
 
-/// The cost of a set of logic items and flip-flops. Products used more than once are
-/// built once (synthesis merges identical ones): their cost goes to the first group that
-/// uses them (`built` remembers which are paid for).
+/// Xilinx LUTs of 2-input gates: gates whose outputs only feed other gates merge into
+/// the LUT of the gate they feed (ABC maps a cone of gates into one 6-input LUT, and a
+/// wider cone into a tree of LUTs, 5 more inputs per LUT); each remaining (root) gate
+/// output is a LUT over its cone's inputs. Multiplexers between a value and a constant
+/// that feed only flip-flops become the flip-flops' set/reset (FDSE/FDRE): no LUT.
+fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
+    let n = d.logic.len();
+    let mut driver: HashMap<u32, usize> = HashMap::new();
+    for (i, l) in d.logic.iter().enumerate() {
+        for &o in &l.outputs {
+            driver.insert(o, i);
+        }
+    }
+    let is_gate = |l: &Logic| {
+        matches!(
+            l.kind,
+            LogicKind::Gates { .. } | LogicKind::Inverters { .. }
+        )
+    };
+    // what reads each item's outputs: gates only, flip-flops only, or anything else
+    let mut read_by_gate = vec![false; n];
+    let mut read_by_other = vec![false; n];
+    let mut read_by_ff = vec![false; n];
+    for l in &d.logic {
+        let mut reads: Vec<Bit> = l.inputs.clone();
+        if let LogicKind::Sum { summands } = &l.kind {
+            for s in summands {
+                match s {
+                    Summand::Bits(b) => reads.extend(b.iter().copied()),
+                    Summand::ConstProduct { operand, .. } => reads.extend(operand.iter().copied()),
+                }
+            }
+        }
+        for b in reads {
+            if let Bit::Net(k) = b {
+                if let Some(&i) = driver.get(&k) {
+                    if is_gate(l) {
+                        read_by_gate[i] = true;
+                    } else {
+                        read_by_other[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    for f in &d.flip_flops {
+        for b in std::iter::once(f.d).chain(f.control.iter().copied()) {
+            if let Bit::Net(k) = b {
+                if let Some(&i) = driver.get(&k) {
+                    read_by_ff[i] = true;
+                }
+            }
+        }
+    }
+    let mut luts = vec![0.0; n];
+    for (i, l) in d.logic.iter().enumerate() {
+        let root = read_by_other[i] || read_by_ff[i] || !read_by_gate[i];
+        match &l.kind {
+            LogicKind::Gates { .. } | LogicKind::Inverters { .. } if root => {
+                // the cone's distinct non-gate inputs
+                let mut leaves: HashSet<Bit> = HashSet::new();
+                let mut stack: Vec<Bit> = l.inputs.clone();
+                let mut seen = HashSet::new();
+                while let Some(b) = stack.pop() {
+                    let Bit::Net(k) = b else { continue };
+                    match driver.get(&k) {
+                        Some(&j)
+                            if is_gate(&d.logic[j]) && !(read_by_other[j] || read_by_ff[j]) =>
+                        {
+                            if seen.insert(j) {
+                                stack.extend(d.logic[j].inputs.iter().copied());
+                            }
+                        }
+                        _ => {
+                            leaves.insert(b);
+                        }
+                    }
+                }
+                let outputs = l.outputs.len() as f64;
+                let per_output = (leaves.len() as f64 / outputs).max(1.0);
+                luts[i] = outputs * ((per_output - 1.0) / 5.0).ceil().max(1.0);
+            }
+            LogicKind::Mux { both, one } => {
+                let absorbed = read_by_ff[i] && !read_by_other[i] && !read_by_gate[i];
+                luts[i] = *both as f64 * coeff::LUTS_PER_MUX_BIT
+                    + if absorbed { 0.0 } else { *one as f64 };
+            }
+            _ => {}
+        }
+    }
+    luts
+}
+
+/// The cost of a set of logic items (with their indices) and flip-flops. Products used
+/// more than once are built once (synthesis merges identical ones): their cost goes to
+/// the first group that uses them (`built` remembers which are paid for).
 fn group_cost(
-    logic: &[&Logic],
+    logic: &[(usize, &Logic)],
     ffs: &[&FlipFlop],
     uses: &HashMap<ProductKey, u32>,
     built: &mut HashSet<ProductKey>,
+    gate_luts: &[f64],
 ) -> (Cost, Inventory) {
     use coeff::*;
     let mut inv = Inventory::default();
     let mut cost = Cost::default();
-    for l in logic {
+    let add_generic = |cost: &mut Cost, a: &AdderCost| {
+        cost.cells += a.compress as f64 * CELLS_PER_COMPRESSOR_FA
+            + a.carry_fa as f64 * CELLS_PER_CARRY_FA
+            + a.carry_ha as f64 * CELLS_PER_CARRY_HA;
+        cost.transistors += a.compress as f64 * TRANSISTORS_PER_COMPRESSOR_FA
+            + a.carry_fa as f64 * TRANSISTORS_PER_CARRY_FA
+            + a.carry_ha as f64 * TRANSISTORS_PER_CARRY_HA;
+    };
+    for &(index, l) in logic {
         match &l.kind {
             LogicKind::Sum { summands } => {
                 let w = l.live_width as usize;
@@ -271,90 +445,76 @@ fn group_cost(
                 let full_w = l.outputs.len() as u32;
                 // products built here for the first time
                 for s in summands {
-                    if let Summand::ConstProduct { operand, constant } = s {
-                        if constant.is_power_of_two() {
-                            continue;
-                        }
-                        inv.constant_multiplications += 1;
-                        let key = product_key(operand, *constant, full_w);
-                        if !built.insert(key.clone()) {
-                            continue;
-                        }
-                        inv.distinct_constant_multiplications += 1;
-                        let used = operand.iter().filter(|b| nonconst(b)).count() as u32;
-                        let cbits = 128 - constant.leading_zeros();
-                        if used <= DSP_A_WIDTH && cbits < DSP_B_WIDTH {
-                            cost.dsps += 1.0;
-                        }
-                        if uses.get(&key).copied().unwrap_or(0) > 1 {
-                            // a shared product: its own adder tree (generic flow)
-                            let w = full_w as usize;
-                            let mut heights = vec![0u32; w];
-                            let mut constants = vec![false; w];
-                            for k in 0..128 {
-                                if constant >> k & 1 == 1 {
-                                    add_row(&mut heights, &mut constants, operand, k);
-                                }
+                    let Summand::ConstProduct { operand, constant } = s else {
+                        continue;
+                    };
+                    if constant.is_power_of_two() {
+                        continue;
+                    }
+                    inv.constant_multiplications += 1;
+                    let key = product_key(operand, *constant, full_w);
+                    if !built.insert(key.clone()) {
+                        continue;
+                    }
+                    inv.distinct_constant_multiplications += 1;
+                    let used = operand.iter().filter(|b| nonconst(b)).count() as u32;
+                    let cbits = 128 - constant.leading_zeros();
+                    if used <= DSP_A_WIDTH && cbits < DSP_B_WIDTH {
+                        cost.dsps += 1.0;
+                    }
+                    if uses.get(&key).copied().unwrap_or(0) > 1 {
+                        // a shared product: its own adder tree (generic flow)
+                        let mut cols = Columns::new(full_w as usize);
+                        for k in 0..128 {
+                            if constant >> k & 1 == 1 {
+                                cols.add_row(operand, k);
                             }
-                            let (c, fa, ha) = column_cost(&heights, &constants);
-                            cost.cells += c as f64 * CELLS_PER_COMPRESSOR_FA
-                                + fa as f64 * CELLS_PER_CARRY_FA
-                                + ha as f64 * CELLS_PER_CARRY_HA;
-                            cost.transistors += c as f64 * TRANSISTORS_PER_COMPRESSOR_FA
-                                + fa as f64 * TRANSISTORS_PER_CARRY_FA
-                                + ha as f64 * TRANSISTORS_PER_CARRY_HA;
                         }
+                        add_generic(&mut cost, &cols.cost());
                     }
                 }
                 for flow in [Flow::Generic, Flow::Xilinx] {
-                    let mut heights = vec![0u32; w];
-                    let mut constants = vec![false; w];
+                    let mut cols = Columns::new(w);
+                    let mut dsp_rows = 0u32;
                     for s in summands {
                         match s {
-                            Summand::Bits(bits) => add_row(&mut heights, &mut constants, bits, 0),
+                            Summand::Bits(bits) => cols.add_row(bits, 0),
                             Summand::ConstProduct { operand, constant } => {
                                 let key = product_key(operand, *constant, full_w);
                                 let shared = uses.get(&key).copied().unwrap_or(0) > 1;
                                 if constant.is_power_of_two() {
-                                    add_row(
-                                        &mut heights,
-                                        &mut constants,
-                                        operand,
-                                        constant.trailing_zeros() as usize,
-                                    );
+                                    cols.add_row(operand, constant.trailing_zeros() as usize);
                                 } else if flow == Flow::Xilinx || shared {
-                                    // one row: the product (from its lowest possible bit)
+                                    // one row: the product (from its lowest possible bit),
+                                    // a signal of its own
+                                    dsp_rows += 1;
                                     let tz = constant.trailing_zeros() as usize;
+                                    let id = Bit::Net(u32::MAX - dsp_rows);
                                     let row: Vec<Bit> = (0..w)
-                                        .map(|j| if j >= tz { Bit::Net(0) } else { Bit::Zero })
+                                        .map(|j| if j >= tz { id } else { Bit::Zero })
                                         .collect();
-                                    add_row(&mut heights, &mut constants, &row, 0);
+                                    cols.add_row(&row, 0);
                                 } else {
                                     for k in 0..128 {
                                         if constant >> k & 1 == 1 {
-                                            add_row(&mut heights, &mut constants, operand, k);
+                                            cols.add_row(operand, k);
                                         }
                                     }
                                 }
                             }
                         }
                     }
-                    let (c, fa, ha) = column_cost(&heights, &constants);
+                    let a = cols.cost();
                     match flow {
                         Flow::Generic => {
-                            inv.compressor_full_adders += c;
-                            inv.carry_chain_bits += fa + ha;
-                            cost.cells += c as f64 * CELLS_PER_COMPRESSOR_FA
-                                + fa as f64 * CELLS_PER_CARRY_FA
-                                + ha as f64 * CELLS_PER_CARRY_HA;
-                            cost.transistors += c as f64 * TRANSISTORS_PER_COMPRESSOR_FA
-                                + fa as f64 * TRANSISTORS_PER_CARRY_FA
-                                + ha as f64 * TRANSISTORS_PER_CARRY_HA;
+                            inv.compressor_full_adders += a.compress;
+                            inv.carry_chain_bits += a.carry_fa + a.carry_ha;
+                            add_generic(&mut cost, &a);
                         }
                         Flow::Xilinx => {
-                            cost.luts += c as f64 * LUTS_PER_COMPRESSOR_FA
-                                + (fa + ha) as f64 * LUTS_PER_CARRY_BIT;
-                            cost.carry4 += ((fa + ha) as f64 / 4.0).ceil();
+                            cost.luts += a.compress as f64 * LUTS_PER_COMPRESSOR_FA
+                                + a.two_row_bits as f64 * LUTS_PER_CARRY_BIT;
+                            cost.carry4 += (a.chain_bits as f64 / 4.0).ceil();
                         }
                     }
                 }
@@ -372,7 +532,7 @@ fn group_cost(
                 inv.comparator_bits += *width as u64;
                 cost.cells += *width as f64 * CELLS_PER_COMPARE_BIT;
                 cost.transistors += *width as f64 * TRANSISTORS_PER_COMPARE_BIT;
-                cost.luts += *width as f64 * LUTS_PER_COMPARE_BIT;
+                cost.luts += (*width as f64 * LUTS_PER_COMPARE_BIT).ceil();
             }
             LogicKind::Mux { both, one } => {
                 inv.mux_bits += *both as u64;
@@ -380,7 +540,7 @@ fn group_cost(
                 cost.cells += *both as f64 * CELLS_PER_MUX_BIT + *one as f64;
                 cost.transistors +=
                     *both as f64 * TRANSISTORS_PER_MUX_BIT + *one as f64 * TRANSISTORS_PER_GATE;
-                cost.luts += *both as f64 * LUTS_PER_MUX_BIT + *one as f64 * LUTS_PER_GATE;
+                cost.luts += gate_luts[index];
             }
             LogicKind::Gates { count, xor } => {
                 inv.gates += *count as u64;
@@ -391,11 +551,12 @@ fn group_cost(
                     } else {
                         TRANSISTORS_PER_GATE
                     };
-                cost.luts += *count as f64 * LUTS_PER_GATE;
+                cost.luts += gate_luts[index];
             }
             LogicKind::Inverters { count } => {
                 inv.inverters += *count as u64;
                 cost.transistors += *count as f64 * TRANSISTORS_PER_INVERTER;
+                cost.luts += gate_luts[index];
             }
             LogicKind::Shifter { width, stages } => {
                 let bits = (*width as f64) * (*stages as f64);
@@ -469,21 +630,22 @@ pub fn estimate(d: &DesignStructure) -> DesignEstimate {
     let uses = product_uses(&d.logic);
     let mut built = HashSet::new();
     let groups = d.owners.len() + 1;
-    let mut logic: Vec<Vec<&Logic>> = vec![Vec::new(); groups];
+    let mut logic: Vec<Vec<(usize, &Logic)>> = vec![Vec::new(); groups];
     let mut ffs: Vec<Vec<&FlipFlop>> = vec![Vec::new(); groups];
     let slot = |o: Option<u32>| o.map_or(0, |k| k as usize + 1);
-    for l in &d.logic {
-        logic[slot(l.owner)].push(l);
+    for (i, l) in d.logic.iter().enumerate() {
+        logic[slot(l.owner)].push((i, l));
     }
     for f in &d.flip_flops {
         ffs[slot(f.owner)].push(f);
     }
+    let gate_luts = xilinx_gate_luts(d);
     let mut total_cost = Cost::default();
     let mut total_inv = Inventory::default();
     let mut by_instance = BTreeMap::new();
     let mut top_level = None;
     for g in 0..groups {
-        let (c, i) = group_cost(&logic[g], &ffs[g], &uses, &mut built);
+        let (c, i) = group_cost(&logic[g], &ffs[g], &uses, &mut built, &gate_luts);
         total_cost += c;
         total_inv.add_scaled(&i, 1);
         let e = Estimate {

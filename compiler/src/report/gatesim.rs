@@ -73,6 +73,20 @@ struct JsonModule {
     netnames: BTreeMap<String, JsonNet>,
 }
 
+/// The same without net names (they are most of a large netlist's memory).
+#[derive(serde::Deserialize)]
+struct JsonNetlistCells {
+    modules: BTreeMap<String, JsonModuleCells>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonModuleCells {
+    #[serde(default)]
+    ports: BTreeMap<String, JsonPort>,
+    #[serde(default)]
+    cells: BTreeMap<String, JsonCell>,
+}
+
 #[derive(serde::Deserialize)]
 struct JsonPort {
     direction: String,
@@ -132,6 +146,27 @@ impl NetMap {
 }
 
 impl Netlist {
+    /// Reads a yosys `write_json` netlist without its net names (`net_names` and
+    /// `aliases` stay empty): cells, ports and connections only.
+    pub fn from_yosys_json_cells(text: &str, top: &str) -> Result<Netlist, ReportError> {
+        let j: JsonNetlistCells = serde_json::from_str(text)
+            .map_err(|e| ReportError::parse("yosys JSON netlist", e.to_string()))?;
+        let only = j.modules.len() == 1;
+        let (name, m) = j
+            .modules
+            .into_iter()
+            .find(|(n, _)| n == top || only)
+            .ok_or_else(|| ReportError::parse("yosys JSON netlist", format!("no module {top}")))?;
+        Netlist::build(
+            name,
+            JsonModule {
+                ports: m.ports,
+                cells: m.cells,
+                netnames: BTreeMap::new(),
+            },
+        )
+    }
+
     /// Reads a yosys `write_json` netlist (module `top`, or the only module).
     pub fn from_yosys_json(text: &str, top: &str) -> Result<Netlist, ReportError> {
         let j: JsonNetlist = serde_json::from_str(text)
@@ -142,6 +177,10 @@ impl Netlist {
             .into_iter()
             .find(|(n, _)| n == top || only)
             .ok_or_else(|| ReportError::parse("yosys JSON netlist", format!("no module {top}")))?;
+        Netlist::build(name, m)
+    }
+
+    fn build(name: String, m: JsonModule) -> Result<Netlist, ReportError> {
         let mut nets = NetMap {
             map: HashMap::new(),
             count: 0,

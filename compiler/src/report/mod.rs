@@ -567,7 +567,7 @@ pub fn add_tool_flows(
         // per layer: the flat generic netlist's cells attributed to layers
         let text = std::fs::read_to_string(&run.generic_netlist)
             .map_err(ReportError::io(&run.generic_netlist))?;
-        let generic = gatesim::Netlist::from_yosys_json(&text, &rtl.top)?;
+        let generic = gatesim::Netlist::from_yosys_json_cells(&text, &rtl.top)?;
         drop(text);
         let owners = generic.attribute(
             &|c| yosys::is_generic_ff(&c.cell),
@@ -695,7 +695,7 @@ fn asic_flows(
     let lib = liberty::Library::parse(lib_text)?;
     let json =
         std::fs::read_to_string(&run.netlist_json).map_err(ReportError::io(&run.netlist_json))?;
-    let netlist = gatesim::Netlist::from_yosys_json(&json, &rtl.top)?;
+    let netlist = gatesim::Netlist::from_yosys_json_cells(&json, &rtl.top)?;
     let owners = netlist.attribute(
         &|c| lib.cells.get(&c.cell).is_some_and(|l| l.state.is_some()),
         &|c, pin| {

@@ -151,6 +151,8 @@ pub struct FlipFlop {
     pub enable: bool,
     /// `(clock, reset/enable condition nets)`: flip-flops merge only when equal.
     pub control: Vec<Bit>,
+    /// Written in a `(* keep *)` block (TMR copies): never merged or removed.
+    pub keep: bool,
 }
 
 /// The flattened structure of a design: every module instance inlined, so constants and
@@ -1013,12 +1015,33 @@ impl Analyser<'_> {
                 }
                 let constant = va.as_const().is_some() || vb.as_const().is_some();
                 // bits where both sides are constant do not cost logic
-                let width = va
+                let mut width = va
                     .bits
                     .iter()
                     .zip(&vb.bits)
                     .filter(|(x, y)| x.constant().is_none() || y.constant().is_none())
                     .count() as u32;
+                // against a constant, the bits below the threshold's trailing zeros do not
+                // matter (x > 1023 is "any bit from 10 up")
+                if !equality {
+                    let c = va.as_const().or(vb.as_const()).unwrap_or(0);
+                    let const_on_right = vb.as_const().is_some();
+                    // x > c, x <= c: threshold c + 1; x < c, x >= c: threshold c
+                    let strict_gt = matches!(
+                        (op, const_on_right),
+                        (">" | "<=", true) | ("<" | ">=", false)
+                    );
+                    let threshold = if strict_gt { c.wrapping_add(1) } else { c };
+                    let mask = if w >= 128 {
+                        u128::MAX
+                    } else {
+                        (1u128 << w) - 1
+                    };
+                    let t = threshold & mask;
+                    if constant && t != 0 {
+                        width = width.saturating_sub(t.trailing_zeros()).max(1);
+                    }
+                }
                 let mut inputs = va.bits.clone();
                 inputs.extend(vb.bits.iter().copied());
                 let bit = self.add_logic(
@@ -1214,7 +1237,11 @@ impl Analyser<'_> {
             }
             Item::Param { .. } => {}
             Item::Assign { lhs, rhs } => self.assign(lhs, rhs),
-            Item::Always { sensitivity, body } => match sensitivity {
+            Item::Always {
+                sensitivity,
+                body,
+                keep,
+            } => match sensitivity {
                 Sensitivity::Edge(edges) => {
                     let resets: BTreeSet<String> =
                         edges.iter().skip(1).map(|(_, n)| n.clone()).collect();
@@ -1246,6 +1273,7 @@ impl Analyser<'_> {
                             reset: ns.reset,
                             enable,
                             control,
+                            keep: *keep,
                         });
                     }
                 }
@@ -1652,6 +1680,10 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
     let mut seen: BTreeSet<(Bit, bool, bool, Vec<Bit>)> = BTreeSet::new();
     let mut kept_ffs = Vec::new();
     for (i, f) in ffs.into_iter().enumerate() {
+        if f.keep {
+            kept_ffs.push(f);
+            continue;
+        }
         if !ff_live[i] || f.d.constant().is_some() && !f.enable {
             removed += 1;
             continue;
@@ -1701,6 +1733,28 @@ mod tests {
     fn one(src: &str) -> DesignStructure {
         let ms = parse(src).unwrap();
         analyse_design(&ms, &ms[0].name).unwrap()
+    }
+
+    #[test]
+    fn keep_copies_are_not_merged() {
+        let src = |attr: &str| {
+            format!(
+                "module m(input wire clk, input wire en, input wire [3:0] d, output wire [3:0] q);
+              reg [3:0] r0;
+              reg [3:0] r1;
+              reg [3:0] r2;
+              {attr} always @(posedge clk) if (en) r0 <= d;
+              {attr} always @(posedge clk) if (en) r1 <= d;
+              {attr} always @(posedge clk) if (en) r2 <= d;
+              assign q = (r0 & r1) | (r0 & r2) | (r1 & r2);
+            endmodule"
+            )
+        };
+        // identical copies merge, as yosys' opt_merge does without the attribute
+        assert_eq!(one(&src("")).flip_flops.len(), 4);
+        assert_eq!(one(&src("(* keep *)")).flip_flops.len(), 12);
+        assert_eq!(one(&src("(* keep = 1 *)")).flip_flops.len(), 12);
+        assert_eq!(one(&src("(* keeper *)")).flip_flops.len(), 4);
     }
 
     #[test]

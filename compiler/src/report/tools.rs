@@ -136,6 +136,53 @@ pub fn run(tool: &str, step: &str, cmd: &mut Command, dir: &Path) -> Result<Stri
     Ok(text)
 }
 
+/// Runs `cmd` (in `dir`) with its output going to `dir/log`, killing it after
+/// `limit`. Returns the log text and whether it finished (with any exit status).
+pub fn run_limited(
+    tool: &str,
+    cmd: &mut Command,
+    dir: &Path,
+    log: &str,
+    limit: std::time::Duration,
+) -> Result<(String, bool), ReportError> {
+    let path = dir.join(log);
+    let file = std::fs::File::create(&path).map_err(ReportError::io(&path))?;
+    let err = file.try_clone().map_err(ReportError::io(&path))?;
+    let mut child = cmd
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ReportError::ToolMissing {
+                    tool: tool.to_string(),
+                    hint: install_line(&[tool]),
+                }
+            } else {
+                ReportError::Io {
+                    path: PathBuf::from(tool),
+                    source: e,
+                }
+            }
+        })?;
+    let start = std::time::Instant::now();
+    let finished = loop {
+        match child.try_wait().map_err(ReportError::io(tool))? {
+            Some(_) => break true,
+            None if start.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break false;
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    Ok((text, finished))
+}
+
 /// A cache key over length-prefixed parts.
 #[derive(Default)]
 pub struct Key(Sha256);

@@ -51,6 +51,8 @@ struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
     line: usize,
+    /// A `(* keep *)` attribute came before the token being read.
+    keep: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -98,10 +100,21 @@ impl<'a> Lexer<'a> {
                         && self.src.get(self.pos + 2) != Some(&b')') =>
                 {
                     self.pos += 2;
+                    let start = self.pos;
                     while self.pos + 1 < self.src.len()
                         && !(self.src[self.pos] == b'*' && self.src[self.pos + 1] == b')')
                     {
+                        if self.src[self.pos] == b'\n' {
+                            self.line += 1;
+                        }
                         self.pos += 1;
+                    }
+                    let text = String::from_utf8_lossy(&self.src[start..self.pos]);
+                    if text
+                        .split(',')
+                        .any(|a| a.split('=').next().is_some_and(|k| k.trim() == "keep"))
+                    {
+                        self.keep = true;
                     }
                     self.pos = (self.pos + 2).min(self.src.len());
                 }
@@ -126,7 +139,14 @@ impl<'a> Lexer<'a> {
         String::from_utf8_lossy(&self.src[start..self.pos]).replace('_', "")
     }
 
-    fn next(&mut self) -> Result<(Tok, usize), ParseError> {
+    /// The next token, its line, and whether a `(* keep *)` attribute preceded it.
+    fn next(&mut self) -> Result<(Tok, usize, bool), ParseError> {
+        self.keep = false;
+        let (tok, line) = self.next_token()?;
+        Ok((tok, line, std::mem::take(&mut self.keep)))
+    }
+
+    fn next_token(&mut self) -> Result<(Tok, usize), ParseError> {
         self.skip_space();
         let line = self.line;
         let Some(&c) = self.src.get(self.pos) else {
@@ -357,6 +377,8 @@ pub enum Item {
     Always {
         sensitivity: Sensitivity,
         body: Stmt,
+        /// Marked `(* keep *)`: synthesis keeps its flip-flops even when identical.
+        keep: bool,
     },
     Instance {
         module: String,
@@ -383,7 +405,9 @@ struct Parser<'a> {
     lex: Lexer<'a>,
     tok: Tok,
     line: usize,
-    peeked: Option<(Tok, usize)>,
+    peeked: Option<(Tok, usize, bool)>,
+    /// `tok` came after a `(* keep *)` attribute.
+    tok_keep: bool,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -394,13 +418,15 @@ impl<'a> Parser<'a> {
             src: src.as_bytes(),
             pos: 0,
             line: 1,
+            keep: false,
         };
-        let (tok, line) = lex.next()?;
+        let (tok, line, tok_keep) = lex.next()?;
         Ok(Parser {
             lex,
             tok,
             line,
             peeked: None,
+            tok_keep,
         })
     }
 
@@ -412,11 +438,12 @@ impl<'a> Parser<'a> {
     }
 
     fn bump(&mut self) -> PResult<Tok> {
-        let (next, line) = match self.peeked.take() {
+        let (next, line, keep) = match self.peeked.take() {
             Some(p) => p,
             None => self.lex.next()?,
         };
         self.line = line;
+        self.tok_keep = keep;
         Ok(std::mem::replace(&mut self.tok, next))
     }
 
@@ -652,10 +679,15 @@ impl<'a> Parser<'a> {
                         self.expect_op(";")?;
                     }
                     "always" => {
+                        let keep = self.tok_keep;
                         self.bump()?;
                         let sensitivity = self.sensitivity()?;
                         let body = self.stmt(&mut m)?;
-                        m.items.push(Item::Always { sensitivity, body });
+                        m.items.push(Item::Always {
+                            sensitivity,
+                            body,
+                            keep,
+                        });
                     }
                     "initial" | "generate" | "function" | "task" | "specify" => {
                         let line = self.line;

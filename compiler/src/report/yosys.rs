@@ -302,7 +302,7 @@ pub fn generic_and_liberty(
 ) -> Result<GenericRun, ReportError> {
     let mut script = format!(
         "{}\nhierarchy -check -top {top}\nsynth -flatten -top {top}\n\
-         tee -q -o generic.json stat -json\nwrite_json generic_netlist.json\n",
+         tee -q -o generic.json stat -json\nopt_clean -purge\nwrite_json generic_netlist.json\n",
         read_list(design),
         top = design.top
     );
@@ -373,6 +373,9 @@ pub fn xilinx(design: &Design, cache: Option<&Path>) -> Result<(XilinxFigures, b
     Ok((XilinxFigures::of(&stat.design), cached))
 }
 
+/// How long nextpnr-ice40 may run (its router can fail to converge on congested designs).
+const NEXTPNR_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// iCE40 HX8K (7,680 logic cells): `synth_ice40`; when the design fits, nextpnr-ice40
 /// places and routes it behind a wrapper that feeds `in_data` from a shift register and
 /// XOR-folds `out_data` onto 8 pins (the real ports do not fit any iCE40 package), and
@@ -402,6 +405,7 @@ pub fn ice40(
     key.put(format!("{clock_mhz}").as_bytes());
     let nextpnr = tools::available("nextpnr-ice40");
     key.put(&[u8::from(nextpnr)]);
+    key.put(&NEXTPNR_LIMIT.as_secs().to_le_bytes());
     let (dir, _keep, cached) = tools::cached(
         cache,
         key.hex(),
@@ -421,9 +425,8 @@ pub fn ice40(
             } else if !nextpnr {
                 format!("not run: {}", tools::install_line(&["nextpnr-ice40"]))
             } else {
-                match tools::run(
+                let (log, finished) = tools::run_limited(
                     "nextpnr-ice40",
-                    "place and route",
                     Command::new("nextpnr-ice40")
                         .args([
                             &format!("--{DEVICE}"),
@@ -440,12 +443,16 @@ pub fn ice40(
                             "1",
                         ]),
                     work,
-                ) {
-                    Ok(log) => log,
-                    Err(ReportError::ToolFailed { output, .. }) => {
-                        format!("nextpnr-ice40 failed:\n{output}")
-                    }
-                    Err(e) => return Err(e),
+                    "nextpnr.log",
+                    NEXTPNR_LIMIT,
+                )?;
+                if finished {
+                    log
+                } else {
+                    format!(
+                    "routing unfinished: nextpnr-ice40 did not finish in {} s; Fmax after placement\n{log}",
+                    NEXTPNR_LIMIT.as_secs()
+                )
                 }
             };
             tools::write(work, "nextpnr.txt", &text)?;
@@ -472,7 +479,7 @@ pub fn ice40(
         })
         .last();
     let luts = count("SB_LUT4");
-    let note = if log.starts_with("not run") || log.starts_with("nextpnr-ice40 failed") {
+    let note = if log.starts_with("not run") || log.starts_with("routing unfinished") {
         log.lines().next().unwrap_or("").to_string()
     } else {
         "placed and routed with nextpnr-ice40 (seed 1) behind a serial-in wrapper".into()
