@@ -407,7 +407,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("aecc-sim-chunks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let shape = [7u64, 2, 3];
-        let n = 42;
+        let n = 42usize;
         macro_rules! case {
             ($t:ty, $v:expr) => {{
                 let p = dir.join(format!("{}.npy", stringify!($t)));

@@ -420,10 +420,8 @@ fn features(g: &Graph, kernels: &[Kernel], seen: &mut HashSet<String>) {
                     .collect();
                 put(format!("add aligned {}", fr[0] == fr[1]));
             }
-            Op::Transpose { perm } => {
-                if perm.windows(2).any(|w| w[0] > w[1]) {
-                    put("transpose moves axes".into());
-                }
+            Op::Transpose { perm } if perm.windows(2).any(|w| w[0] > w[1]) => {
+                put("transpose moves axes".into());
             }
             _ => {}
         }
