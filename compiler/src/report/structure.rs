@@ -249,11 +249,20 @@ struct Analyser<'m> {
     notes: Vec<String>,
     /// Every signal's nets by full path, kept when its scope closes.
     all_signals: Vec<(String, Vec<u32>)>,
-    /// Signal bits found constant by a previous pass: `(path, bit index) -> value`.
-    seed: &'m HashMap<(String, usize), bool>,
+    /// Signal bits found constant by a previous pass: `path -> [(bit index, value)]`.
+    seed: &'m Constants,
     /// Negations built so far, by operand bits and width: synthesis merges identical
     /// ones (yosys `opt_merge`), and with them the constant products that read them.
     negations: HashMap<(Vec<Bit>, u32), Vec<Bit>>,
+}
+
+/// Constant signal bits by signal path: `(bit index, value)` pairs. (Keyed by path, not
+/// by `(path, bit)`: one lookup per declared signal instead of a string copy per bit.)
+type Constants = HashMap<String, Vec<(usize, bool)>>;
+
+/// Number of constant bits.
+fn constant_bits(c: &Constants) -> usize {
+    c.values().map(Vec::len).sum()
 }
 
 /// The largest width the reader handles for one value (wider values are truncated, which
@@ -264,10 +273,12 @@ impl Analyser<'_> {
     fn declare(&mut self, name: &str, msb: i128, lsb: i128, signed: bool) {
         let width = ((msb - lsb).abs() + 1).min(MAX_WIDTH) as usize;
         let nets: Vec<u32> = (0..width).map(|_| self.nets.fresh()).collect();
-        let full = format!("{}{name}", self.path);
-        for (i, &n) in nets.iter().enumerate() {
-            if let Some(&c) = self.seed.get(&(full.clone(), i)) {
-                self.nets.drive(n, Bit::of(c));
+        if !self.seed.is_empty() {
+            let full = format!("{}{name}", self.path);
+            for &(i, c) in self.seed.get(&full).into_iter().flatten() {
+                if let Some(&n) = nets.get(i) {
+                    self.nets.drive(n, Bit::of(c));
+                }
             }
         }
         self.signals.insert(
@@ -1476,8 +1487,8 @@ impl Analyser<'_> {
 fn analyse_pass(
     modules: &HashMap<String, &Module>,
     top: &Module,
-    seed: &HashMap<(String, usize), bool>,
-) -> (DesignStructure, HashMap<(String, usize), bool>) {
+    seed: &Constants,
+) -> (DesignStructure, Constants) {
     let mut a = Analyser {
         nets: Nets::default(),
         params: BTreeMap::new(),
@@ -1531,12 +1542,27 @@ fn analyse_pass(
         a.all_signals.push((n, sig.nets));
     }
     // constants by signal path, for the next pass
-    let mut constants = HashMap::new();
+    let mut constants = Constants::new();
     let all = std::mem::take(&mut a.all_signals);
     for (name, nets) in &all {
-        for (i, &n) in nets.iter().enumerate() {
-            if let Some(c) = a.nets.canon(Bit::Net(n)).constant() {
-                constants.insert((name.clone(), i), c);
+        let bits: Vec<(usize, bool)> = nets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &n)| Some((i, a.nets.canon(Bit::Net(n)).constant()?)))
+            .collect();
+        match constants.entry(name.clone()) {
+            _ if bits.is_empty() => {}
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(bits);
+            }
+            // a path declared twice: the later declaration's bits win, bit by bit
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                for (i, c) in bits {
+                    match e.get_mut().iter_mut().find(|(j, _)| *j == i) {
+                        Some(p) => p.1 = c,
+                        None => e.get_mut().push((i, c)),
+                    }
+                }
             }
         }
     }
@@ -1581,36 +1607,43 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
     }
     let roots: Vec<Bit> = a.roots.iter().map(|&b| a.nets.canon(b)).collect();
 
-    // liveness: from the output ports backwards
-    let mut live: BTreeSet<u32> = roots
-        .iter()
-        .filter_map(|b| match b {
-            Bit::Net(n) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    let mut driver: HashMap<u32, usize> = HashMap::new();
-    for (i, l) in logic.iter().enumerate() {
-        for &o in &l.outputs {
-            driver.insert(o, i);
+    // liveness: from the output ports backwards (nets are dense ids: a bit per net)
+    let mut live = vec![false; a.nets.parent.len()];
+    let mut stack: Vec<u32> = Vec::new();
+    for b in &roots {
+        if let Bit::Net(n) = *b {
+            if !live[n as usize] {
+                live[n as usize] = true;
+                stack.push(n);
+            }
         }
     }
-    let mut ff_of: HashMap<u32, usize> = HashMap::new();
+    // the logic and the flip-flop driving each net (dense tables, NONE: none)
+    const NONE: usize = usize::MAX;
+    let mut driver = vec![NONE; live.len()];
+    for (i, l) in logic.iter().enumerate() {
+        for &o in &l.outputs {
+            driver[o as usize] = i;
+        }
+    }
+    let mut ff_of = vec![NONE; live.len()];
     for (i, f) in ffs.iter().enumerate() {
-        ff_of.entry(f.q).or_insert(i);
+        if ff_of[f.q as usize] == NONE {
+            ff_of[f.q as usize] = i;
+        }
     }
     let mut logic_live = vec![false; logic.len()];
     let mut ff_live = vec![false; ffs.len()];
-    let mut stack: Vec<u32> = live.iter().copied().collect();
-    let push = |b: Bit, live: &mut BTreeSet<u32>, stack: &mut Vec<u32>| {
+    let push = |b: Bit, live: &mut Vec<bool>, stack: &mut Vec<u32>| {
         if let Bit::Net(m) = b {
-            if live.insert(m) {
+            if !live[m as usize] {
+                live[m as usize] = true;
                 stack.push(m);
             }
         }
     };
     while let Some(n) = stack.pop() {
-        if let Some(&i) = driver.get(&n) {
+        if let Some(&i) = driver.get(n as usize).filter(|&&i| i != NONE) {
             if !logic_live[i] {
                 logic_live[i] = true;
                 for &b in &logic[i].inputs {
@@ -1629,7 +1662,7 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
                 }
             }
         }
-        if let Some(&i) = ff_of.get(&n) {
+        if let Some(&i) = ff_of.get(n as usize).filter(|&&i| i != NONE) {
             if !ff_live[i] {
                 ff_live[i] = true;
                 push(ffs[i].d, &mut live, &mut stack);
@@ -1649,7 +1682,7 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
             l.live_width = l
                 .outputs
                 .iter()
-                .rposition(|o| live.contains(o))
+                .rposition(|&o| live[o as usize])
                 .map_or(0, |p| p as u32 + 1);
         }
         kept_logic.push(l);
@@ -1693,10 +1726,10 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
 pub fn analyse_design(modules: &[Module], top: &str) -> Option<DesignStructure> {
     let by_name: HashMap<String, &Module> = modules.iter().map(|m| (m.name.clone(), m)).collect();
     let top = by_name.get(top).copied()?;
-    let mut seed = HashMap::new();
+    let mut seed = Constants::new();
     for _ in 0..8 {
         let (d, constants) = analyse_pass(&by_name, top, &seed);
-        if constants.len() <= seed.len() {
+        if constant_bits(&constants) <= constant_bits(&seed) {
             return Some(d);
         }
         seed = constants;

@@ -221,6 +221,11 @@ impl BatchSimulator {
         }
     }
 
+    /// Threads the evaluator runs on (the current rayon pool's; `RAYON_NUM_THREADS`).
+    pub fn threads() -> usize {
+        rayon::current_num_threads()
+    }
+
     /// The instruction set the kernels run with.
     pub fn isa(&self) -> Isa {
         self.isa
