@@ -7,7 +7,7 @@
 mod common;
 
 use aecc::pipeline::{compile, CompileOptions};
-use aecc::verify::{compare_with_executor, cosimulate, random_vectors};
+use aecc::verify::compare_with_executor;
 use aecc_sim::io::read_npy;
 use aecc_sim::Simulator;
 use aecc_testbench::require_tools;
@@ -45,7 +45,10 @@ fn channels_last_graph_cosimulates_bit_exact() {
     }
     let c = compile(&model(), &CompileOptions::default()).unwrap();
     let sim = Simulator::new(&c.graph).unwrap();
-    let vectors = random_vectors(&sim, 3_000, 5);
-    let cmp = cosimulate(&c.rtl, &sim, &vectors, &common::cache_dir(), None, |_| {}).unwrap();
+    let source = aecc::verify::VectorSource::new(&sim, 3_000, 5, Vec::new());
+    let batch = sim.compile_batch().unwrap();
+    let (cmp, _) =
+        aecc::verify::cosimulate(&c.rtl, &batch, source, &common::cache_dir(), None, |_| {})
+            .unwrap();
     assert!(cmp.passed(), "{:?}", cmp.mismatches);
 }
