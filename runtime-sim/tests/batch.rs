@@ -35,7 +35,7 @@ enum Scale {
 }
 
 fn mode(rng: &mut ChaCha8Rng) -> Rounding {
-    Rounding::ALL[rng.random_range(0..7)]
+    Rounding::ALL[rng.random_range(0..Rounding::ALL.len())]
 }
 
 /// A random quantizer for a tensor of `shape` on grid `2^-in_frac`.
