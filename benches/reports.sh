@@ -8,7 +8,7 @@
 #
 # Environment: LIBERTY (default ../shared/pdk/sky130_fd_sc_hd__tt_025C_1v80.lib),
 # CLOCK_NS (default 25), WORK (default a new temporary directory), COMPILE_FLAGS (extra
-# `aecc compile` options, e.g. "--no-opt" for the reference architecture).
+# `aecc compile` options, e.g. "--weights registers --reuse 8").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIBERTY=${LIBERTY:-../shared/pdk/sky130_fd_sc_hd__tt_025C_1v80.lib}

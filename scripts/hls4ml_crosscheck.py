@@ -53,8 +53,9 @@ def venv_dir() -> Path:
     return Path(cache) / "aecc" / "hls4ml-venv"
 
 
-def ensure_venv_and_reexec() -> None:
-    """Creates the pinned venv if needed and re-executes this script inside it."""
+def ensure_venv_and_reexec(script=None) -> None:
+    """Creates the pinned venv if needed and re-executes `script` (default: this script)
+    inside it, with the same arguments."""
     venv = venv_dir()
     python = venv / "bin" / "python"
     if Path(sys.prefix).resolve() == venv.resolve():
@@ -69,7 +70,8 @@ def ensure_venv_and_reexec() -> None:
             check=True,
         )
         stamp.write_text(digest + "\n")
-    os.execv(str(python), [str(python), str(Path(__file__).resolve())] + sys.argv[1:])
+    script = Path(script or __file__).resolve()
+    os.execv(str(python), [str(python), str(script)] + sys.argv[1:])
 
 
 def header_dir(library: str) -> Path:

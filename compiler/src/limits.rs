@@ -117,7 +117,21 @@ pub fn design_size(graph: &Graph) -> Result<DesignSize, IrError> {
             (Op::Dense(_) | Op::Conv(_), Some(x)) => {
                 n.op.linear_terms(x).unwrap_or(0).saturating_mul(width)
             }
-            (Op::Add | Op::Relu, _) => lanes * width,
+            (
+                Op::Add
+                | Op::Sub
+                | Op::Relu
+                | Op::Clip { .. }
+                | Op::LeakyRelu { .. }
+                | Op::Affine(_),
+                _,
+            ) => lanes * width,
+            // one comparator or adder per tap
+            (Op::MaxPool(p) | Op::AvgPool(p), _) => {
+                lanes * width * (p.kernel[0] * p.kernel[1]) as u128
+            }
+            // the exp tables' sum and the division
+            (Op::Softmax(_), _) => 2 * lanes * width,
             (Op::Quantize(_), Some(x)) => lanes * x.ty.width as u128,
             _ => 0,
         };

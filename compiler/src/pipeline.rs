@@ -17,6 +17,9 @@ pub struct CompileOptions {
     pub top: Option<String>,
     /// Passes to run instead of the default pipeline.
     pub passes: Option<Vec<String>>,
+    /// Compile a quantized Softmax at the end as aecc's LUT softmax (see
+    /// [`crate::onnx::ImportOptions`]).
+    pub lut_softmax: bool,
     /// Largest estimated size of the fully unrolled design in adder bits (default
     /// [`crate::limits::DEFAULT_MAX_ADDER_BITS`]); see [`crate::limits`].
     pub max_adder_bits: Option<u64>,
@@ -78,7 +81,16 @@ pub fn default_top_name(model: &Path) -> String {
 
 /// Imports an ONNX file and runs the IR passes.
 pub fn lower(model: &Path, passes: Option<&[String]>) -> Result<(Graph, Vec<String>), Error> {
-    lower_imported(crate::onnx::import_file(model)?, passes)
+    lower_with(model, passes, &crate::onnx::ImportOptions::default())
+}
+
+/// [`lower`] with import options.
+pub fn lower_with(
+    model: &Path,
+    passes: Option<&[String]>,
+    options: &crate::onnx::ImportOptions,
+) -> Result<(Graph, Vec<String>), Error> {
+    lower_imported(crate::onnx::import_file_with(model, options)?, passes)
 }
 
 /// Runs the IR passes on an imported model.
@@ -98,7 +110,10 @@ pub fn lower_imported(
 
 /// Compiles an ONNX model to Verilog and a report (in memory).
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let (graph, warnings) = lower(model, opts.passes.as_deref())?;
+    let import = crate::onnx::ImportOptions {
+        lut_softmax: opts.lut_softmax,
+    };
+    let (graph, warnings) = lower_with(model, opts.passes.as_deref(), &import)?;
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
     compile_lowered(graph, warnings, model, &top, opts)
 }
@@ -106,7 +121,10 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled, Error> {
 /// Compiles a model given as ONNX bytes; `name` stands for the model file in reports and
 /// gives the default top name.
 pub fn compile_bytes(bytes: &[u8], name: &str, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let imported = crate::onnx::import_bytes(bytes)?;
+    let import = crate::onnx::ImportOptions {
+        lut_softmax: opts.lut_softmax,
+    };
+    let imported = crate::onnx::import_bytes_with(bytes, &import)?;
     let (graph, warnings) = lower_imported(imported, opts.passes.as_deref())?;
     let model = Path::new(name);
     let top = opts.top.clone().unwrap_or_else(|| default_top_name(model));
@@ -131,7 +149,9 @@ pub fn compile_lowered(
     let vopts = VerilogOptions::new(top).with_hardware(opts.hardware);
     let mut warnings = warnings;
     let (rtl, reconfig, hardware) = match &opts.reconfig {
-        None if opts.hardware.optimize => {
+        None if opts.hardware.optimize
+            && (opts.hardware.reuse > 1 || crate::lower::check_lowerable(&graph).is_ok()) =>
+        {
             opts.hardware.validate().map_err(Error::Invalid)?;
             let low = crate::lower::lower(&graph, &opts.hardware)
                 .map_err(|e| Error::Verilog(e.into()))?;
@@ -139,7 +159,17 @@ pub fn compile_lowered(
             let hw = crate::lower::report::HardwareReport::new(&low, &rtl);
             (rtl, None, Some(hw))
         }
-        None => (verilog::emit(&graph, &vopts)?, None, None),
+        None => {
+            if let (true, Err(e)) = (
+                opts.hardware.optimize,
+                crate::lower::check_lowerable(&graph),
+            ) {
+                warnings.push(format!(
+                    "reference architecture (`*` operators, one register stage per layer): {e}"
+                ));
+            }
+            (verilog::emit(&graph, &vopts)?, None, None)
+        }
         Some(r) => {
             warnings.extend(verilog::undeclared_weights(&graph));
             let d = verilog::emit_reconfigurable(&graph, &vopts, r)?;

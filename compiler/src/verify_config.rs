@@ -5,7 +5,7 @@
 
 use crate::backend::verilog::{ReconfigDesign, RegisterKind};
 use crate::error::Error;
-use crate::verify::{reference_outputs, Comparison};
+use crate::verify::{batch_reference, Comparison};
 use crate::weights::Image;
 use aecc_ir::Graph;
 use aecc_sim::Simulator;
@@ -101,6 +101,7 @@ pub fn cosimulate_configured(
 ) -> Result<ConfiguredComparison, Error> {
     let image = Image::new(&design.map, weights)?;
     let sim = Simulator::new(weights)?;
+    let batch = sim.compile_batch()?;
     let cosim = ConfiguredCosim::build(&design.design, cache_dir, &BuildOptions::default())?;
     let mut total = ConfiguredComparison::default();
     const CHUNK: usize = 100_000;
@@ -116,7 +117,7 @@ pub fn cosimulate_configured(
             }
         });
         let run = cosim.run(&image.writes(), chunk, injection)?;
-        let expected = reference_outputs(&sim, chunk)?;
+        let expected = batch_reference(&batch, chunk)?;
         let mut actual = run.outputs;
         let missing = expected.len().saturating_sub(actual.len());
         actual.truncate(expected.len());

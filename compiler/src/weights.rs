@@ -30,7 +30,7 @@
 use crate::backend::verilog::{ReconfigDesign, RegisterKind, Tmr};
 use crate::pipeline::Compiled;
 use crate::Error;
-use aecc_ir::{ConstTensor, FixedType, Graph, NodeId, Op};
+use aecc_ir::{ConstTensor, FixedType, Graph, NodeId, Op, Unit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -82,10 +82,15 @@ pub struct MappedTensor {
     pub origin: String,
     pub role: TensorRole,
     pub shape: Vec<usize>,
-    /// Register type: `width` bits, two's complement when `signed`, value `code * 2^-frac`.
+    /// Register type: `width` bits, two's complement when `signed`, value
+    /// `code * unit * 2^-frac`.
     pub width: u32,
     pub signed: bool,
     pub frac: i32,
+    /// The scale unit of the values (1, not written, for plain fixed point; an exact
+    /// non-power-of-two scale otherwise, e.g. `3/5`).
+    #[serde(default, skip_serializing_if = "Unit::is_one")]
+    pub unit: Unit,
     /// Codes an image may hold (the declared range, or the register's range).
     pub min: i64,
     pub max: i64,
@@ -183,6 +188,7 @@ impl MemoryMap {
                     width: ty.width,
                     signed: ty.signed,
                     frac: t.frac,
+                    unit: t.unit,
                     min: iv.lo as i64,
                     max: iv.hi as i64,
                     first_word: word,
@@ -309,13 +315,15 @@ impl Image {
         let mut words = vec![0u64; map.words as usize];
         let mut values = Vec::with_capacity(tensors.len());
         for (m, t) in map.tensors.iter().zip(tensors) {
-            if t.shape != m.shape || t.frac != m.frac {
+            if t.shape != m.shape || t.frac != m.frac || t.unit != m.unit {
                 return Err(WeightsError::Invalid(format!(
-                    "{}: shape {:?} on grid 2^-{} does not match the map's {:?} on 2^-{}",
+                    "{}: shape {:?} on grid {}*2^-{} does not match the map's {:?} on {}*2^-{}",
                     m.label(),
                     t.shape,
+                    t.unit,
                     t.frac,
                     m.shape,
+                    m.unit,
                     m.frac
                 )));
             }
@@ -461,10 +469,10 @@ pub fn substitute(graph: &Graph, source: &Graph) -> Result<Graph, WeightsError> 
             )));
         }
         for (slot, c) in slots.into_iter().zip(new) {
-            if slot.shape != c.shape || slot.frac != c.frac {
+            if slot.shape != c.shape || slot.frac != c.frac || slot.unit != c.unit {
                 return Err(WeightsError::Invalid(format!(
-                    "layer {}: tensor {:?} on 2^-{} vs {:?} on 2^-{}",
-                    node.name, slot.shape, slot.frac, c.shape, c.frac
+                    "layer {}: tensor {:?} on {}*2^-{} vs {:?} on {}*2^-{}",
+                    node.name, slot.shape, slot.unit, slot.frac, c.shape, c.unit, c.frac
                 )));
             }
             slot.data = c.data;

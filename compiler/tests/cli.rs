@@ -149,17 +149,17 @@ fn non_onnx_file_is_a_clean_error() {
 #[test]
 fn unsupported_ops_are_all_named() {
     let o = aecc(&["compile", data("unsupported_ops.onnx").to_str().unwrap()]);
-    assert_clean_error(&o, "softsign_0");
+    assert_clean_error(&o, "hardmax_0");
     let err = stderr(&o);
     assert!(
-        err.contains("Softsign") && err.contains("lrn_1") && err.contains("LRN"),
+        err.contains("Hardmax") && err.contains("lrn_1") && err.contains("LRN"),
         "{err}"
     );
     // inspect lists them too, one per line, and exits 1
     let o = aecc(&["inspect", data("unsupported_ops.onnx").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("softsign_0") && out.contains("lrn_1"), "{out}");
+    assert!(out.contains("hardmax_0") && out.contains("lrn_1"), "{out}");
 }
 
 #[test]
@@ -318,4 +318,89 @@ fn reuse_means_the_initiation_interval_in_both_weight_modes() {
         "--no-cse",
     ]);
     assert_clean_error(&o, "shape constant-weight hardware");
+}
+
+/// `verify` streams the vectors through the simulator (with bubbles too) and says where
+/// the time went; zero vectors is a valid, empty run.
+#[test]
+fn verify_streams_and_reports_its_time() {
+    if !aecc_testbench::require_tools(&["verilator"]) {
+        return;
+    }
+    let model = data("tiny_dense.onnx");
+    for (vectors, extra) in [("20000", None), ("3000", Some("--bubbles")), ("0", None)] {
+        let mut args = vec!["verify", model.to_str().unwrap(), "--vectors", vectors];
+        args.extend(extra);
+        let o = aecc(&args);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{stdout}{}", stderr(&o));
+        assert!(
+            stdout.contains(&format!("RTL vs reference: {vectors} vectors")),
+            "{stdout}"
+        );
+        let time = stdout
+            .lines()
+            .find(|l| l.starts_with("time: compile"))
+            .unwrap();
+        for part in ["Verilator build", "simulator", "reference", "compare"] {
+            assert!(time.contains(part), "{time}");
+        }
+        assert!(time.contains(&format!("for {vectors} vectors")), "{time}");
+    }
+}
+
+/// `simulate` from `.npy` to `.npy` streams the data set in chunks (65,536 samples):
+/// the results equal the whole-file path (CSV, and `--check-overflow`), and errors name
+/// the sample in the whole data set.
+#[test]
+fn simulate_streams_npy_in_chunks_like_the_whole_file_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 70_000;
+    let real: Vec<f64> = (0..n * 4)
+        .map(|i| ((i * 7919) % 1000) as f64 / 100.0 - 5.0)
+        .collect();
+    let npy_in = dir.path().join("x.npy");
+    let csv_in = dir.path().join("x.csv");
+    aecc_sim::io::write_npy(&npy_in, &[n, 4], &real, false).unwrap();
+    aecc_sim::io::write_csv(&csv_in, n, &real).unwrap();
+    let model = data("tiny_dense.onnx");
+    let run = |input: &Path, output: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        aecc(&args)
+    };
+    let y_npy = dir.path().join("y.npy");
+    let o = run(&npy_in, &y_npy, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("inferences/s"), "{stdout}");
+    let y_csv = dir.path().join("y.csv");
+    assert!(run(&csv_in, &y_csv, &[]).status.success());
+    let a = aecc_sim::io::read_npy(&y_npy).unwrap();
+    let b = aecc_sim::io::read_csv(&y_csv).unwrap();
+    assert_eq!(a.shape[0], n);
+    assert_eq!(a.data, b.data);
+    // integers out: the streamed file equals the whole-file path's byte for byte
+    let (s, w) = (dir.path().join("s.npy"), dir.path().join("w.npy"));
+    assert!(run(&npy_in, &s, &["--int-output"]).status.success());
+    let o = run(&npy_in, &w, &["--int-output", "--check-overflow"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&s).unwrap(), std::fs::read(&w).unwrap());
+    // a non-integer in the second chunk, with --int-input
+    let mut ints: Vec<f64> = real.iter().map(|v| v.round()).collect();
+    ints[66_000 * 4 + 2] = 0.5;
+    aecc_sim::io::write_npy(&npy_in, &[n, 4], &ints, false).unwrap();
+    assert_clean_error(&run(&npy_in, &y_npy, &["--int-input"]), "sample 66000");
+    // an integer outside the input type, in the second chunk
+    ints[66_000 * 4 + 2] = 0.0;
+    ints[66_001 * 4] = 1e6;
+    aecc_sim::io::write_npy(&npy_in, &[n, 4], &ints, false).unwrap();
+    assert_clean_error(&run(&npy_in, &y_npy, &["--int-input"]), "sample 66001");
 }

@@ -6,7 +6,7 @@
 //!   check can fail).
 
 use aecc::pipeline::{compile, CompileOptions};
-use aecc::verify::{check_reference_against_executor, cosimulate, random_vectors, sample_vectors};
+use aecc::verify::{check_reference_against_executor, cosimulate, sample_vectors, VectorSource};
 use aecc_sim::Simulator;
 use aecc_testbench::require_tools;
 use std::path::{Path, PathBuf};
@@ -71,10 +71,21 @@ fn rtl_is_bit_exact_on_10000_random_vectors_and_the_samples() {
     for model in models() {
         let compiled = compile(&model, &CompileOptions::default()).unwrap();
         let sim = Simulator::new(&compiled.graph).unwrap();
-        let mut vectors = random_vectors(&sim, 10_000, 7);
-        vectors.extend(sample_vectors(&sim, &model).unwrap().expect("samples"));
-        let cmp = cosimulate(&compiled.rtl, &sim, &vectors, &cache_dir(), None, |_| {}).unwrap();
-        assert_eq!(cmp.vectors, vectors.len());
+        let samples = sample_vectors(&sim, &model).unwrap().expect("samples");
+        let total = 10_000 + samples.len();
+        let source = VectorSource::new(&sim, 10_000, 7, samples);
+        let batch = sim.compile_batch().unwrap();
+        let mut done = 0;
+        let (cmp, timing) = cosimulate(&compiled.rtl, &batch, source, &cache_dir(), None, |n| {
+            done = n;
+        })
+        .unwrap();
+        assert_eq!(cmp.vectors, total);
+        assert_eq!(cmp.lanes_compared, total * batch.output_len());
+        assert_eq!(
+            (done, timing.stream.inputs, timing.stream.outputs),
+            (total, total as u64, total as u64)
+        );
         assert!(
             cmp.passed(),
             "{}: {} mismatching lanes, first {:?}",
@@ -129,8 +140,9 @@ fn a_corrupted_constant_in_the_econt_design_is_reported() {
     let changed = changed.expect("the ECON-T design adds bias constants");
     eprintln!("corrupted {changed}");
     let sim = Simulator::new(&compiled.graph).unwrap();
-    let vectors = random_vectors(&sim, 2_000, 3);
-    let cmp = cosimulate(&rtl, &sim, &vectors, &cache_dir(), None, |_| {}).unwrap();
+    let source = VectorSource::new(&sim, 2_000, 3, Vec::new());
+    let batch = sim.compile_batch().unwrap();
+    let (cmp, _) = cosimulate(&rtl, &batch, source, &cache_dir(), Some(4), |_| {}).unwrap();
     assert!(
         !cmp.passed(),
         "a corrupted constant went unnoticed ({changed})"

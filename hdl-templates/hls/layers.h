@@ -132,6 +132,150 @@ static void {{ l.name }}({{ l.params|join(", ") }}) {
 {%- endfor %}
     y[i] = a[i] + b[i];
   }
+{%- when LayerBody::Sub %}
+{%- for p in loop_head %}
+{{ p }}
+{%- endfor %}
+  for (int i = 0; i < {{ l.len }}; i++) {
+{%- for p in loop_body %}
+{{ p }}
+{%- endfor %}
+    y[i] = a[i] - b[i];
+  }
+{%- when LayerBody::IntMap(m) %}
+  typedef aecc::wide_t<{{ m.work_width }}> W;
+{%- for line in m.statics %}
+  {{ line }}
+{%- endfor %}
+{%- for p in loop_head %}
+{{ p }}
+{%- endfor %}
+  for (int i = 0; i < {{ l.len }}; i++) {
+{%- for p in loop_body %}
+{{ p }}
+{%- endfor %}
+    const int c = {{ m.channel_index }};
+    const W v = aecc::to_int<{{ m.work_width }}>(x[i]);
+    aecc::set_int<{{ m.work_width }}>(y[i], W({{ m.expr }}));
+    (void)c;
+  }
+{%- when LayerBody::Select(t) %}
+  // y[i] = x[source[i]]{% if t.fill.is_some() %}, or the fill value where source[i] < 0{% endif %}
+  static const int source[{{ l.len }}] = {
+{%- for row in t.rows %}
+      {{ row }}
+{%- endfor %}
+  };
+{%- for p in loop_head %}
+{{ p }}
+{%- endfor %}
+  for (int i = 0; i < {{ l.len }}; i++) {
+{%- for p in loop_body %}
+{{ p }}
+{%- endfor %}
+{%- match t.fill %}
+{%- when Some(fill) %}
+    if (source[i] < 0) {
+      y[i] = {{ fill }};
+    } else {
+      y[i] = x[source[i]];
+    }
+{%- when None %}
+    y[i] = x[source[i]];
+{%- endmatch %}
+  }
+{%- when LayerBody::Pool(p) %}
+  static const int starts[{{ p.outputs + 1 }}] = {
+{%- for row in p.starts %}
+      {{ row }}
+{%- endfor %}
+  };
+  static const int taps[] = {
+{%- for row in p.taps %}
+      {{ row }}
+{%- endfor %}
+  };
+{%- if !p.max %}
+  static const long long mult[{{ p.outputs }}] = {
+{%- for row in p.mult %}
+      {{ row }}
+{%- endfor %}
+  };
+{%- endif %}
+{%- for q in loop_head %}
+{{ q }}
+{%- endfor %}
+  for (int o = 0; o < {{ p.outputs }}; o++) {
+{%- for q in loop_body %}
+{{ q }}
+{%- endfor %}
+{%- if p.max %}
+    aecc::wide_t<{{ p.work_width }}> acc = aecc::to_int<{{ p.work_width }}>(x[taps[starts[o]]]);
+    for (int t = starts[o] + 1; t < starts[o + 1]; t++) {
+      const aecc::wide_t<{{ p.work_width }}> v = aecc::to_int<{{ p.work_width }}>(x[taps[t]]);
+      if (v > acc) acc = v;
+    }
+{%- else %}
+    aecc::wide_t<{{ p.work_width }}> acc = 0;
+    for (int t = starts[o]; t < starts[o + 1]; t++) {
+      acc += aecc::to_int<{{ p.work_width }}>(x[taps[t]]);
+    }
+    acc *= mult[o];
+{%- endif %}
+    aecc::set_int<{{ p.work_width }}>(y[o], acc);
+  }
+{%- when LayerBody::Concat(k) %}
+{%- for part in k.parts %}
+{%- for q in loop_head %}
+{{ q }}
+{%- endfor %}
+  for (int o = 0; o < {{ k.outer }}; o++) {
+{%- for q in loop_body %}
+{{ q }}
+{%- endfor %}
+    for (int j = 0; j < {{ part.block }}; j++) {
+      y[o * {{ k.total }} + {{ part.offset }} + j] = {{ part.array }}[o * {{ part.block }} + j];
+    }
+  }
+{%- endfor %}
+{%- when LayerBody::Softmax(sm) %}
+  typedef aecc::wide_t<{{ sm.work_width }}> W;
+  // exp(-d * step) on the table grid, d = row maximum - x
+  static const long long table[{{ sm.table_len }}] = {
+{%- for row in sm.table %}
+      {{ row }}
+{%- endfor %}
+  };
+{%- for q in loop_head %}
+{{ q }}
+{%- endfor %}
+  for (int r = 0; r < {{ sm.rows }}; r++) {
+{%- for q in loop_body %}
+{{ q }}
+{%- endfor %}
+    W m = aecc::to_int<{{ sm.work_width }}>(x[r * {{ sm.n }}]);
+    for (int i = 1; i < {{ sm.n }}; i++) {
+      const W v = aecc::to_int<{{ sm.work_width }}>(x[r * {{ sm.n }} + i]);
+      if (v > m) m = v;
+    }
+    W e[{{ sm.n }}];
+    W s = 0;
+    for (int i = 0; i < {{ sm.n }}; i++) {
+      const W d = m - aecc::to_int<{{ sm.work_width }}>(x[r * {{ sm.n }} + i]);
+      const int k = d > W({{ sm.table_len - 1 }}) ? {{ sm.table_len - 1 }} : d.to_int();
+      e[i] = W(table[k]);
+      s += e[i];
+    }
+    for (int i = 0; i < {{ sm.n }}; i++) {
+      // round(e * 2^F / s) half to even, saturated
+      const W num = e[i] << {{ sm.out_frac }};
+      W q = num / s;
+      const W twice = (num - q * s) << 1;
+      if (twice > s || (twice == s && (q & W(1)) != W(0))) q += W(1);
+      if (q > W({{ sm.out_max }})) q = W({{ sm.out_max }});
+      aecc::set_int<{{ sm.work_width }}>(y[r * {{ sm.n }} + i], q);
+    }
+  }
 {%- when LayerBody::Transpose(t) %}
   // y[i] = x[source[i]]
   static const int source[{{ l.len }}] = {

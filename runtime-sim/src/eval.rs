@@ -2,6 +2,8 @@
 
 use crate::error::SimError;
 use aecc_ir::ops::{AccumulatorGrid, Conv, Dense};
+use aecc_ir::pointwise::channel_index;
+use aecc_ir::pool::average_scale;
 use aecc_ir::{Graph, NodeId, Op, Overflow, Quantizer, TensorInfo};
 
 /// A tensor of integers on its node's grid (row-major).
@@ -135,10 +137,12 @@ impl Simulator {
         Ok(values)
     }
 
-    /// Real value of output `k`'s integers (exact for types up to 53 bits).
+    /// Real value of output `k`'s integers (exact for types up to 53 bits with a unit
+    /// of 1; otherwise the nearest f64 of the exact value, up to one rounding of the
+    /// unit).
     pub fn output_real(&self, k: usize, ints: &[i64]) -> Vec<f64> {
-        let ty = self.output_info(k).ty;
-        ints.iter().map(|&x| ty.to_f64(x as i128)).collect()
+        let info = self.output_info(k);
+        ints.iter().map(|&x| info.real(x as i128)).collect()
     }
 
     /// Evaluates one sample: one flat integer vector per graph input, on the inputs'
@@ -251,7 +255,93 @@ pub fn eval_op(op: &Op, args: &[(&[i64], &TensorInfo)], out: &TensorInfo) -> Vec
         }
         Op::Reshape { .. } => args[0].0.to_vec(),
         Op::Transpose { perm } => transpose(args[0].0, &args[0].1.shape, perm),
+        Op::Sub => {
+            let ((a, ia), (b, ib)) = (args[0], args[1]);
+            let frac = out.ty.frac;
+            let (sa, sb) = ((frac - ia.ty.frac) as u32, (frac - ib.ty.frac) as u32);
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| narrow(((x as i128) << sa) - ((y as i128) << sb)))
+                .collect()
+        }
+        Op::Affine(a) => {
+            let (x, info) = args[0];
+            x.iter()
+                .enumerate()
+                .map(|(i, &v)| narrow(a.apply(v as i128, channel_index(a.axis, i, &info.shape))))
+                .collect()
+        }
+        Op::Clip { lo, hi } => args[0].0.iter().map(|&x| x.clamp(*lo, *hi)).collect(),
+        Op::LeakyRelu { pos, neg, .. } => args[0]
+            .0
+            .iter()
+            .map(|&x| narrow(x as i128 * if x >= 0 { *pos } else { *neg } as i128))
+            .collect(),
+        Op::MaxPool(p) => {
+            let (x, info) = args[0];
+            p.windows(&info.shape)
+                .iter()
+                .map(|w| {
+                    w.taps
+                        .iter()
+                        .map(|&t| x[t])
+                        .max()
+                        .expect("windows have taps")
+                })
+                .collect()
+        }
+        Op::AvgPool(p) => {
+            let (x, info) = args[0];
+            let windows = p.windows(&info.shape);
+            let scale = average_scale(&windows, info.unit).expect("checked by inference");
+            windows
+                .iter()
+                .zip(&scale.multipliers)
+                .map(|(w, &m)| {
+                    let sum: i128 = w.taps.iter().map(|&t| x[t] as i128).sum();
+                    narrow(sum * m as i128)
+                })
+                .collect()
+        }
+        Op::Select(sel) => {
+            let x = args[0].0;
+            sel.index
+                .iter()
+                .map(|i| i.map_or(sel.fill, |i| x[i]))
+                .collect()
+        }
+        Op::Concat { axis, .. } => concat(args, *axis, out),
+        Op::Lut(l) => {
+            let (x, info) = args[0];
+            x.iter()
+                .enumerate()
+                .map(|(i, &v)| l.lookup(v, channel_index(l.axis, i, &info.shape)))
+                .collect()
+        }
+        Op::Softmax(s) => {
+            let (x, info) = args[0];
+            let n = *info.shape.last().expect("softmax has an axis");
+            x.chunks(n).flat_map(|row| s.row(row)).collect()
+        }
     }
+}
+
+/// Concatenation along `axis`, every operand shifted onto the output grid.
+fn concat(args: &[(&[i64], &TensorInfo)], axis: usize, out: &TensorInfo) -> Vec<i64> {
+    let outer: usize = out.shape[..axis].iter().product();
+    let mut y = Vec::with_capacity(out.len());
+    for o in 0..outer {
+        for (x, info) in args {
+            let block: usize = info.shape[axis..].iter().product();
+            let shift = (out.ty.frac - info.ty.frac) as u32;
+            y.extend(
+                x[o * block..(o + 1) * block]
+                    .iter()
+                    .map(|&v| narrow((v as i128) << shift)),
+            );
+        }
+    }
+    y
 }
 
 /// Every result fits its type (interval analysis guarantees it); this checks it in
@@ -268,7 +358,12 @@ fn quantize(q: &Quantizer, x: &[i64], info: &TensorInfo) -> Vec<i64> {
     x.iter()
         .enumerate()
         .map(|(i, &v)| {
-            narrow(q.quantize_int(v as i128, info.ty.frac, q.channel_of(i, &info.shape)))
+            narrow(q.quantize_scaled(
+                v as i128,
+                info.ty.frac,
+                info.unit,
+                q.channel_of(i, &info.shape),
+            ))
         })
         .collect()
 }
@@ -280,8 +375,12 @@ fn quantize_counting(q: &Quantizer, x: &[i64], info: &TensorInfo) -> (Vec<i64>, 
         .iter()
         .enumerate()
         .map(|(i, &v)| {
-            let (y, over) =
-                q.overflowing_quantize_int(v as i128, info.ty.frac, q.channel_of(i, &info.shape));
+            let (y, over) = q.overflowing_quantize_scaled(
+                v as i128,
+                info.ty.frac,
+                info.unit,
+                q.channel_of(i, &info.shape),
+            );
             overflowed += over as u64;
             narrow(y)
         })

@@ -5,6 +5,15 @@
 //! of the input grid, narrow and wide types (the latter force the i64 and i128 kernels
 //! and the exact quantizer). Debug builds run the kernels with overflow checks, so a
 //! wrong width proof fails here even where wrapping would hide it.
+//!
+//! `random_networks_cover_every_op_and_kernel` checks that the random networks reach
+//! every op of the IR with its variants and every kernel and width; the i128
+//! accumulator, which the IR's i64 value bound keeps out of random networks, has its own
+//! random test. Mutation check (2026-11-25): 16 hand-made mutants of the batch path
+//! (half-even and ceil rounding constants, the upper clamp, wrap, a dropped zero point,
+//! a dropped output shift, a skipped SIMD lane, a dropped bias, relu, swapped add shifts,
+//! an identity gather, conv dilation, group and padding taps, a too-narrow width choice,
+//! a wrong lane of a partial tile) each made the random-network property tests fail.
 
 use aecc_ir::fixed::{FixedType, Overflow, Rounding};
 use aecc_ir::ops::{ConstTensor, Conv, Dense};
@@ -26,7 +35,7 @@ enum Scale {
 }
 
 fn mode(rng: &mut ChaCha8Rng) -> Rounding {
-    Rounding::ALL[rng.random_range(0..7)]
+    Rounding::ALL[rng.random_range(0..Rounding::ALL.len())]
 }
 
 /// A random quantizer for a tensor of `shape` on grid `2^-in_frac`.
@@ -333,10 +342,98 @@ proptest! {
     }
 }
 
-/// The random networks reach every kernel and every width (so the tests above cover
-/// the fallbacks, not just the i32 path).
+/// What a set of random networks exercises: every op of the IR with its variants, and
+/// every kernel and width of the batch plan.
+fn features(g: &Graph, kernels: &[Kernel], seen: &mut HashSet<String>) {
+    let mut put = |f: String| {
+        seen.insert(f);
+    };
+    for k in kernels {
+        match k {
+            Kernel::Linear { acc, .. } => put(format!("linear {acc}")),
+            Kernel::QuantizePow2 { width } => put(format!("quantize {width}")),
+            Kernel::Relu { width } => put(format!("relu {width}")),
+            Kernel::Add { width } => put(format!("add {width}")),
+            k => put(format!("{k}")),
+        }
+    }
+    for id in g.live_order().unwrap() {
+        let node = g.node(id);
+        put(format!("op {}", node.op.name()));
+        match &node.op {
+            Op::Conv(c) => {
+                let [_, _, kh, kw] = c.weight.shape[..] else {
+                    unreachable!()
+                };
+                put(format!("conv group {}", c.group.min(2)));
+                if c.strides.iter().any(|&s| s > 1) {
+                    put("conv stride".into());
+                }
+                if c.dilations.iter().any(|&d| d > 1) {
+                    put("conv dilation".into());
+                }
+                if c.pads.iter().any(|&p| p > 0) {
+                    put("conv padding".into());
+                }
+                if kh * kw > 1 {
+                    put("conv window".into());
+                }
+                if c.bias.is_some() {
+                    put("conv bias".into());
+                }
+            }
+            Op::Dense(d) => put(format!("dense bias {}", d.bias.is_some())),
+            Op::Quantize(q)
+            | Op::Input {
+                from_float: Some(q),
+            } => {
+                let what = node.op.name();
+                put(format!("{what} {:?}", q.rounding));
+                put(format!("{what} {:?}", q.overflow));
+                put(format!("{what} signed {}", q.signed));
+                if q.axis.is_some() {
+                    put(format!("{what} per channel"));
+                }
+                if !q.is_pow2() {
+                    put(format!("{what} non-power-of-two scale"));
+                }
+                if q.channels.iter().any(|c| c.zero_point != 0) {
+                    put(format!("{what} zero point"));
+                }
+                if q.narrow {
+                    put(format!("{what} narrow"));
+                }
+                if q.is_bipolar() {
+                    put(format!("{what} bipolar"));
+                }
+                if let Op::Quantize(_) = node.op {
+                    let in_frac = g.node(g.operands(id)[0]).out.ty.frac;
+                    let out_frac = node.out.ty.frac;
+                    put(format!("quantize grid {:?}", out_frac.cmp(&in_frac)));
+                }
+            }
+            Op::Add => {
+                let fr: Vec<i32> = g
+                    .operands(id)
+                    .iter()
+                    .map(|&a| g.node(a).out.ty.frac)
+                    .collect();
+                put(format!("add aligned {}", fr[0] == fr[1]));
+            }
+            Op::Transpose { perm } if perm.windows(2).any(|w| w[0] > w[1]) => {
+                put("transpose moves axes".into());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The random networks of the property tests above reach every op of the IR
+/// (`Input`, `Quantize`, `Relu`, `Dense`, `Conv`, `Add`, `Reshape`, `Transpose`) with
+/// its variants, and every kernel and width of the batch plan, so they cover the
+/// fallbacks, not just the i32 path.
 #[test]
-fn random_networks_cover_every_kernel() {
+fn random_networks_cover_every_op_and_kernel() {
     let mut seen = HashSet::new();
     for seed in 0..400u64 {
         let scale = if seed % 2 == 0 {
@@ -345,26 +442,65 @@ fn random_networks_cover_every_kernel() {
             Scale::Wide
         };
         let g = random_network(seed, scale);
-        for k in check_network(&g, seed, 20).unwrap() {
-            seen.insert(k);
+        let kernels = check_network(&g, seed, 20).unwrap();
+        features(&g, &kernels, &mut seen);
+    }
+    let mut want: Vec<String> = [
+        "op input",
+        "op quantize",
+        "op relu",
+        "op dense",
+        "op conv",
+        "op add",
+        "op reshape",
+        "op transpose",
+        "conv group 1",
+        "conv group 2",
+        "conv stride",
+        "conv dilation",
+        "conv padding",
+        "conv window",
+        "conv bias",
+        "dense bias true",
+        "dense bias false",
+        "quantize per channel",
+        "quantize non-power-of-two scale",
+        "quantize zero point",
+        "quantize narrow",
+        "quantize bipolar",
+        "quantize Wrap",
+        "quantize Saturate",
+        "quantize signed true",
+        "quantize signed false",
+        "quantize grid Less",
+        "quantize grid Equal",
+        "quantize grid Greater",
+        "input signed true",
+        "input signed false",
+        "add aligned true",
+        "add aligned false",
+        "transpose moves axes",
+        "exact quantizer (i128)",
+        "transpose (row gather)",
+        "reshape (no-op)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for m in Rounding::ALL {
+        want.push(format!("quantize {m:?}"));
+        want.push(format!("input {m:?}"));
+    }
+    for w in [Width::I32, Width::I64] {
+        for k in ["linear", "quantize", "relu", "add"] {
+            want.push(format!("{k} {w}"));
         }
     }
-    let has = |f: &dyn Fn(&Kernel) -> bool| seen.iter().any(f);
-    for w in [Width::I32, Width::I64] {
-        assert!(
-            has(&|k| matches!(k, Kernel::Linear { acc, .. } if *acc == w)),
-            "linear {w}"
-        );
-        assert!(
-            has(&|k| *k == Kernel::QuantizePow2 { width: w }),
-            "quantize {w}"
-        );
-        assert!(has(&|k| *k == Kernel::Relu { width: w }), "relu {w}");
-        assert!(has(&|k| *k == Kernel::Add { width: w }), "add {w}");
-    }
-    assert!(has(&|k| *k == Kernel::QuantizeExact));
-    assert!(has(&|k| *k == Kernel::Transpose));
-    assert!(has(&|k| *k == Kernel::Reshape));
+    let missing: Vec<&String> = want.iter().filter(|f| !seen.contains(*f)).collect();
+    assert!(
+        missing.is_empty(),
+        "not covered: {missing:?}\nseen: {seen:?}"
+    );
 }
 
 fn dense_net(in_bits: u32, signed: bool, w: Vec<i64>, bias: i64) -> Graph {
@@ -398,6 +534,68 @@ fn extremes(sim: &Simulator) -> (Vec<i64>, usize) {
         n += 1;
     }
     (x, n)
+}
+
+/// Random dense layers whose partial sums leave `i64` while the result, pulled back by
+/// the bias, does not: the `i128` accumulator (which random networks cannot reach, the
+/// IR keeps every value in `i64`) against the scalar path, on random inputs with the
+/// extremes.
+#[test]
+fn random_i128_accumulators_equal_the_scalar_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let (mut wide, mut cases) = (0, 0);
+    while cases < 200 {
+        let k = rng.random_range(1..=5);
+        let bits = rng.random_range(34..=44);
+        let signed = rng.random_bool(0.3);
+        let w: Vec<i64> = (0..k)
+            .map(|_| {
+                let m = 1i64 << rng.random_range(14..=23);
+                if rng.random_bool(0.7) {
+                    rng.random_range(m / 2..=m)
+                } else {
+                    rng.random_range(-m..=m)
+                }
+            })
+            .collect();
+        let t = FixedType::exact(bits, 0, signed);
+        let (lo, hi) = (t.min_int(), t.max_int());
+        let (mut s_lo, mut s_hi) = (0i128, 0i128);
+        for &wi in &w {
+            let (a, b) = (wi as i128 * lo, wi as i128 * hi);
+            s_lo += a.min(b);
+            s_hi += a.max(b);
+        }
+        // keep layers whose plain sum leaves i64 but whose span does not
+        let beyond = s_lo < i64::MIN as i128 || s_hi > i64::MAX as i128;
+        if !beyond || s_hi - s_lo >= 1 << 64 {
+            continue;
+        }
+        cases += 1;
+        let bias = (-(s_lo + s_hi) / 2).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        let g = dense_net(bits, signed, w, bias);
+        let sim = Simulator::new(&g).unwrap();
+        let batch = sim.compile_batch().unwrap();
+        if matches!(
+            batch.kernels()[0].kernel,
+            Kernel::Linear {
+                acc: Width::I128,
+                ..
+            }
+        ) {
+            wide += 1;
+        }
+        let n = 50;
+        let x = random_inputs(&sim, n, &mut rng);
+        for isa in [Isa::Portable, Isa::detect()] {
+            let got = batch.clone().with_isa(isa).run_batch(&x, n).unwrap();
+            assert_eq!(got, scalar_batch(&sim, &x, n));
+        }
+    }
+    assert!(
+        wide > 150,
+        "only {wide} of {cases} layers planned with i128 accumulators"
+    );
 }
 
 /// Partial sums beyond the final interval: `x in [0, 2^40)`, `w = 2^23, 2^23` makes the

@@ -75,12 +75,15 @@ proptest! {
                 _ if twice_rem < den => fl,
                 _ if twice_rem > den => fl + 1,
                 Rounding::HalfEven => if fl % 2 == 0 { fl } else { fl + 1 },
+                Rounding::HalfOdd => if fl % 2 != 0 { fl } else { fl + 1 },
                 Rounding::HalfAwayFromZero => if neg { fl } else { fl + 1 },
                 Rounding::HalfTowardZero => if neg { fl + 1 } else { fl },
             }
         };
         let (lo, hi) = q.q_bounds();
-        let want = (want_q.clamp(lo, hi) - zp as i128) * mantissa as i128 * (1i128 << q.channel_shift(0));
+        // the output is the code q - zp on the unit `mantissa` (per-tensor quantizer)
+        assert_eq!(q.out_unit().num, mantissa);
+        let want = (want_q.clamp(lo, hi) - zp as i128) * (1i128 << q.channel_shift(0));
         if q.is_bipolar() {
             prop_assert!(got == 1 || got == -1);
         } else {

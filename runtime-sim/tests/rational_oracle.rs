@@ -16,6 +16,7 @@
 
 use aecc_ir::fixed::{Overflow, Rounding};
 use aecc_ir::ops::{ConstTensor, Conv, Dense};
+use aecc_ir::pool::Pool;
 use aecc_ir::{ChannelQuant, DyadicScale, Graph, NodeId, Op, Quantizer};
 use aecc_sim::{OverflowCounts, Simulator};
 use num_bigint::BigInt;
@@ -64,6 +65,8 @@ fn round(v: &Q, mode: Rounding) -> BigInt {
         _ if frac > half => floor + 1,
         Rounding::HalfEven if floor.is_even() => floor,
         Rounding::HalfEven => floor + 1,
+        Rounding::HalfOdd if floor.is_odd() => floor,
+        Rounding::HalfOdd => floor + 1,
         Rounding::HalfAwayFromZero => away,
         Rounding::HalfTowardZero => toward_zero,
     }
@@ -125,7 +128,44 @@ fn naive_quantize(q: &Quantizer, x: &[Q], shape: &[usize]) -> (Vec<Q>, u64) {
 }
 
 fn real(t: &ConstTensor, i: usize) -> Q {
-    int(t.data[i]) * pow2(-(t.frac as i64))
+    int(t.data[i]) * unit(t.unit) * pow2(-(t.frac as i64))
+}
+
+fn unit(u: aecc_ir::Unit) -> Q {
+    Q::new(BigInt::from(u.num), BigInt::from(u.den))
+}
+
+/// Max or average pooling over NCHW windows; padding taps are skipped, and counted in
+/// an average's divisor when `count_include_pad` (no `ceil_mode`).
+fn naive_pool(p: &Pool, max: bool, x: &[Q], xs: &[usize], out_shape: &[usize]) -> Vec<Q> {
+    (0..out_shape.iter().product())
+        .map(|o| {
+            let [b, c, oy, ox] = unflatten(o, out_shape)[..] else {
+                unreachable!()
+            };
+            let mut taps = Vec::new();
+            for ky in 0..p.kernel[0] {
+                for kx in 0..p.kernel[1] {
+                    let iy = (oy * p.strides[0] + ky * p.dilations[0]) as i64 - p.pads[0] as i64;
+                    let ix = (ox * p.strides[1] + kx * p.dilations[1]) as i64 - p.pads[1] as i64;
+                    if iy < 0 || ix < 0 || iy >= xs[2] as i64 || ix >= xs[3] as i64 {
+                        continue;
+                    }
+                    taps.push(x[flatten(&[b, c, iy as usize, ix as usize], xs)].clone());
+                }
+            }
+            if max {
+                taps.into_iter().max().expect("every window has a tap")
+            } else {
+                let count = if p.count_include_pad {
+                    p.kernel[0] * p.kernel[1]
+                } else {
+                    taps.len()
+                };
+                taps.into_iter().fold(Q::zero(), |a, v| a + v) / int(count as i64)
+            }
+        })
+        .collect()
 }
 
 fn naive_conv(c: &Conv, x: &[Q], xs: &[usize], out_shape: &[usize]) -> Vec<Q> {
@@ -231,9 +271,31 @@ fn naive_eval(g: &Graph, inputs: &[Vec<Q>]) -> (Vec<Vec<Q>>, HashMap<NodeId, u64
             Op::Conv(c) => naive_conv(c, x, xs, &n.out.shape),
             Op::Dense(d) => naive_dense(d, x, xs),
             Op::Add => x.iter().zip(&vals[&ops[1]]).map(|(a, b)| a + b).collect(),
+            Op::Sub => x.iter().zip(&vals[&ops[1]]).map(|(a, b)| a - b).collect(),
+            Op::Clip { lo, hi } => {
+                let t = &g.node(ops[0]).out;
+                let step = unit(t.unit) * pow2(-(t.ty.frac as i64));
+                let (lo, hi) = (int(*lo) * &step, int(*hi) * &step);
+                x.iter()
+                    .map(|v| v.clone().clamp(lo.clone(), hi.clone()))
+                    .collect()
+            }
+            Op::LeakyRelu {
+                pos,
+                neg,
+                frac_shift,
+            } => x
+                .iter()
+                .map(|v| {
+                    let k = if v.is_negative() { *neg } else { *pos };
+                    v * int(k) * pow2(-(*frac_shift as i64))
+                })
+                .collect(),
+            Op::MaxPool(p) => naive_pool(p, true, x, xs, &n.out.shape),
+            Op::AvgPool(p) => naive_pool(p, false, x, xs, &n.out.shape),
             Op::Reshape { .. } => x.clone(),
             Op::Transpose { perm } => naive_transpose(x, xs, perm),
-            Op::Input { .. } => unreachable!(),
+            op => unimplemented!("{} is not generated", op.name()),
         };
         vals.insert(id, y);
     }
@@ -271,7 +333,7 @@ fn random_quantizer(r: &mut ChaCha8Rng, grid_frac: i32, channels: usize, axis: u
         bit_width: bits,
         signed,
         narrow,
-        rounding: Rounding::ALL[r.random_range(0..7)],
+        rounding: Rounding::ALL[r.random_range(0..Rounding::ALL.len())],
         overflow: if r.random_bool(0.25) {
             Overflow::Wrap
         } else {
@@ -319,7 +381,7 @@ fn random_network(seed: u64) -> Graph {
         let info = g.node(x).out.clone();
         let rank = info.shape.len();
         let name = format!("n{k}");
-        let op = match r.random_range(0..8) {
+        let op = match r.random_range(0..12) {
             0 | 1 if rank == 4 => {
                 let ch = info.shape[1];
                 let group = if ch > 1 && r.random_bool(0.3) { ch } else { 1 };
@@ -364,6 +426,46 @@ fn random_network(seed: u64) -> Graph {
             5 => Op::Reshape {
                 shape: vec![1, info.len()],
             },
+            8 => {
+                let (a, b) = (
+                    r.random_range(info.interval.lo..=info.interval.hi) as i64,
+                    r.random_range(info.interval.lo..=info.interval.hi) as i64,
+                );
+                Op::Clip {
+                    lo: a.min(b),
+                    hi: a.max(b),
+                }
+            }
+            9 => {
+                let frac_shift = r.random_range(0..=3);
+                Op::LeakyRelu {
+                    pos: 1 << frac_shift,
+                    neg: r.random_range(-2..=5),
+                    frac_shift,
+                }
+            }
+            10 | 11 if rank == 4 => {
+                let kernel = [r.random_range(1..=3), r.random_range(1..=3)];
+                let pads = [
+                    r.random_range(0..kernel[0]),
+                    r.random_range(0..kernel[1]),
+                    r.random_range(0..kernel[0]),
+                    r.random_range(0..kernel[1]),
+                ];
+                let p = Pool {
+                    kernel,
+                    strides: [r.random_range(1..=2), r.random_range(1..=2)],
+                    pads,
+                    dilations: [1, 1],
+                    ceil_mode: false,
+                    count_include_pad: r.random_bool(0.5),
+                };
+                if r.random_bool(0.5) {
+                    Op::MaxPool(p)
+                } else {
+                    Op::AvgPool(p)
+                }
+            }
             6 => {
                 let mut perm: Vec<usize> = (0..rank).collect();
                 for i in (1..rank).rev() {
@@ -382,7 +484,8 @@ fn random_network(seed: u64) -> Graph {
                 ) else {
                     continue;
                 };
-                if let Ok(y) = g.add_node(name, Op::Add, &[a, b], "add") {
+                let op = if r.random_bool(0.5) { Op::Add } else { Op::Sub };
+                if let Ok(y) = g.add_node(name, op, &[a, b], "add") {
                     x = y;
                     k += 1;
                 }
@@ -445,8 +548,9 @@ proptest! {
             prop_assert_eq!(&sim.run_counting(&refs, &mut counts).unwrap(), &got);
 
             for (k, (_, id)) in g.outputs().iter().enumerate() {
-                let frac = g.node(*id).out.ty.frac as i64;
-                let got_real: Vec<Q> = got[k].iter().map(|&v| int(v) * pow2(-frac)).collect();
+                let out = &g.node(*id).out;
+                let step = unit(out.unit) * pow2(-(out.ty.frac as i64));
+                let got_real: Vec<Q> = got[k].iter().map(|&v| int(v) * &step).collect();
                 prop_assert_eq!(&got_real, &want[k], "output {} of network {}", k, seed);
             }
             for layer in counts.layers(&sim) {
@@ -489,6 +593,11 @@ fn random_networks_are_varied() {
         "reshape",
         "transpose",
         "add",
+        "sub",
+        "clip",
+        "leaky_relu",
+        "max_pool",
+        "avg_pool",
         "Wrap",
         "Saturate",
         "per-channel",

@@ -16,11 +16,10 @@
 //! `initiation_interval` cycles, and, when asked, flips a random register bit in a cycle
 //! with probability `rate` from the first vector to the last output.
 
-use crate::cosim::{
-    build_executable, check_shape, parse_outputs, run_simulator, vector_hex, BuildOptions,
-};
+use crate::cosim::{blocks_of, build_executable, check_shape, collect_into, BuildOptions};
 use crate::design::RtlDesign;
 use crate::error::CosimError;
+use crate::stream::{bus_bytes, run_pipe, top_word_mask, Idle, Pipe, StreamStats};
 use askama::Template;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +65,7 @@ pub struct SeuInjection {
 }
 
 /// The result of one run through a configured design.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConfiguredRun {
     /// One output vector per `out_valid` with an input outstanding, in order. Without
     /// injection there is exactly one per input vector; with injection an upset of an
@@ -77,6 +76,8 @@ pub struct ConfiguredRun {
     pub upsets: u64,
     /// `out_valid` cycles with no input outstanding (only counted with injection).
     pub spurious: u64,
+    /// Times and sizes of the run.
+    pub stats: StreamStats,
 }
 
 /// The C++ harness of a configured design (`hdl-templates/tb/harness_cfg.cpp`).
@@ -87,10 +88,11 @@ struct ConfigHarnessView<'a> {
     seu: bool,
     in_width: u32,
     in_words: u32,
-    in_digits: u32,
+    in_record: usize,
+    in_top_mask: String,
     out_width: u32,
     out_words: u32,
-    out_digits: u32,
+    out_record: usize,
 }
 
 /// A built Verilator simulator of a [`ConfiguredDesign`].
@@ -109,10 +111,11 @@ fn harness_text(design: &ConfiguredDesign) -> String {
         seu: design.seu.is_some(),
         in_width: iw,
         in_words: iw.div_ceil(32),
-        in_digits: iw.div_ceil(4),
+        in_record: 4 + bus_bytes(iw),
+        in_top_mask: format!("{:#010x}", top_word_mask(iw)),
         out_width: ow,
         out_words: ow.div_ceil(32),
-        out_digits: ow.div_ceil(4),
+        out_record: bus_bytes(ow),
     }
     .render()
     .expect("the harness template renders")
@@ -172,8 +175,13 @@ impl ConfiguredCosim {
                 message: "fault injection needs a test build with the seu_en/seu_bit port".into(),
             });
         }
-        let mut text = String::new();
         let words = 1u64 << d.config.addr_width.min(63);
+        let writes = u32::try_from(image.len()).map_err(|_| CosimError::Design {
+            top: top.clone(),
+            message: format!("{} configuration writes are too many", image.len()),
+        })?;
+        let mut preamble = Vec::with_capacity(4 + 16 * image.len());
+        preamble.extend_from_slice(&writes.to_le_bytes());
         for &(addr, data) in image {
             let fits = d.config.data_width == 64 || data >> d.config.data_width == 0;
             if addr >= words || !fits {
@@ -186,16 +194,8 @@ impl ConfiguredCosim {
                     ),
                 });
             }
-            text.push_str(&format!("C {addr:x} {data:x}\n"));
-        }
-        let idle = d.initiation_interval - 1;
-        for (index, v) in vectors.iter().enumerate() {
-            let hex = vector_hex(index, v, d.rtl.input())?;
-            if index > 0 && idle > 0 {
-                text.push_str(&format!("+{idle} "));
-            }
-            text.push_str(&hex);
-            text.push('\n');
+            preamble.extend_from_slice(&addr.to_le_bytes());
+            preamble.extend_from_slice(&data.to_le_bytes());
         }
         let max_drain = 2 * d.rtl.latency + 16;
         let mut args = vec![max_drain.to_string()];
@@ -224,39 +224,35 @@ impl ConfiguredCosim {
                 s.count.to_string(),
             ]);
         }
-        let out = run_simulator(top, &self.exe, &args, text)?;
-        let outputs = parse_outputs(top, &out.stdout, d.rtl.output())?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let summary = stderr
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("summary: "))
-            .ok_or_else(|| CosimError::Protocol {
-                top: top.clone(),
-                message: format!("no summary line on stderr: {stderr}"),
-            })?;
-        let numbers: Vec<u64> = summary
-            .split(", ")
-            .filter_map(|part| part.split(' ').next()?.parse().ok())
-            .collect();
-        let [_, _, cycles, upsets, spurious] = numbers[..] else {
-            return Err(CosimError::Protocol {
-                top: top.clone(),
-                message: format!("unreadable summary line: {summary}"),
-            });
+        let pipe = Pipe {
+            top,
+            exe: &self.exe,
+            args,
+            preamble,
+            input: d.rtl.input(),
+            output: d.rtl.output(),
+            idle: Idle::Interval(d.initiation_interval - 1),
+            strict: seu.is_none(),
         };
-        if seu.is_none() && outputs.len() != vectors.len() {
-            return Err(CosimError::OutputCount {
+        let mut outputs = Vec::with_capacity(vectors.len());
+        let port = d.rtl.output();
+        let stats = run_pipe(pipe, blocks_of(vectors, d.rtl.input()), |delivered| {
+            collect_into(&mut outputs, &delivered, port);
+            Ok(())
+        })?;
+        let count = |name: &str| {
+            stats.counter(name).ok_or_else(|| CosimError::Protocol {
                 top: top.clone(),
-                inputs: vectors.len(),
-                outputs: outputs.len(),
-            });
-        }
+                message: format!("the summary line has no {name} count"),
+            })
+        };
+        let (upsets, spurious) = (count("upsets")? as u64, count("spurious")? as u64);
         Ok(ConfiguredRun {
             outputs,
-            cycles,
+            cycles: stats.cycles,
             upsets,
             spurious,
+            stats,
         })
     }
 }

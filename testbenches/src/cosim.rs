@@ -1,15 +1,15 @@
 //! Building a Verilator simulator of a design and streaming vectors through it.
 
-use crate::design::{Lane, Port, RtlDesign};
+use crate::design::{Port, RtlDesign};
 use crate::error::{CosimError, Mismatch};
-use crate::lanes::{bus_to_hex, fits, hex_to_bus, pack_lanes, unpack_lanes};
+use crate::stream::{
+    bus_bytes, run_pipe, top_word_mask, Block, Delivered, Idle, Pipe, StreamStats,
+};
 use crate::tools::{head, is_file, run_tool, tool_available, verilator_version};
 use askama::Template;
-use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The C++ harness of one design (`hdl-templates/tb/harness.cpp`).
 #[derive(Template)]
@@ -18,10 +18,11 @@ struct HarnessView<'a> {
     top: &'a str,
     in_width: u32,
     in_words: u32,
-    in_digits: u32,
+    in_record: usize,
+    in_top_mask: String,
     out_width: u32,
     out_words: u32,
-    out_digits: u32,
+    out_record: usize,
 }
 
 /// The Verilator options of every build (part of the cache key).
@@ -107,10 +108,11 @@ fn harness_text(design: &RtlDesign) -> String {
         top: &design.top,
         in_width: iw,
         in_words: iw.div_ceil(32),
-        in_digits: iw.div_ceil(4),
+        in_record: 4 + bus_bytes(iw),
+        in_top_mask: format!("{:#010x}", top_word_mask(iw)),
         out_width: ow,
         out_words: ow.div_ceil(32),
-        out_digits: ow.div_ceil(4),
+        out_record: bus_bytes(ow),
     }
     .render()
     .expect("the harness template renders")
@@ -215,87 +217,40 @@ pub(crate) fn build_executable(
     Ok((exe, false))
 }
 
-/// One input vector as a line of the harness protocol's hex (checked against the lanes).
-pub(crate) fn vector_hex(index: usize, v: &[i64], port: &Port) -> Result<String, CosimError> {
-    let in_lanes: &[Lane] = &port.lanes;
-    if v.len() != in_lanes.len() {
-        return Err(CosimError::BadVector {
-            index,
-            message: format!("{} values for {} lanes", v.len(), in_lanes.len()),
-        });
+/// Vectors per block when a slice of vectors is streamed.
+const BLOCK: usize = 4096;
+
+/// Blocks of `vectors` (flattened), checking that each has one value per lane.
+pub(crate) fn blocks_of<'a>(
+    vectors: &'a [Vec<i64>],
+    port: &'a Port,
+) -> impl FnMut() -> Result<Option<Block<()>>, CosimError> + Send + 'a {
+    let lanes = port.lanes.len();
+    let mut at = 0;
+    move || {
+        if at >= vectors.len() {
+            return Ok(None);
+        }
+        let chunk = &vectors[at..(at + BLOCK).min(vectors.len())];
+        let mut flat = Vec::with_capacity(chunk.len() * lanes);
+        for (i, v) in chunk.iter().enumerate() {
+            if v.len() != lanes {
+                return Err(CosimError::BadVector {
+                    index: at + i,
+                    message: format!("{} values for {lanes} lanes", v.len()),
+                });
+            }
+            flat.extend_from_slice(v);
+        }
+        at += chunk.len();
+        Ok(Some((flat, ())))
     }
-    if let Some((lane, (&x, l))) = v
-        .iter()
-        .zip(in_lanes)
-        .enumerate()
-        .find(|(_, (&x, &l))| !fits(x, l))
-    {
-        return Err(CosimError::BadVector {
-            index,
-            message: format!(
-                "lane {lane}: {x} does not fit {} {} bits",
-                if l.signed { "signed" } else { "unsigned" },
-                l.width
-            ),
-        });
-    }
-    Ok(bus_to_hex(&pack_lanes(v, in_lanes), port.width()))
 }
 
-/// Runs a simulator executable with `args`, feeding `input` on stdin; fails when it
-/// exits with an error.
-pub(crate) fn run_simulator(
-    top: &str,
-    exe: &Path,
-    args: &[String],
-    input: String,
-) -> Result<std::process::Output, CosimError> {
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(CosimError::io(format!("starting {}", exe.display())))?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    // Feed stdin from a thread while this one drains stdout (no pipe deadlock).
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child
-        .wait_with_output()
-        .map_err(CosimError::io("running the simulator"))?;
-    let written = writer.join().expect("the writer thread does not panic");
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        return Err(CosimError::Simulation {
-            top: top.to_string(),
-            status: out.status.to_string(),
-            stderr: head(&stderr, 20),
-        });
-    }
-    written.map_err(CosimError::io("writing vectors to the simulator"))?;
-    Ok(out)
-}
-
-/// The output vectors printed by a harness, one hex line each.
-pub(crate) fn parse_outputs(
-    top: &str,
-    stdout: &[u8],
-    port: &Port,
-) -> Result<Vec<Vec<i64>>, CosimError> {
-    let out_width = port.width();
-    let stdout = String::from_utf8_lossy(stdout);
-    let mut results = Vec::new();
-    for (i, line) in stdout.lines().enumerate() {
-        let bus = hex_to_bus(line.trim(), out_width).ok_or_else(|| CosimError::Protocol {
-            top: top.to_string(),
-            message: format!(
-                "output line {}: not a {out_width}-bit hex value: {line}",
-                i + 1
-            ),
-        })?;
-        results.push(unpack_lanes(&bus, &port.lanes));
-    }
-    Ok(results)
+/// Appends the outputs of a delivered block to `all`, one vector each.
+pub(crate) fn collect_into(all: &mut Vec<Vec<i64>>, d: &Delivered<'_, ()>, port: &Port) {
+    let lanes = port.lanes.len().max(1);
+    all.extend(d.outputs.chunks(lanes).map(<[i64]>::to_vec));
 }
 
 impl Cosim {
@@ -345,43 +300,66 @@ impl Cosim {
         vectors: &[Vec<i64>],
         bubbles: Option<u64>,
     ) -> Result<Vec<Vec<i64>>, CosimError> {
-        let in_width = self.input.width();
-        let mut text = String::with_capacity(vectors.len() * (in_width as usize / 4 + 8));
-        let mut rng = bubbles.map(rand_chacha::ChaCha8Rng::seed_from_u64);
-        for (index, v) in vectors.iter().enumerate() {
-            let hex = vector_hex(index, v, &self.input)?;
-            let mut idle = if index > 0 {
-                self.initiation_interval - 1
-            } else {
-                0
-            };
-            if let Some(rng) = rng.as_mut() {
-                idle += if rng.random_ratio(1, 64) {
-                    rng.random_range(1..=2 * self.latency + 2)
-                } else if rng.random_ratio(1, 4) {
-                    rng.random_range(1..=3)
-                } else {
-                    0
-                };
-            }
-            if idle > 0 {
-                text.push_str(&format!("+{idle} "));
-            }
-            text.push_str(&hex);
-            text.push('\n');
-        }
+        let mut all = Vec::with_capacity(vectors.len());
+        let output = &self.output;
+        self.stream(bubbles, blocks_of(vectors, &self.input), |d| {
+            collect_into(&mut all, &d, output);
+            Ok(())
+        })?;
+        Ok(all)
+    }
 
+    /// Streams the blocks `next` produces through the simulator until it returns `None`,
+    /// and hands each block's outputs with its payload to `check`, in order. A block is
+    /// `(values, payload)`: whole input vectors, vector-major (one value per input lane).
+    ///
+    /// `next` runs on a writer thread while this thread reads and checks, so producing
+    /// the next blocks (e.g. computing their reference outputs), the simulator and the
+    /// checking overlap; at most [`crate::stream::QUEUED_BLOCKS`] blocks are in flight.
+    /// An error from `next` or `check` stops the run and is returned. Bubbles as in
+    /// [`Cosim::run`].
+    pub fn stream<T, N, C>(
+        &self,
+        bubbles: Option<u64>,
+        next: N,
+        check: C,
+    ) -> Result<StreamStats, CosimError>
+    where
+        T: Send,
+        N: FnMut() -> Result<Option<Block<T>>, CosimError> + Send,
+        C: FnMut(Delivered<'_, T>) -> Result<(), CosimError>,
+    {
         let max_drain = 2 * self.latency + 2 * self.initiation_interval + 16;
-        let out = run_simulator(&self.top, &self.exe, &[max_drain.to_string()], text)?;
-        let results = parse_outputs(&self.top, &out.stdout, &self.output)?;
-        if results.len() != vectors.len() {
-            return Err(CosimError::OutputCount {
-                top: self.top.clone(),
-                inputs: vectors.len(),
-                outputs: results.len(),
-            });
-        }
-        Ok(results)
+        let gap = self.initiation_interval - 1;
+        let pipe = Pipe {
+            top: &self.top,
+            exe: &self.exe,
+            args: vec![max_drain.to_string()],
+            preamble: Vec::new(),
+            input: &self.input,
+            output: &self.output,
+            idle: match bubbles {
+                Some(seed) => Idle::Random {
+                    seed,
+                    latency: self.latency,
+                    gap,
+                },
+                None if gap > 0 => Idle::Interval(gap),
+                None => Idle::None,
+            },
+            strict: true,
+        };
+        run_pipe(pipe, next, check)
+    }
+
+    /// The output port (lane layout of the delivered outputs).
+    pub fn output(&self) -> &Port {
+        &self.output
+    }
+
+    /// The input port.
+    pub fn input(&self) -> &Port {
+        &self.input
     }
 }
 

@@ -38,6 +38,15 @@ pub fn pack_lanes(values: &[i64], lanes: &[Lane]) -> Vec<u64> {
     assert_eq!(values.len(), lanes.len(), "one value per lane");
     let total: u32 = lanes.iter().map(|l| l.width).sum();
     let mut bus = vec![0u64; limbs_for(total)];
+    pack_lanes_into(values, lanes, &mut bus);
+    bus
+}
+
+/// [`pack_lanes`] into a caller's bus (at least [`limbs_for`] the total width limbs),
+/// which is cleared first.
+pub fn pack_lanes_into(values: &[i64], lanes: &[Lane], bus: &mut [u64]) {
+    debug_assert_eq!(values.len(), lanes.len(), "one value per lane");
+    bus.fill(0);
     let mut at = 0u32;
     for (&v, lane) in values.iter().zip(lanes) {
         let bits = (v as u64) & low_mask(lane.width);
@@ -48,30 +57,33 @@ pub fn pack_lanes(values: &[i64], lanes: &[Lane]) -> Vec<u64> {
         }
         at += lane.width;
     }
-    bus
 }
 
 /// Reads lane `i` of the bus as a signed (sign-extended) or unsigned integer.
 pub fn unpack_lanes(bus: &[u64], lanes: &[Lane]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(lanes.len());
+    unpack_lanes_into(bus, lanes, &mut out);
+    out
+}
+
+/// [`unpack_lanes`], appending the lane values to `out`.
+pub fn unpack_lanes_into(bus: &[u64], lanes: &[Lane], out: &mut Vec<i64>) {
     let mut at = 0u32;
-    lanes
-        .iter()
-        .map(|lane| {
-            let (limb, shift) = ((at / 64) as usize, at % 64);
-            let mut bits = bus.get(limb).copied().unwrap_or(0) >> shift;
-            if shift != 0 && shift + lane.width > 64 {
-                bits |= bus.get(limb + 1).copied().unwrap_or(0) << (64 - shift);
-            }
-            at += lane.width;
-            let w = lane.width;
-            bits &= low_mask(w);
-            if lane.signed && w < 64 && (bits >> (w - 1)) & 1 == 1 {
-                (bits | !low_mask(w)) as i64
-            } else {
-                bits as i64
-            }
-        })
-        .collect()
+    out.extend(lanes.iter().map(|lane| {
+        let (limb, shift) = ((at / 64) as usize, at % 64);
+        let mut bits = bus.get(limb).copied().unwrap_or(0) >> shift;
+        if shift != 0 && shift + lane.width > 64 {
+            bits |= bus.get(limb + 1).copied().unwrap_or(0) << (64 - shift);
+        }
+        at += lane.width;
+        let w = lane.width;
+        bits &= low_mask(w);
+        if lane.signed && w < 64 && (bits >> (w - 1)) & 1 == 1 {
+            (bits | !low_mask(w)) as i64
+        } else {
+            bits as i64
+        }
+    }));
 }
 
 /// The bus as one hexadecimal number, most significant digit first, exactly

@@ -183,3 +183,183 @@ fn bad_vectors_are_rejected() {
     assert!(matches!(e, CosimError::BadVector { index: 0, .. }), "{e}");
     assert!(sim.run(&[vec![0; 4]], None).is_err());
 }
+
+/// `Cosim::stream`: blocks of every size (empty, one vector, more than the queue holds)
+/// come back in order with their payloads, with and without bubbles.
+#[test]
+fn stream_delivers_every_block_in_order() {
+    if !require_tools(&["verilator"]) {
+        return;
+    }
+    let sim = Cosim::build(&lane_adder(LANE_ADDER, 2), &cache_dir()).unwrap();
+    let vectors = random_vectors(20_000, 11);
+    for bubbles in [None, Some(9)] {
+        let sizes = [0usize, 1, 7, 0, 4096, 3, 15_000];
+        let mut at = 0;
+        let mut block = 0;
+        let next = || {
+            let Some(&n) = sizes.get(block) else {
+                return Ok(None);
+            };
+            let n = n.min(vectors.len() - at);
+            let chunk = &vectors[at..at + n];
+            let expected: Vec<i64> = chunk.iter().flat_map(|v| reference(v)).collect();
+            let flat: Vec<i64> = chunk.concat();
+            let payload = (block, at, expected);
+            at += n;
+            block += 1;
+            Ok(Some((flat, payload)))
+        };
+        let mut seen = Vec::new();
+        let stats = sim
+            .stream(bubbles, next, |d| {
+                let (index, first, expected) = d.payload;
+                assert_eq!(d.first, first);
+                assert_eq!(d.outputs.len(), d.vectors * 4);
+                assert_eq!(d.outputs, &expected[..], "block {index}");
+                seen.push((index, d.vectors));
+                Ok(())
+            })
+            .unwrap();
+        let total: usize = sizes.iter().sum();
+        assert_eq!(seen.len(), sizes.len());
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, &(b, n))| b == i && n == sizes[i]));
+        assert_eq!((stats.inputs, stats.outputs), (total as u64, total as u64));
+        // every vector is one record of 4 + 16 bytes (100 bits), every output 12 (70 bits)
+        assert_eq!(stats.bytes_in, 8 + 20 * total as u64);
+        assert_eq!(stats.bytes_out, 12 * total as u64);
+        assert!(stats.cycles >= total as u64 + 4);
+        if bubbles.is_some() {
+            assert!(stats.cycles > total as u64 + 1000, "{}", stats.cycles);
+        }
+    }
+}
+
+/// An error of the producer or of the check stops the stream, whatever it is doing.
+#[test]
+fn stream_errors_stop_the_run() {
+    if !require_tools(&["verilator"]) {
+        return;
+    }
+    let sim = Cosim::build(&lane_adder(LANE_ADDER, 2), &cache_dir()).unwrap();
+    let vectors = random_vectors(4000, 12);
+    let flat = vectors.concat();
+    // a bad lane in the third block: named by its index in the whole stream
+    let mut block = 0;
+    let e = sim
+        .stream(
+            None,
+            || {
+                block += 1;
+                let mut x = flat.clone();
+                if block == 3 {
+                    x[5 * 17 + 2] = 1 << 19;
+                }
+                Ok((block <= 5).then_some((x, ())))
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, CosimError::BadVector { index, .. } if *index == 2 * 4000 + 17),
+        "{e}"
+    );
+    // a block that is not whole vectors
+    let e = sim
+        .stream(None, || Ok(Some((vec![0i64; 7], ()))), |_| Ok(()))
+        .unwrap_err();
+    assert!(matches!(e, CosimError::BadVector { .. }), "{e}");
+    // the check fails on the first block of an endless stream: the run stops
+    let mut checked = 0;
+    let e = sim
+        .stream(
+            None,
+            || Ok(Some((flat.clone(), ()))),
+            |_| {
+                checked += 1;
+                Err(CosimError::Protocol {
+                    top: "lane_adder".into(),
+                    message: "stop here".into(),
+                })
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("stop here"), "{e}");
+    assert_eq!(checked, 1);
+    // the producer fails after two blocks
+    let mut n = 0;
+    let e = sim
+        .stream(
+            None,
+            || {
+                n += 1;
+                if n == 3 {
+                    return Err(CosimError::BadVector {
+                        index: 0,
+                        message: "producer".into(),
+                    });
+                }
+                Ok(Some((flat.clone(), ())))
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("producer"), "{e}");
+}
+
+/// The harness checks what it reads: the protocol's magic, whole records, no bits above
+/// the port's width.
+#[test]
+fn the_harness_rejects_malformed_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    if !require_tools(&["verilator"]) {
+        return;
+    }
+    let sim = Cosim::build(&lane_adder(LANE_ADDER, 2), &cache_dir()).unwrap();
+    let run = |bytes: Vec<u8>| {
+        let mut child = Command::new(sim.executable())
+            .arg("20")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(&bytes);
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let magic = b"AECCTB2\n".to_vec();
+    // a record: u32 idle, then 100 bits in 4 words
+    let record = |top: u32| {
+        let mut r = vec![0u8; 4];
+        r.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
+        r.extend_from_slice(&top.to_le_bytes());
+        r
+    };
+    let ok = run([magic.clone(), record(0xf), record(0)].concat());
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(ok.stdout.len(), 2 * 12);
+    let cases = [
+        (b"00000\n".to_vec(), "magic"),
+        ([magic.clone(), record(0x10)].concat(), "bits above bit 99"),
+        (
+            [magic.clone(), record(0), vec![0; 5]].concat(),
+            "inside a record",
+        ),
+    ];
+    for (bytes, needle) in cases {
+        let o = run(bytes);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}

@@ -29,6 +29,10 @@ pub enum Rounding {
     TowardZero,
     /// Away from zero (QONNX `UP`).
     AwayFromZero,
+    /// Round to nearest, ties to odd. Not a QONNX mode: ONNX `QuantizeLinear` rounds
+    /// `x / scale` half to even *before* adding the zero point, which for an odd zero
+    /// point is `round_half_to_odd(x / scale + zp)`.
+    HalfOdd,
 }
 
 impl Rounding {
@@ -56,10 +60,12 @@ impl Rounding {
             Rounding::Ceil => "CEIL",
             Rounding::TowardZero => "ROUND_TO_ZERO",
             Rounding::AwayFromZero => "UP",
+            Rounding::HalfOdd => "HALF_ODD",
         }
     }
 
-    pub const ALL: [Rounding; 7] = [
+    /// Every mode (the QONNX ones and `HalfOdd`).
+    pub const ALL: [Rounding; 8] = [
         Rounding::HalfEven,
         Rounding::HalfAwayFromZero,
         Rounding::HalfTowardZero,
@@ -67,6 +73,7 @@ impl Rounding {
         Rounding::Ceil,
         Rounding::TowardZero,
         Rounding::AwayFromZero,
+        Rounding::HalfOdd,
     ];
 }
 
@@ -345,7 +352,10 @@ pub fn round_parts(int_part: i128, rem: i128, den: i128, mode: Rounding) -> i128
         Rounding::Ceil => q + 1,
         Rounding::TowardZero => toward_zero,
         Rounding::AwayFromZero => away_from_zero,
-        Rounding::HalfEven | Rounding::HalfAwayFromZero | Rounding::HalfTowardZero => {
+        Rounding::HalfEven
+        | Rounding::HalfAwayFromZero
+        | Rounding::HalfTowardZero
+        | Rounding::HalfOdd => {
             // compare rem/den with 1/2 without overflow: rem vs den - rem
             let other = den - rem;
             if rem < other {
@@ -355,6 +365,7 @@ pub fn round_parts(int_part: i128, rem: i128, den: i128, mode: Rounding) -> i128
             } else {
                 match mode {
                     Rounding::HalfEven => q + q.rem_euclid(2),
+                    Rounding::HalfOdd => q + 1 - q.rem_euclid(2),
                     Rounding::HalfAwayFromZero => away_from_zero,
                     _ => toward_zero,
                 }
@@ -459,6 +470,112 @@ impl fmt::Display for DyadicScale {
     }
 }
 
+/// Largest number of bits of a unit's numerator or denominator.
+pub const MAX_UNIT_BITS: u32 = 62;
+
+/// Greatest common divisor (`gcd(0, b) = b`).
+pub fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The odd rational part of a tensor's scale.
+///
+/// A tensor's integer `x` stands for the real number `x * num / den * 2^-frac`: the
+/// power-of-two part of the scale is the fixed-point grid (`frac`), the rest is this
+/// unit. `num` and `den` are odd, coprime and positive; plain fixed-point tensors have
+/// the unit `1/1`. Units let a tensor quantized with a non-power-of-two scale
+/// `m * 2^e` carry its small integer codes (`q - zp`, unit `m`) instead of the wide
+/// products `(q - zp) * m`, and let an average pool divide by its window size exactly
+/// (unit `1/9` for a 3x3 window) without a divider: the division happens, exactly, in
+/// the next quantizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Unit {
+    pub num: u64,
+    pub den: u64,
+}
+
+impl Default for Unit {
+    fn default() -> Unit {
+        Unit::ONE
+    }
+}
+
+impl Unit {
+    pub const ONE: Unit = Unit { num: 1, den: 1 };
+
+    /// `num / den` in lowest terms; `None` unless both are odd, positive and below
+    /// `2^MAX_UNIT_BITS`.
+    pub fn new(num: u64, den: u64) -> Option<Unit> {
+        let limit = 1u64 << MAX_UNIT_BITS;
+        if num.is_multiple_of(2) || den.is_multiple_of(2) || num >= limit || den >= limit {
+            return None;
+        }
+        let g = gcd(num, den);
+        Some(Unit {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    /// The integer unit `n` (odd).
+    pub fn int(n: u64) -> Option<Unit> {
+        Unit::new(n, 1)
+    }
+
+    pub fn is_one(&self) -> bool {
+        self.num == 1 && self.den == 1
+    }
+
+    /// `self * other`, `None` when it leaves the supported range.
+    pub fn checked_mul(self, other: Unit) -> Option<Unit> {
+        let (a, d) = (gcd(self.num, other.den), gcd(other.num, self.den));
+        let num = (self.num / a).checked_mul(other.num / d)?;
+        let den = (self.den / d).checked_mul(other.den / a)?;
+        Unit::new(num, den)
+    }
+
+    /// `self / other`.
+    pub fn checked_div(self, other: Unit) -> Option<Unit> {
+        self.checked_mul(Unit {
+            num: other.den,
+            den: other.num,
+        })
+    }
+
+    /// The largest unit `g` for which `self / g` and `other / g` are both (odd)
+    /// integers: `gcd(nums) / lcm(dens)`.
+    pub fn common(self, other: Unit) -> Option<Unit> {
+        let num = gcd(self.num, other.num);
+        let den = (self.den / gcd(self.den, other.den)).checked_mul(other.den)?;
+        Unit::new(num, den)
+    }
+
+    /// `self / other` if it is an integer.
+    pub fn ratio_int(self, other: Unit) -> Option<u64> {
+        let r = self.checked_div(other)?;
+        (r.den == 1).then_some(r.num)
+    }
+
+    /// The value as a float (exact when `num` and `den` have at most 53 bits and
+    /// `den == 1`).
+    pub fn to_f64(&self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.den == 1 {
+            write!(f, "{}", self.num)
+        } else {
+            write!(f, "{}/{}", self.num, self.den)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,8 +597,9 @@ mod tests {
     fn div_round_ties_and_signs() {
         use Rounding::*;
         // 5/2 = 2.5, -5/2 = -2.5, 7/4 = 1.75, -7/4 = -1.75
-        let cases: [(Rounding, [i128; 4]); 7] = [
+        let cases: [(Rounding, [i128; 4]); 8] = [
             (HalfEven, [2, -2, 2, -2]),
+            (HalfOdd, [3, -3, 2, -2]),
             (HalfAwayFromZero, [3, -3, 2, -2]),
             (HalfTowardZero, [2, -2, 2, -2]),
             (Floor, [2, -3, 1, -2]),
@@ -499,6 +617,8 @@ mod tests {
             assert_eq!(got, want, "{mode:?}");
         }
         assert_eq!(div_round(3, 2, HalfEven), 2);
+        assert_eq!(div_round(3, 2, HalfOdd), 1);
+        assert_eq!(div_round(-1, 2, HalfOdd), -1);
         assert_eq!(div_round(-3, 2, HalfEven), -2);
         assert_eq!(div_round(6, 3, HalfEven), 2);
     }
@@ -534,13 +654,37 @@ mod tests {
     #[test]
     fn rounding_names_round_trip() {
         for m in Rounding::ALL {
-            assert_eq!(Rounding::from_qonnx(m.qonnx_name()), Some(m));
+            if m != Rounding::HalfOdd {
+                assert_eq!(Rounding::from_qonnx(m.qonnx_name()), Some(m));
+            }
         }
+        assert_eq!(Rounding::from_qonnx("HALF_ODD"), None);
         assert_eq!(
             Rounding::from_qonnx("round_to_zero"),
             Some(Rounding::TowardZero)
         );
         assert_eq!(Rounding::from_qonnx("bogus"), None);
+    }
+
+    #[test]
+    fn units_reduce_and_combine() {
+        let a = Unit::new(9, 15).unwrap();
+        assert_eq!((a.num, a.den), (3, 5));
+        assert!(Unit::new(2, 3).is_none());
+        let b = Unit::new(5, 7).unwrap();
+        assert_eq!(a.checked_mul(b), Unit::new(3, 7));
+        assert_eq!(a.checked_div(b), Unit::new(21, 25));
+        // common unit of 3/5 and 9/7: gcd(3, 9) / lcm(5, 7) = 3/35
+        let c = a.common(Unit::new(9, 7).unwrap()).unwrap();
+        assert_eq!((c.num, c.den), (3, 35));
+        assert_eq!(a.ratio_int(c), Some(7));
+        assert_eq!(Unit::new(9, 7).unwrap().ratio_int(c), Some(15));
+        assert_eq!(Unit::ONE.ratio_int(a), None);
+        assert_eq!(a.to_string(), "3/5");
+        assert!(Unit::int(1u64 << 61 | 1)
+            .unwrap()
+            .checked_mul(Unit::int(3).unwrap())
+            .is_none());
     }
 
     #[test]

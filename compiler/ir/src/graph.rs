@@ -2,7 +2,7 @@
 //! operand positions.
 
 use crate::error::IrError;
-use crate::fixed::FixedType;
+use crate::fixed::{FixedType, Unit};
 use crate::ops::{Op, TensorInfo};
 use crate::quant::Quantizer;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
@@ -54,6 +54,7 @@ impl Graph {
             shape,
             ty,
             interval: ty.range(),
+            unit: from_float.as_ref().map_or(Unit::ONE, |q| q.out_unit()),
         };
         let id = self.dag.add_node(Node {
             origin: name.clone(),

@@ -8,27 +8,51 @@
 //! Shapes are the ONNX shapes with the batch dimension fixed to 1: the hardware takes
 //! one sample per clock.
 
-use crate::fixed::{FixedType, Interval, MAX_WIDTH};
+use crate::fixed::{FixedType, Interval, Unit, MAX_WIDTH};
+use crate::movement::Select;
+use crate::pointwise::{Affine, Lut, SoftmaxLut};
+use crate::pool::{average_scale, Pool};
 use crate::quant::Quantizer;
 use serde::{Deserialize, Serialize};
 
 /// Shape, type and value interval of the tensor a node produces.
+///
+/// Element `x` stands for the real number `x * unit * 2^-ty.frac` (see [`Unit`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorInfo {
     pub shape: Vec<usize>,
     pub ty: FixedType,
     /// Every integer the tensor can hold lies in this interval.
     pub interval: Interval,
+    /// The odd rational part of the scale (1 for plain fixed point).
+    #[serde(default)]
+    pub unit: Unit,
 }
 
 impl TensorInfo {
-    /// A tensor whose type is the smallest exact type of `interval` on grid `frac`.
+    /// A tensor whose type is the smallest exact type of `interval` on grid `frac`
+    /// (unit 1).
     pub fn exact(shape: Vec<usize>, interval: Interval, frac: i32) -> TensorInfo {
         TensorInfo {
             shape,
             ty: FixedType::for_interval(interval, frac),
             interval,
+            unit: Unit::ONE,
         }
+    }
+
+    /// The same tensor with the scale unit `unit`.
+    pub fn with_unit(mut self, unit: Unit) -> TensorInfo {
+        self.unit = unit;
+        self
+    }
+
+    /// The real value of element integer `x`: exact when `x * unit.num` has at most
+    /// 53 significant bits and `unit.den == 1`, else the f64 of the exact quotient
+    /// (rounded once more by the division).
+    pub fn real(&self, x: i128) -> f64 {
+        let n = x.saturating_mul(self.unit.num as i128) as f64;
+        n / self.unit.den as f64 * crate::fixed::pow2(-self.ty.frac)
     }
     /// Number of elements (saturating: shapes beyond `usize` are refused by inference).
     pub fn len(&self) -> usize {
@@ -39,12 +63,15 @@ impl TensorInfo {
     }
 }
 
-/// Integer constants on the grid `2^-frac` (weights, biases).
+/// Integer constants on the grid `unit * 2^-frac` (weights, biases).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConstTensor {
     pub shape: Vec<usize>,
     pub data: Vec<i64>,
     pub frac: i32,
+    /// The odd rational part of the scale (1 for plain fixed point).
+    #[serde(default)]
+    pub unit: Unit,
     /// Every integer the tensor's quantizer can produce (the precision the model
     /// declares, e.g. `[-32, 31]` for a 6-bit signed weight), when the constant came out
     /// of a quantizer; `None` for other constants. Constant-weight hardware ignores it;
@@ -54,14 +81,22 @@ pub struct ConstTensor {
 }
 
 impl ConstTensor {
+    /// Constants on the plain fixed-point grid `2^-frac`.
     pub fn new(shape: Vec<usize>, data: Vec<i64>, frac: i32) -> ConstTensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
         ConstTensor {
             shape,
             data,
             frac,
+            unit: Unit::ONE,
             declared: None,
         }
+    }
+
+    /// The same constants with the scale unit `unit`.
+    pub fn with_unit(mut self, unit: Unit) -> ConstTensor {
+        self.unit = unit;
+        self
     }
 
     /// The same tensor with the declared range of its quantizer.
@@ -221,6 +256,42 @@ pub enum Op {
     Transpose {
         perm: Vec<usize>,
     },
+    /// Element-wise difference `a - b` of two tensors of the same shape and unit.
+    Sub,
+    /// Per-channel integer affine map with a stated output grid (batch normalization,
+    /// multiplication or division by constants, constant offsets).
+    Affine(Affine),
+    /// Clamp to the integers `[lo, hi]` of the input grid (ONNX `Clip`, HardTanh,
+    /// the clamp of a QCDQ chain).
+    Clip {
+        lo: i64,
+        hi: i64,
+    },
+    /// `x >= 0 ? x * pos : x * neg`, on the grid `2^-(frac + frac_shift)` (ONNX
+    /// `LeakyRelu` with `alpha = neg / pos`).
+    LeakyRelu {
+        pos: i64,
+        neg: i64,
+        frac_shift: u32,
+    },
+    /// Maximum over pooling windows (padding excluded).
+    MaxPool(Pool),
+    /// Average over pooling windows: the window sum times `lcm(counts) / count`, on a
+    /// grid whose unit divides by the odd part of `lcm(counts)` (exact, no divider).
+    AvgPool(Pool),
+    /// Data movement by an explicit index map, with constant fill (Slice, Gather, Pad).
+    Select(Select),
+    /// Concatenation of `inputs` tensors of the same unit along `axis`; operands on
+    /// coarser grids are shifted onto the finest.
+    Concat {
+        axis: usize,
+        inputs: usize,
+    },
+    /// A lookup table on the input integers (Sigmoid, Tanh, ... fused with the
+    /// quantizer after them).
+    Lut(Lut),
+    /// Softmax over the last axis by an `exp` table and an exact division (opt-in).
+    Softmax(SoftmaxLut),
 }
 
 impl Op {
@@ -235,6 +306,16 @@ impl Op {
             Op::Add => "add",
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
+            Op::Sub => "sub",
+            Op::Affine(_) => "affine",
+            Op::Clip { .. } => "clip",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::MaxPool(_) => "max_pool",
+            Op::AvgPool(_) => "avg_pool",
+            Op::Select(_) => "select",
+            Op::Concat { .. } => "concat",
+            Op::Lut(_) => "lut",
+            Op::Softmax(_) => "softmax",
         }
     }
 
@@ -242,9 +323,18 @@ impl Op {
     pub fn arity(&self) -> usize {
         match self {
             Op::Input { .. } => 0,
-            Op::Add => 2,
+            Op::Add | Op::Sub => 2,
+            Op::Concat { inputs, .. } => *inputs,
             _ => 1,
         }
+    }
+
+    /// Whether the op only moves data (no arithmetic): wiring in hardware.
+    pub fn is_wiring(&self) -> bool {
+        matches!(
+            self,
+            Op::Reshape { .. } | Op::Transpose { .. } | Op::Select(_)
+        )
     }
 
     /// Infers the output tensor of this op from its operands. Errors are plain
@@ -262,11 +352,11 @@ impl Op {
             Op::Quantize(q) => infer_quantize(q, inputs[0])?,
             Op::Relu => {
                 let x = inputs[0];
-                TensorInfo::exact(x.shape.clone(), x.interval.relu(), x.ty.frac)
+                TensorInfo::exact(x.shape.clone(), x.interval.relu(), x.ty.frac).with_unit(x.unit)
             }
             Op::Dense(d) => infer_dense(d, inputs[0])?,
             Op::Conv(c) => infer_conv(c, inputs[0])?,
-            Op::Add => {
+            Op::Add | Op::Sub => {
                 let (a, b) = (inputs[0], inputs[1]);
                 if a.shape != b.shape {
                     return Err(format!(
@@ -274,6 +364,7 @@ impl Op {
                         a.shape, b.shape
                     ));
                 }
+                same_unit(inputs)?;
                 let frac = a.ty.frac.max(b.ty.frac);
                 let align = |t: &TensorInfo, what: &str| {
                     let shift = align_shift(frac as i64 - t.ty.frac as i64, what, frac as i64)?;
@@ -281,11 +372,116 @@ impl Op {
                         format!("{what} shifted onto grid 2^{} overflows 128 bits", -frac)
                     })
                 };
-                let sum = align(a, "first operand")?
-                    .checked_add(align(b, "second operand")?)
-                    .ok_or("the sum overflows 128 bits")?;
-                TensorInfo::exact(a.shape.clone(), sum, frac)
+                let (ia, ib) = (align(a, "first operand")?, align(b, "second operand")?);
+                let ib = if matches!(self, Op::Sub) {
+                    ib.checked_scale(-1)
+                        .ok_or("the difference overflows 128 bits")?
+                } else {
+                    ib
+                };
+                let sum = ia.checked_add(ib).ok_or("the sum overflows 128 bits")?;
+                TensorInfo::exact(a.shape.clone(), sum, frac).with_unit(a.unit)
             }
+            Op::Affine(a) => {
+                let x = inputs[0];
+                a.check(&x.shape, x.interval)?;
+                TensorInfo::exact(x.shape.clone(), a.out_interval(x.interval), a.out_frac)
+                    .with_unit(a.out_unit)
+            }
+            Op::Clip { lo, hi } => {
+                let x = inputs[0];
+                if lo > hi {
+                    return Err(format!("empty range [{lo}, {hi}]"));
+                }
+                let (lo, hi) = (*lo as i128, *hi as i128);
+                let i = Interval::new(x.interval.lo.clamp(lo, hi), x.interval.hi.clamp(lo, hi));
+                TensorInfo::exact(x.shape.clone(), i, x.ty.frac).with_unit(x.unit)
+            }
+            Op::LeakyRelu {
+                pos,
+                neg,
+                frac_shift,
+            } => {
+                let x = inputs[0];
+                if *pos <= 0 || *frac_shift > 62 {
+                    return Err(format!(
+                        "positive slope {pos} must be positive, shift {frac_shift} at most 62"
+                    ));
+                }
+                let positive = Interval::new(x.interval.lo.max(0), x.interval.hi.max(0));
+                let negative = Interval::new(x.interval.lo.min(0), x.interval.hi.min(0));
+                let i = positive
+                    .scale(*pos as i128)
+                    .hull(negative.scale(*neg as i128));
+                TensorInfo::exact(x.shape.clone(), i, x.ty.frac + *frac_shift as i32)
+                    .with_unit(x.unit)
+            }
+            Op::MaxPool(p) => {
+                let x = inputs[0];
+                let shape = p.check(&x.shape)?;
+                // a maximum of values of a type is a value of that type
+                TensorInfo { shape, ..x.clone() }
+            }
+            Op::AvgPool(p) => {
+                let x = inputs[0];
+                let shape = p.check(&x.shape)?;
+                let windows = p.windows(&x.shape);
+                let scale = average_scale(&windows, x.unit)?;
+                let mut out: Option<Interval> = None;
+                for (w, &m) in windows.iter().zip(&scale.multipliers) {
+                    let mut i = Interval::point(0);
+                    for _ in &w.taps {
+                        i = i.add(x.interval);
+                    }
+                    let i = i.scale(m as i128);
+                    out = Some(out.map_or(i, |o| o.hull(i)));
+                }
+                TensorInfo::exact(
+                    shape,
+                    out.unwrap_or(Interval::point(0)),
+                    x.ty.frac + scale.frac_shift as i32,
+                )
+                .with_unit(scale.unit)
+            }
+            Op::Select(sel) => {
+                let x = inputs[0];
+                sel.check(x.len())?;
+                let fill = sel.fill as i128;
+                if !sel.fills() || x.ty.contains(fill) {
+                    // moved values (and a fill the type holds) keep the input's type
+                    TensorInfo {
+                        shape: sel.shape.clone(),
+                        interval: if sel.fills() {
+                            x.interval.hull(Interval::point(fill))
+                        } else {
+                            x.interval
+                        },
+                        ..x.clone()
+                    }
+                } else {
+                    let interval = x.interval.hull(Interval::point(fill));
+                    TensorInfo::exact(sel.shape.clone(), interval, x.ty.frac).with_unit(x.unit)
+                }
+            }
+            Op::Concat { axis, .. } => infer_concat(*axis, inputs)?,
+            Op::Lut(l) => {
+                let x = inputs[0];
+                let interval = l.check(&x.shape, x.interval)?;
+                TensorInfo::exact(x.shape.clone(), interval, l.out_frac).with_unit(l.out_unit)
+            }
+            Op::Softmax(s) => {
+                let x = inputs[0];
+                s.check()?;
+                if x.shape.is_empty() {
+                    return Err("softmax needs an axis".into());
+                }
+                TensorInfo::exact(
+                    x.shape.clone(),
+                    Interval::new(0, s.out_max as i128),
+                    s.out_frac,
+                )
+            }
+
             Op::Reshape { shape } => {
                 let x = inputs[0];
                 let n = checked_len(shape)
@@ -342,6 +538,72 @@ impl Op {
 /// hardware's exact arithmetic inside 128 bits).
 const MAX_QUANT_SHIFT: i64 = 56;
 
+/// Largest magnitude (bits) of an exact intermediate the IR computes in i128.
+const MAX_EXACT_BITS: u32 = 120;
+
+fn magnitude_bits(i: Interval) -> u32 {
+    128 - i.lo.unsigned_abs().max(i.hi.unsigned_abs()).leading_zeros()
+}
+
+fn u64_bits(x: u64) -> u32 {
+    64 - x.leading_zeros()
+}
+
+/// Operands of an element-wise op must share their unit (the importer aligns them).
+fn same_unit(inputs: &[&TensorInfo]) -> Result<(), String> {
+    let u = inputs[0].unit;
+    match inputs.iter().find(|t| t.unit != u) {
+        Some(t) => Err(format!(
+            "operands have the scale units {u} and {}; they must be equal",
+            t.unit
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The finest grid of the operands; every operand shifted onto it stays inside the
+/// exact range.
+fn aligned_frac(inputs: &[&TensorInfo]) -> Result<i32, String> {
+    let frac = inputs.iter().map(|t| t.ty.frac).max().unwrap_or(0);
+    for t in inputs {
+        let shift = (frac - t.ty.frac) as u32;
+        if magnitude_bits(t.interval) + shift > MAX_EXACT_BITS {
+            return Err(format!(
+                "the grids 2^{} and 2^{} are too far apart to align exactly",
+                -t.ty.frac, -frac
+            ));
+        }
+    }
+    Ok(frac)
+}
+
+fn infer_concat(axis: usize, inputs: &[&TensorInfo]) -> Result<TensorInfo, String> {
+    let first = inputs.first().ok_or("no operands")?;
+    let rank = first.shape.len();
+    if axis >= rank {
+        return Err(format!("axis {axis} is outside the rank {rank}"));
+    }
+    let mut shape = first.shape.clone();
+    shape[axis] = 0;
+    for t in inputs {
+        if t.shape.len() != rank || (0..rank).any(|a| a != axis && t.shape[a] != first.shape[a]) {
+            return Err(format!(
+                "cannot concatenate {:?} and {:?} along axis {axis}",
+                first.shape, t.shape
+            ));
+        }
+        shape[axis] += t.shape[axis];
+    }
+    same_unit(inputs)?;
+    let frac = aligned_frac(inputs)?;
+    let interval = inputs
+        .iter()
+        .map(|t| t.interval.shl((frac - t.ty.frac) as u32))
+        .reduce(Interval::hull)
+        .expect("at least one operand");
+    Ok(TensorInfo::exact(shape, interval, frac).with_unit(first.unit))
+}
+
 /// Product of the dimensions, `None` when it overflows `usize`.
 pub fn checked_len(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
@@ -374,6 +636,19 @@ fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
     }
     for ch in &q.channels {
         let k = -(x.ty.frac as i64) - ch.scale.exponent as i64;
+        let num_bits = magnitude_bits(x.interval) as i64 + u64_bits(x.unit.num) as i64 + k.max(0);
+        let den_bits =
+            u64_bits(x.unit.den) as i64 + u64_bits(ch.scale.mantissa) as i64 + (-k).max(0);
+        if num_bits.max(den_bits) > MAX_EXACT_BITS as i64 {
+            return Err(format!(
+                "dividing the input (unit {}, grid 2^{}) by the scale {} needs {} bits, more \
+                 than the exact range",
+                x.unit,
+                -x.ty.frac,
+                ch.scale,
+                num_bits.max(den_bits)
+            ));
+        }
         if k.abs() > MAX_QUANT_SHIFT {
             return Err(format!(
                 "scale {} is {} binary orders from the input grid 2^{} (at most {} supported)",
@@ -389,7 +664,32 @@ fn infer_quantize(q: &Quantizer, x: &TensorInfo) -> Result<TensorInfo, String> {
         shape: x.shape.clone(),
         ty,
         interval: q.out_interval(),
+        unit: q.out_unit(),
     })
+}
+
+/// The unit of a Dense/Conv result: the input's times the weights'; a bias must be on
+/// the same unit (the importer puts it there).
+fn product_unit(
+    x: &TensorInfo,
+    w: &ConstTensor,
+    bias: Option<&ConstTensor>,
+) -> Result<Unit, String> {
+    let unit = x.unit.checked_mul(w.unit).ok_or_else(|| {
+        format!(
+            "the product of the input unit {} and the weight unit {} leaves the supported range",
+            x.unit, w.unit
+        )
+    })?;
+    if let Some(b) = bias {
+        if b.unit != unit {
+            return Err(format!(
+                "the bias unit {} differs from the products' unit {unit}",
+                b.unit
+            ));
+        }
+    }
+    Ok(unit)
 }
 
 /// A constant tensor the IR can compute with: data matching the shape, at most 64 bits.
@@ -471,11 +771,8 @@ fn infer_dense(d: &Dense, x: &TensorInfo) -> Result<TensorInfo, String> {
     }
     let mut shape = x.shape.clone();
     *shape.last_mut().unwrap() = m;
-    Ok(TensorInfo::exact(
-        shape,
-        out.unwrap_or(Interval::point(0)),
-        grid.frac,
-    ))
+    let unit = product_unit(x, w, d.bias.as_ref())?;
+    Ok(TensorInfo::exact(shape, out.unwrap_or(Interval::point(0)), grid.frac).with_unit(unit))
 }
 
 fn infer_conv(c: &Conv, x: &TensorInfo) -> Result<TensorInfo, String> {
@@ -538,11 +835,13 @@ fn infer_conv(c: &Conv, x: &TensorInfo) -> Result<TensorInfo, String> {
         let acc = accumulate(tap, filter, &grid, c.bias.as_ref().map(|b| b.data[mo]))?;
         out = Some(out.map_or(acc, |o| o.hull(acc)));
     }
+    let unit = product_unit(x, w, c.bias.as_ref())?;
     Ok(TensorInfo::exact(
         vec![n, m, oh, ow],
         out.unwrap_or(Interval::point(0)),
         grid.frac,
-    ))
+    )
+    .with_unit(unit))
 }
 
 #[cfg(test)]

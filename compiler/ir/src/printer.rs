@@ -1,5 +1,6 @@
 //! A readable text form of the IR, used by `aecc inspect` and by snapshot tests.
 
+use crate::fixed::Unit;
 use crate::graph::Graph;
 use crate::ops::{ConstTensor, Op};
 use crate::quant::Quantizer;
@@ -11,7 +12,11 @@ fn shape(s: &[usize]) -> String {
 }
 
 fn constant(c: &ConstTensor) -> String {
-    format!("{}{}", c.ty(), shape(&c.shape))
+    if c.unit.is_one() {
+        format!("{}{}", c.ty(), shape(&c.shape))
+    } else {
+        format!("{}{} unit={}", c.ty(), shape(&c.shape), c.unit)
+    }
 }
 
 /// One-line description of a quantizer.
@@ -85,6 +90,94 @@ pub fn attributes(op: &Op) -> String {
         }
         Op::Reshape { shape: s } => format!("shape={}", shape(s)),
         Op::Transpose { perm } => format!("perm={}", shape(perm)),
+        Op::Sub => String::new(),
+        Op::Affine(a) => format!(
+            "mul={} add={}{} out={}",
+            values(&a.mul, a.axis),
+            values(&a.add, a.axis),
+            a.axis.map_or(String::new(), |x| format!(" axis={x}")),
+            grid(a.out_unit, a.out_frac)
+        ),
+        Op::Clip { lo, hi } => format!("lo={lo} hi={hi}"),
+        Op::LeakyRelu {
+            pos,
+            neg,
+            frac_shift,
+        } => format!("pos={pos} neg={neg} shift={frac_shift}"),
+        Op::MaxPool(p) | Op::AvgPool(p) => {
+            let mut s = format!(
+                "kernel={},{} strides={},{} pads={},{},{},{} dilations={},{}",
+                p.kernel[0],
+                p.kernel[1],
+                p.strides[0],
+                p.strides[1],
+                p.pads[0],
+                p.pads[1],
+                p.pads[2],
+                p.pads[3],
+                p.dilations[0],
+                p.dilations[1]
+            );
+            if p.ceil_mode {
+                s.push_str(" ceil_mode");
+            }
+            if matches!(op, Op::AvgPool(_)) && p.count_include_pad {
+                s.push_str(" count_include_pad");
+            }
+            s
+        }
+        Op::Select(sel) => {
+            let filled = sel.index.iter().filter(|i| i.is_none()).count();
+            let mut s = format!("shape={}", shape(&sel.shape));
+            if filled > 0 {
+                write!(s, " fill={} ({filled} lanes)", sel.fill).unwrap();
+            }
+            s
+        }
+        Op::Concat { axis, .. } => format!("axis={axis}"),
+        Op::Lut(l) => format!(
+            "{} entries from {}{} out={}",
+            l.tables.first().map_or(0, |t| t.len()),
+            l.in_lo,
+            if l.tables.len() > 1 {
+                format!(
+                    " x {} channels on axis {}",
+                    l.tables.len(),
+                    l.axis.unwrap_or(0)
+                )
+            } else {
+                String::new()
+            },
+            grid(l.out_unit, l.out_frac)
+        ),
+        Op::Softmax(s) => format!(
+            "exp table of {} entries on 2^-{}, out u2^-{} max {}",
+            s.table.len(),
+            s.table_frac,
+            s.out_frac,
+            s.out_max
+        ),
+    }
+}
+
+/// `[1,2,3]`, or `N per-channel` for long lists.
+fn values(v: &[i64], axis: Option<usize>) -> String {
+    if v.len() > 4 {
+        format!("{} per-channel", v.len())
+    } else if axis.is_none() && v.len() == 1 {
+        v[0].to_string()
+    } else {
+        let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+        format!("[{}]", parts.join(","))
+    }
+}
+
+/// `2^-4`, or `3/5*2^-4` with a unit.
+fn grid(unit: Unit, frac: i32) -> String {
+    if unit.is_one() {
+        format!("2^{}", -frac)
+    } else {
+        format!("{unit}*2^{}", -frac)
     }
 }
 
@@ -114,9 +207,14 @@ pub fn print(graph: &Graph) -> String {
         } else {
             format!(" {attrs}")
         };
+        let unit = if n.out.unit.is_one() {
+            String::new()
+        } else {
+            format!(" unit={}", n.out.unit)
+        };
         writeln!(
             s,
-            "{head}{attrs} : {} {} {}",
+            "{head}{attrs} : {} {}{unit} {}",
             shape(&n.out.shape),
             n.out.ty,
             n.out.interval

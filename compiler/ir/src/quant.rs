@@ -5,12 +5,18 @@
 //! integer on a power-of-two grid, the scale is the exact dyadic value of the float in
 //! the model (`mantissa * 2^exponent`), so `x / scale + zp` is a rational number and
 //! its rounding is decided by integer division. The output integer is `(q - zp) *
-//! mantissa` shifted onto the common output grid `2^-out_frac` (the finest grid of all
-//! channels), so the output is exactly `y`.
+//! (mantissa / g)` shifted onto the common output grid `2^-out_frac` (the finest grid of
+//! all channels), with the scale unit `g` (the largest odd integer dividing every
+//! channel's mantissa, see [`crate::fixed::Unit`]): so the output is exactly `y`, and a
+//! per-tensor quantizer with a non-power-of-two scale outputs its small codes `q - zp`
+//! (unit `mantissa`), not their wide products with the mantissa.
+//!
+//! The input may carry a unit too (`x * num / den * 2^-frac`): then `x / scale` is
+//! `x * num * 2^k / (den * mantissa)`, still one exact integer division.
 
 use crate::fixed::{
-    bits_for_interval, magnitude_bits, pow2_quotient, round_parts, DyadicScale, FixedType,
-    Interval, Overflow, Rounding, MAX_WIDTH,
+    bits_for_interval, gcd, magnitude_bits, pow2_quotient, round_parts, DyadicScale, FixedType,
+    Interval, Overflow, Rounding, Unit, MAX_WIDTH,
 };
 use serde::{Deserialize, Serialize};
 
@@ -163,9 +169,27 @@ impl Quantizer {
             .unwrap_or(0)
     }
 
-    /// Left shift that puts channel `c`'s `(q - zp) * mantissa` on the output grid.
+    /// Left shift that puts channel `c`'s `(q - zp) * multiplier` on the output grid.
     pub fn channel_shift(&self, c: usize) -> u32 {
         (self.out_frac() as i64 + self.channels[c].scale.exponent as i64) as u32
+    }
+
+    /// The scale unit of the output: the largest odd integer dividing every channel's
+    /// mantissa (the mantissa itself for a per-tensor quantizer; 1 for power-of-two
+    /// scales).
+    pub fn out_unit(&self) -> Unit {
+        let g = self
+            .channels
+            .iter()
+            .fold(0, |g, c| gcd(g, c.scale.mantissa))
+            .max(1);
+        Unit::int(g).unwrap_or(Unit::ONE)
+    }
+
+    /// The integer factor of channel `c`'s codes on the output grid: its mantissa
+    /// divided by the output unit.
+    pub fn channel_multiplier(&self, c: usize) -> u64 {
+        self.channels[c].scale.mantissa / self.out_unit().num
     }
 
     /// Exact interval of the output integers, `None` when a bound leaves i128 (only for
@@ -177,12 +201,13 @@ impl Quantizer {
             self.q_bounds()
         };
         let out_frac = self.out_frac() as i64;
+        let unit = self.out_unit().num;
         let mut out: Option<Interval> = None;
         for ch in &self.channels {
             let zp = ch.zero_point as i128;
             let shift = out_frac + ch.scale.exponent as i64;
             let iv = Interval::new(lo.checked_sub(zp)?, hi.checked_sub(zp)?)
-                .checked_scale(ch.scale.mantissa as i128)?
+                .checked_scale((ch.scale.mantissa / unit) as i128)?
                 .checked_shl(u32::try_from(shift).ok()?)?;
             out = Some(match out {
                 None => iv,
@@ -208,11 +233,11 @@ impl Quantizer {
     }
 
     /// The code `q` in `q_bounds()` (or +-1 when bipolar) for the exact value
-    /// `x * 2^k / m + zp` of channel `ch`, and whether saturation or wrapping changed it.
-    fn code(&self, x: i128, k: i64, ch: &ChannelQuant) -> (i128, bool) {
+    /// `x * 2^k / m + zp` of channel `ch` (`m`: the mantissa times the denominator of the
+    /// input's unit), and whether saturation or wrapping changed it.
+    fn code(&self, x: i128, k: i64, m: i128, ch: &ChannelQuant) -> (i128, bool) {
         let (lo, hi) = self.q_bounds();
         let zp = ch.zero_point as i128;
-        let m = ch.scale.mantissa as i128;
         match scaled(x, k, m) {
             Scaled::Parts { floor, rem, den } => {
                 let int_part = floor + zp;
@@ -259,7 +284,7 @@ impl Quantizer {
     fn output_of(&self, q: i128, c: usize) -> i128 {
         let ch = &self.channels[c];
         (q - ch.zero_point as i128)
-            .checked_mul(ch.scale.mantissa as i128)
+            .checked_mul(self.channel_multiplier(c) as i128)
             .and_then(|v| crate::fixed::checked_shl_exact(v, self.channel_shift(c)))
             .expect("quantizer parameters out of range (Quantizer::check refuses them)")
     }
@@ -274,11 +299,52 @@ impl Quantizer {
     /// [`Self::quantize_int`], and whether the value was out of range (saturated or
     /// wrapped): the hook `aecc simulate --check-overflow` counts with.
     pub fn overflowing_quantize_int(&self, x: i128, in_frac: i32, c: usize) -> (i128, bool) {
+        self.overflowing_quantize_scaled(x, in_frac, Unit::ONE, c)
+    }
+
+    /// Quantizes the integer `x` of a tensor on grid `in_unit * 2^-in_frac`, for channel
+    /// `c`. Returns the output integer on the grid `out_unit() * 2^-out_frac()`. Exact
+    /// when `x * in_unit.num` fits 128 bits (type inference checks the input interval).
+    pub fn quantize_scaled(&self, x: i128, in_frac: i32, in_unit: Unit, c: usize) -> i128 {
+        self.overflowing_quantize_scaled(x, in_frac, in_unit, c).0
+    }
+
+    /// [`Self::quantize_scaled`], and whether the value was out of range.
+    pub fn overflowing_quantize_scaled(
+        &self,
+        x: i128,
+        in_frac: i32,
+        in_unit: Unit,
+        c: usize,
+    ) -> (i128, bool) {
         let ch = &self.channels[c];
-        // x * 2^-in_frac / (m * 2^e) = x * 2^k / m with k = -in_frac - e.
+        // x * n/d * 2^-in_frac / (m * 2^e) = x * n * 2^k / (d * m) with k = -in_frac - e.
         let k = -(in_frac as i64) - ch.scale.exponent as i64;
-        let (q, overflowed) = self.code(x, k, ch);
+        let x = x
+            .checked_mul(in_unit.num as i128)
+            .expect("input times its unit fits 128 bits (checked by type inference)");
+        let m = ch.scale.mantissa as i128 * in_unit.den as i128;
+        let (q, overflowed) = self.code(x, k, m, ch);
         (self.output_of(q, c), overflowed)
+    }
+
+    /// The rounded code `round(x * in_unit * 2^-in_frac / scale) + zp` of channel `c`
+    /// before saturation or wrapping (bipolar quantizers: not meaningful). `None` when
+    /// it does not fit 128 bits.
+    pub fn unclamped_code(&self, x: i128, in_frac: i32, in_unit: Unit, c: usize) -> Option<i128> {
+        let ch = &self.channels[c];
+        let k = -(in_frac as i64) - ch.scale.exponent as i64;
+        let x = x.checked_mul(in_unit.num as i128)?;
+        let m = ch.scale.mantissa as i128 * in_unit.den as i128;
+        match scaled(x, k, m) {
+            Scaled::Parts { floor, rem, den } => Some(round_parts(
+                floor.checked_add(ch.zero_point as i128)?,
+                rem,
+                den,
+                self.rounding,
+            )),
+            Scaled::Huge { .. } => None,
+        }
     }
 
     /// Quantizes a real (floating-point) value exactly, for channel `c`; infinities
@@ -339,7 +405,9 @@ enum Scaled {
 }
 
 fn scaled(x: i128, k: i64, m: i128) -> Scaled {
-    debug_assert!((1..1 << MAX_SCALE_MANTISSA_BITS).contains(&m));
+    // m is a mantissa (< 2^40), or one times a unit's denominator for the inputs type
+    // inference admits (whose values stay inside the exact path)
+    debug_assert!((1..1i128 << 100).contains(&m));
     if x == 0 {
         return Scaled::Parts {
             floor: 0,
@@ -457,6 +525,15 @@ mod tests {
             Rounding::AwayFromZero => y.signum() * y.abs().ceil(),
             Rounding::HalfAwayFromZero => y.signum() * (y.abs() + 0.5).floor(),
             Rounding::HalfTowardZero => y.signum() * (y.abs() - 0.5).ceil(),
+            Rounding::HalfOdd => {
+                let f = y.floor();
+                let d = y - f;
+                if d > 0.5 || (d == 0.5 && f % 2.0 == 0.0) {
+                    f + 1.0
+                } else {
+                    f
+                }
+            }
         };
         (r - zp) * scale
     }
@@ -514,12 +591,69 @@ mod tests {
             zero_point: 128,
         };
         assert_eq!(qz.out_frac(), 4);
+        // the output is the code q - zp, with the unit 3: value (q - zp) * 3 * 2^-4
+        assert_eq!(qz.out_unit(), Unit::int(3).unwrap());
         for x in -3000i128..3000 {
             let got = qz.quantize_int(x, 6, 0); // x * 2^-6
             let want = qonnx_float(x as f64 / 64.0, 0.1875, 128.0, &qz);
-            assert_eq!(got as f64 / 16.0, want, "x={x}");
+            assert_eq!(got as f64 * 3.0 / 16.0, want, "x={x}");
         }
-        assert_eq!(qz.out_interval(), Interval::new(-128 * 3, 127 * 3));
+        assert_eq!(qz.out_interval(), Interval::new(-128, 127));
+    }
+
+    #[test]
+    fn input_units_divide_exactly() {
+        // input x * 5/3 * 2^-2, quantized with scale 7 * 2^-3, zp 1, int6, half-even:
+        // q = round(x * 5/3 / 4 / (7/8) + 1) = round(10x / 21 + 1)
+        let mut qz = q(6, 0, true, false, Rounding::HalfEven);
+        qz.channels[0] = ChannelQuant {
+            scale: DyadicScale {
+                mantissa: 7,
+                exponent: -3,
+            },
+            zero_point: 1,
+        };
+        let unit = Unit::new(5, 3).unwrap();
+        for x in -200i128..200 {
+            let want_q =
+                crate::fixed::div_round(10 * x + 21, 21, Rounding::HalfEven).clamp(-32, 31);
+            assert_eq!(qz.quantize_scaled(x, 2, unit, 0), want_q - 1, "x={x}");
+        }
+        // hand-computed: x = 21: 10 + 1 = 11 -> code 10; x = -63: -30 + 1 = -29 -> -30
+        assert_eq!(qz.quantize_scaled(21, 2, unit, 0), 10);
+        assert_eq!(qz.quantize_scaled(-63, 2, unit, 0), -30);
+        // a tie: 10x/21 + 1 = 2.5 at x = 3.15 (none); x = 0 -> exactly 1 -> code 0
+        assert_eq!(qz.quantize_scaled(0, 2, unit, 0), 0);
+    }
+
+    #[test]
+    fn per_channel_mantissas_share_their_gcd() {
+        let qz = Quantizer {
+            channels: vec![
+                ChannelQuant {
+                    scale: DyadicScale {
+                        mantissa: 3,
+                        exponent: -2,
+                    },
+                    zero_point: 0,
+                },
+                ChannelQuant {
+                    scale: DyadicScale {
+                        mantissa: 9,
+                        exponent: -4,
+                    },
+                    zero_point: 0,
+                },
+            ],
+            axis: Some(0),
+            ..q(4, 0, true, false, Rounding::HalfEven)
+        };
+        assert_eq!(qz.out_unit(), Unit::int(3).unwrap());
+        assert_eq!((qz.channel_multiplier(0), qz.channel_multiplier(1)), (1, 3));
+        // channel 0: 1.0 / 0.75 = 1.33 -> 1 -> on grid 3 * 2^-4: 1 << 2 = 4 (= 0.75)
+        assert_eq!(qz.quantize_f64(1.0, 0), Some(4));
+        // channel 1: 1.0 / 0.5625 = 1.78 -> 2 -> 2 * 3 = 6 (= 6 * 3/16 = 1.125)
+        assert_eq!(qz.quantize_f64(1.0, 1), Some(6));
     }
 
     #[test]

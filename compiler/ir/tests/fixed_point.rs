@@ -55,6 +55,13 @@ fn round(v: &BigRational, mode: Rounding) -> BigInt {
                 floor + 1
             }
         }
+        Rounding::HalfOdd => {
+            if floor.is_odd() {
+                floor
+            } else {
+                floor + 1
+            }
+        }
         Rounding::HalfAwayFromZero => away_from_zero,
         Rounding::HalfTowardZero => toward_zero,
     }
@@ -174,7 +181,9 @@ fn oracle_quantize(q: &Quantizer, x: &BigRational, c: usize) -> (BigInt, bool) {
         .map(|c| -(c.scale.exponent as i64))
         .max()
         .unwrap();
-    let y = BigRational::from_integer(code - zp) * scale * pow2(out_frac);
+    // ... in units of the largest odd integer dividing every channel's mantissa
+    let unit = BigRational::from_integer(BigInt::from(q.out_unit().num));
+    let y = BigRational::from_integer(code - zp) * scale * pow2(out_frac) / unit;
     assert!(y.is_integer(), "outputs lie on the common grid");
     (y.to_integer(), overflowed)
 }
@@ -319,9 +328,23 @@ fn check_refuses_parameters_that_would_overflow() {
     assert!(with(&|q| q.channels[0].scale.mantissa = (1 << 41) + 1).contains("significant bits"));
     assert!(with(&|q| q.channels[0].scale.exponent = i32::MIN).contains("exponent"));
     assert!(with(&|q| q.channels[0].zero_point = i64::MAX).contains("zero point"));
+    // a per-tensor mantissa is the output unit: 64-bit codes still fit ...
+    let mut odd = base.clone();
+    odd.bit_width = 64;
+    odd.channels[0].scale.mantissa = 255;
+    assert!(odd.check().is_ok());
+    // ... but channels with coprime mantissas multiply their codes on the common grid
     assert!(with(&|q| {
         q.bit_width = 64;
+        q.axis = Some(0);
         q.channels[0].scale.mantissa = 255;
+        q.channels.push(ChannelQuant {
+            scale: DyadicScale {
+                mantissa: 1,
+                exponent: q.channels[0].scale.exponent,
+            },
+            zero_point: 0,
+        });
     })
     .contains("bits"));
     // channels whose grids are far apart: the coarse one needs a huge shift

@@ -1,4 +1,5 @@
 //! Backends: from the fixed-point IR to hardware descriptions.
 
 pub mod hls;
+pub mod magic;
 pub mod verilog;

@@ -4,8 +4,8 @@ mod hardware;
 
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
 use crate::verify::{
-    check_reference_against_executor, cosimulate, default_cache_dir, random_vectors,
-    sample_vectors, Comparison,
+    check_reference_against_executor, cosimulate, default_cache_dir, sample_vectors, Comparison,
+    VectorSource,
 };
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -37,6 +37,10 @@ pub enum Command {
         /// Also write an HLS C++ project to DIR/hls (Vitis/Vivado HLS or Catapult)
         #[arg(long, value_enum)]
         hls: Option<HlsChoice>,
+        /// Compile a quantized Softmax at the end as a LUT softmax (exp table, exact
+        /// division) instead of outputting the exact pre-softmax tensor
+        #[arg(long)]
+        lut_softmax: bool,
         /// Refuse designs whose fully unrolled arithmetic is estimated above this many
         /// adder bits (non-zero weight terms x accumulator widths, plus element-wise ops)
         #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_ADDER_BITS)]
@@ -258,6 +262,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             top,
             passes,
             hls,
+            lut_softmax,
             max_adder_bits,
             report,
             flows,
@@ -266,6 +271,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let opts = CompileOptions {
                 top,
                 passes,
+                lut_softmax,
                 max_adder_bits: Some(max_adder_bits),
                 reconfig: hw.reconfig(false)?,
                 hardware: hw.options(),
@@ -342,6 +348,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             let sim = aecc_sim::Simulator::new(&graph)?;
             if sim.input_count() != 1 || sim.output_count() != 1 {
                 bail!("simulate supports models with one input and one output");
+            }
+            let npy = |p: &std::path::Path| p.extension().and_then(|e| e.to_str()) == Some("npy");
+            if npy(&input) && npy(&output) && !check_overflow {
+                if let Some(chunks) = aecc_sim::io::NpyChunks::open(&input)? {
+                    return simulate_streaming(
+                        &graph, &sim, chunks, &input, &output, int_input, int_output,
+                    );
+                }
             }
             let batch = aecc_sim::io::read_batch(&input)?;
             let per = sim.input_info(0).len();
@@ -426,6 +440,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let opts = CompileOptions {
                 top: top.or_else(|| Some(default_top_name(&model))),
                 passes,
+                lut_softmax: false,
                 max_adder_bits: Some(max_adder_bits),
                 reconfig: hw.reconfig(seu.is_some())?,
                 hardware: hw.options(),
@@ -449,11 +464,17 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect { model } => {
             let bytes =
                 std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
-            let unsupported = crate::onnx::list_unsupported(&bytes)?;
-            if !unsupported.is_empty() {
-                println!("{} node(s) cannot be compiled:", unsupported.len());
-                for u in &unsupported {
+            let found = crate::onnx::inspect(&bytes)?;
+            if !found.issues.is_empty() {
+                println!("{} node(s) cannot be compiled:", found.issues.len());
+                for u in &found.issues {
                     println!("  {u}");
+                }
+                if found.skipped > 0 {
+                    println!(
+                        "({} node(s) after them were not checked: they read their outputs)",
+                        found.skipped
+                    );
                 }
                 return Ok(1);
             }
@@ -476,6 +497,114 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// CPU seconds (user + system) this process has used, all threads; `None` where it is
+/// not known.
+fn cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes into the zeroed struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+            let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            return Some(s(u.ru_utime) + s(u.ru_stime));
+        }
+    }
+    None
+}
+
+/// Samples per chunk of `simulate` on a `.npy` data set (each chunk is spread over the
+/// rayon threads by the batch evaluator).
+const SIMULATE_CHUNK: usize = 1 << 16;
+
+/// `simulate` from `.npy` to `.npy` a chunk at a time: read, evaluate with the batch
+/// evaluator, write. Memory holds one chunk, not the data set; the timing line splits
+/// the evaluation from the file I/O.
+fn simulate_streaming(
+    graph: &aecc_ir::Graph,
+    sim: &aecc_sim::Simulator,
+    mut chunks: aecc_sim::io::NpyChunks,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    int_input: bool,
+    int_output: bool,
+) -> Result<i32> {
+    use std::time::Instant;
+    let start = Instant::now();
+    let per = sim.input_info(0).len();
+    if chunks.sample_len() != per {
+        bail!(
+            "{}: {} values per sample (shape {:?}), the model input {:?} has {}",
+            input.display(),
+            chunks.sample_len(),
+            chunks.shape(),
+            sim.input_info(0).shape,
+            per
+        );
+    }
+    let n = chunks.shape()[0];
+    let fast = aecc_sim::BatchSimulator::new(graph)?;
+    let mut shape = vec![n];
+    shape.extend(sim.output_info(0).shape.iter().skip(1));
+    let mut out = aecc_sim::io::NpyOut::create(output, &shape, int_output)?;
+    let (mut read_s, mut eval_s, mut write_s, mut eval_cpu) = (0.0, 0.0, 0.0, Some(0.0));
+    let (mut real, mut ints, mut done) = (Vec::new(), Vec::new(), 0usize);
+    loop {
+        let t = Instant::now();
+        let k = chunks.read_f64(SIMULATE_CHUNK, &mut real)?;
+        read_s += t.elapsed().as_secs_f64();
+        if k == 0 {
+            break;
+        }
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        // errors name the sample in the whole data set
+        let at = |e: aecc_sim::SimError| match e {
+            aecc_sim::SimError::InSample { sample, source } => aecc_sim::SimError::InSample {
+                sample: sample + done,
+                source,
+            },
+            e => e,
+        };
+        let y = if int_input {
+            ints.clear();
+            for i in 0..k {
+                ints.extend(integer_sample(&real[i * per..(i + 1) * per], done + i)?);
+            }
+            fast.run_batch(&ints, k).map_err(at)?
+        } else {
+            fast.run_batch_f64(&real, k).map_err(at)?
+        };
+        eval_s += t.elapsed().as_secs_f64();
+        eval_cpu = eval_cpu
+            .zip(cpu.zip(cpu_seconds()))
+            .map(|(a, (c0, c1))| a + c1 - c0);
+        let t = Instant::now();
+        out.write(&y, |v| sim.output_real(0, v))
+            .with_context(|| format!("writing {}", output.display()))?;
+        write_s += t.elapsed().as_secs_f64();
+        done += k;
+    }
+    let t = Instant::now();
+    out.finish()
+        .with_context(|| format!("writing {}", output.display()))?;
+    write_s += t.elapsed().as_secs_f64();
+    println!("simulated {n} samples -> {}", output.display());
+    let cpu = match eval_cpu {
+        Some(c) => format!(
+            ", {c:.3} s CPU = {:.0} per CPU-second",
+            n as f64 / c.max(1e-9)
+        ),
+        None => String::new(),
+    };
+    println!(
+        "time: {:.3} s; evaluation {eval_s:.3} s ({:.0} inferences/s with {} threads{cpu}), \
+         reading {read_s:.3} s, writing {write_s:.3} s",
+        start.elapsed().as_secs_f64(),
+        n as f64 / eval_s.max(1e-9),
+        aecc_sim::BatchSimulator::threads(),
+    );
+    Ok(0)
 }
 
 /// `simulate --check-overflow`: a table of every quantizer on stdout, and one warning
@@ -599,6 +728,7 @@ fn report_comparison(what: &str, c: &Comparison) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify(
     model: PathBuf,
     vectors: usize,
@@ -609,7 +739,9 @@ fn verify(
     seu: Option<crate::verify_config::SeuOptions>,
     hls: Option<(HlsChoice, Option<PathBuf>)>,
 ) -> Result<i32> {
+    let t = std::time::Instant::now();
     let compiled = compile(&model, &opts)?;
+    let compile_s = t.elapsed().as_secs_f64();
     for w in &compiled.warnings {
         eprintln!("warning: {w}");
     }
@@ -630,36 +762,37 @@ fn verify(
     if let Some(c) = check_reference_against_executor(&sim, &model)? {
         ok &= report_comparison("reference vs QONNX executor (samples/output.npy)", &c);
     }
-    let mut all = random_vectors(&sim, vectors, seed);
-    let n_random = all.len();
-    if let Some(samples) = sample_vectors(&sim, &model)? {
-        all.extend(samples);
-    }
+    let samples = sample_vectors(&sim, &model)?.unwrap_or_default();
+    let n_samples = samples.len();
+    let source = VectorSource::new(&sim, vectors, seed, samples);
+    let total = source.len();
     println!(
-        "co-simulating {} vectors ({} random on the input grid, {} samples) with Verilator",
-        all.len(),
-        n_random,
-        all.len() - n_random
+        "co-simulating {total} vectors ({vectors} random on the input grid, {n_samples} samples) \
+         with Verilator"
     );
-    if compiled.reconfig.is_some() {
-        if bubbles {
-            bail!("--bubbles is not supported with --weights registers");
-        }
-        ok &= hardware::verify_configured(&compiled, &all, seed, seu.as_ref())?;
+    if bubbles && compiled.reconfig.is_some() {
+        bail!("--bubbles is not supported with --weights registers");
+    }
+    // the HLS C simulation and the configured harness take the vectors all at once
+    let all = (hls.is_some() || compiled.reconfig.is_some()).then(|| source.clone().collect_all());
+    if let Some(all) = all.as_ref().filter(|_| compiled.reconfig.is_some()) {
+        ok &= hardware::verify_configured(&compiled, all, seed, seu.as_ref())?;
     } else {
-        let pb = progress_bar(all.len() as u64, "co-sim");
-        let cmp = cosimulate(
+        let batch = sim.compile_batch()?;
+        let pb = progress_bar(total as u64, "co-sim");
+        let (cmp, timing) = cosimulate(
             &compiled.rtl,
-            &sim,
-            &all,
+            &batch,
+            source,
             &default_cache_dir(),
             bubbles.then_some(seed),
             |done| pb.set_position(done as u64),
         )?;
         pb.finish_and_clear();
         ok &= report_comparison("RTL vs reference", &cmp);
+        println!("time: compile {compile_s:.3} s; {}", timing.summary());
     }
-    if let Some((choice, headers)) = hls {
+    if let (Some((choice, headers)), Some(all)) = (hls, all) {
         let flavor = choice.flavor();
         println!(
             "C-simulating the {} HLS C++ on the same {} vectors with g++",

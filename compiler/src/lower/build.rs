@@ -202,6 +202,14 @@ impl Builder<'_> {
             Op::Add => self.add(layer, operands[0], operands[1]),
             Op::Quantize(q) => self.quantize(id, layer, q, operands[0])?,
             Op::Dense(_) | Op::Conv(_) => self.linear(id, layer, operands[0]),
+            // `check_lowerable` keeps these graphs in the reference architecture
+            other => {
+                return Err(LowerError::Unsupported {
+                    node: node.name.clone(),
+                    op: other.name(),
+                    message: "the optimised architecture does not cover this op".into(),
+                })
+            }
         };
         debug_assert_eq!(lanes.len(), node.out.len());
         self.lanes.insert(id, lanes);

@@ -28,7 +28,7 @@ pub use cmvm::Arithmetic;
 pub use dfg::Dfg;
 pub use timing::{DelayModel, Schedule};
 
-use aecc_ir::{Graph, IrError};
+use aecc_ir::{Graph, IrError, Op, Unit};
 use thiserror::Error;
 
 /// `aecc passes` lists the lane passes after the IR passes.
@@ -118,6 +118,53 @@ pub enum LowerError {
     Ir(#[from] IrError),
 }
 
+/// Checks that the lane lowering covers every node of `graph`: the ops of constant-weight
+/// encoders (input, power-of-two quantizers, ReLU, Dense, Conv, Add, Reshape, Transpose)
+/// on tensors in plain power-of-two units. Other graphs are built with the reference
+/// architecture (the error says which node keeps them there).
+pub fn check_lowerable(graph: &Graph) -> Result<(), LowerError> {
+    let order = graph.live_order()?;
+    for id in order {
+        let n = graph.node(id);
+        let why = match &n.op {
+            Op::Input { .. } | Op::Relu | Op::Add | Op::Reshape { .. } | Op::Transpose { .. } => {
+                None
+            }
+            Op::Dense(_) | Op::Conv(_) => None,
+            Op::Quantize(q) if !q.is_pow2() => Some(format!(
+                "the optimised architecture needs power-of-two quantizer scales (this one: {})",
+                q.channels
+                    .iter()
+                    .map(|c| c.scale.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Op::Quantize(_) => None,
+            _ => Some(format!(
+                "the optimised architecture does not cover op {}",
+                n.op.name()
+            )),
+        };
+        let why = why.or_else(|| {
+            (n.out.unit != Unit::ONE).then(|| {
+                format!(
+                    "the optimised architecture needs power-of-two units; this tensor is in \
+                     units of {}/{} (a non-power-of-two scale)",
+                    n.out.unit.num, n.out.unit.den
+                )
+            })
+        });
+        if let Some(message) = why {
+            return Err(LowerError::Unsupported {
+                node: n.name.clone(),
+                op: n.op.name(),
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A lowered, scheduled design.
 #[derive(Debug, Clone)]
 pub struct Lowered {
@@ -132,6 +179,7 @@ pub struct Lowered {
 
 /// Runs the lane passes on a graph with one input and one output.
 pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerError> {
+    check_lowerable(graph)?;
     let model = DelayModel::sky130_hd();
     let (dfg, stats) = build::build(
         graph,

@@ -5,6 +5,7 @@
 use super::proto::{DataLocation, DataType, TensorProto};
 use aecc_ir::fixed::{div_round, pow2, Interval, Rounding};
 use aecc_ir::quant::f64_to_dyadic;
+use aecc_ir::Unit;
 
 /// Largest number of elements of any tensor aecc reads or computes (2^24, 128 MiB as
 /// 64-bit values): refuses absurd shapes before anything is allocated. A fully unrolled
@@ -26,9 +27,14 @@ pub(crate) enum ConstData {
     Float(Vec<f64>),
     /// Integers (integer and bool tensors: shapes, indices, axes).
     Int(Vec<i64>),
-    /// Exact real values `data[i] * 2^-frac`: the outputs of `Quant` nodes folded at
-    /// compile time.
-    Fixed { data: Vec<i64>, frac: i32 },
+    /// Exact real values `data[i] * unit * 2^-frac`: the outputs of `Quant` and
+    /// `DequantizeLinear` nodes folded at compile time (the unit is the odd part of a
+    /// non-power-of-two scale, see [`aecc_ir::Unit`]).
+    Fixed {
+        data: Vec<i64>,
+        frac: i32,
+        unit: Unit,
+    },
 }
 
 /// A constant tensor known at compile time.
@@ -36,6 +42,9 @@ pub(crate) enum ConstData {
 pub(crate) struct Constant {
     pub shape: Vec<usize>,
     pub data: ConstData,
+    /// The ONNX element type (`DataType` as i32) of a tensor read from the model, 0
+    /// for computed constants: the zero point of `QuantizeLinear` gives the codes' type.
+    pub elem: i32,
     /// The integer range of the quantizer that produced `data` (on the grid of
     /// `ConstData::Fixed`), kept through data movement (reshape, transpose, gather);
     /// `None` for any other constant.
@@ -68,6 +77,7 @@ impl Constant {
         Constant {
             shape,
             data,
+            elem: 0,
             declared: None,
         }
     }
@@ -90,9 +100,10 @@ impl Constant {
         match &self.data {
             ConstData::Float(v) => v.clone(),
             ConstData::Int(v) => v.iter().map(|&x| x as f64).collect(),
-            ConstData::Fixed { data, frac } => {
-                data.iter().map(|&x| x as f64 * pow2(-frac)).collect()
-            }
+            ConstData::Fixed { data, frac, unit } => data
+                .iter()
+                .map(|&x| (x as i128 * unit.num as i128) as f64 / unit.den as f64 * pow2(-frac))
+                .collect(),
         }
     }
 
@@ -106,9 +117,17 @@ impl Constant {
                     (x.is_finite() && x.fract() == 0.0 && x.abs() < 9.2e18).then_some(x as i64)
                 })
                 .collect(),
-            ConstData::Fixed { data, frac } => data
+            ConstData::Fixed { data, frac, unit } => data
                 .iter()
                 .map(|&x| {
+                    if !unit.is_one() {
+                        let n = x as i128 * unit.num as i128;
+                        let den = unit.den as i128;
+                        return (n % den == 0)
+                            .then(|| exact_int(n / den, *frac))
+                            .flatten()
+                            .and_then(|v| i64::try_from(v).ok());
+                    }
                     if *frac <= 0 {
                         (x as i128)
                             .checked_shl((-frac) as u32)
@@ -124,12 +143,27 @@ impl Constant {
         }
     }
 
-    /// Exact integers and their grid, for `Int` (grid 1) and `Fixed` values.
-    pub fn to_fixed(&self) -> Option<(Vec<i64>, i32)> {
+    /// Exact integers, their grid and unit, for `Int` and `Fixed` values.
+    pub fn to_scaled(&self) -> Option<(Vec<i64>, i32, Unit)> {
         match &self.data {
-            ConstData::Int(v) => Some((v.clone(), 0)),
-            ConstData::Fixed { data, frac } => Some((data.clone(), *frac)),
+            ConstData::Int(v) => Some((v.clone(), 0, Unit::ONE)),
+            ConstData::Fixed { data, frac, unit } => Some((data.clone(), *frac, *unit)),
             ConstData::Float(_) => None,
+        }
+    }
+
+    /// Element `i` as the exact rational `n * num / den * 2^-frac`: `(n, frac, unit)`.
+    pub fn exact(&self, i: usize) -> Result<(i128, i32, Unit), String> {
+        match &self.data {
+            ConstData::Int(v) => Ok((v[i] as i128, 0, Unit::ONE)),
+            ConstData::Fixed { data, frac, unit } => Ok((data[i] as i128, *frac, *unit)),
+            ConstData::Float(v) => {
+                if !v[i].is_finite() {
+                    return Err(format!("contains the non-finite value {}", v[i]));
+                }
+                let (n, f) = f64_to_dyadic(v[i]);
+                Ok((n, f, Unit::ONE))
+            }
         }
     }
 
@@ -142,9 +176,10 @@ impl Constant {
         let data = match &self.data {
             ConstData::Float(v) => ConstData::Float(pick(v, index)),
             ConstData::Int(v) => ConstData::Int(pick(v, index)),
-            ConstData::Fixed { data, frac } => ConstData::Fixed {
+            ConstData::Fixed { data, frac, unit } => ConstData::Fixed {
                 data: pick(data, index),
                 frac: *frac,
+                unit: *unit,
             },
         };
         Constant {
@@ -166,6 +201,7 @@ impl Constant {
         Ok(Constant {
             shape,
             data: self.data.clone(),
+            elem: self.elem,
             declared: self.declared,
         })
     }
@@ -268,19 +304,30 @@ pub(crate) fn concat(parts: &[&Constant], axis: usize) -> Result<Constant, Strin
             ConstData::Float(out_f)
         }
     } else {
-        let fixed: Vec<(Vec<i64>, i32)> = parts.iter().filter_map(|p| p.to_fixed()).collect();
+        let fixed: Vec<(Vec<i64>, i32, Unit)> =
+            parts.iter().filter_map(|p| p.to_scaled()).collect();
         let frac = fixed.iter().map(|f| f.1).max().unwrap_or(0);
+        let unit = fixed
+            .iter()
+            .try_fold(fixed[0].2, |u, f| u.common(f.2))
+            .ok_or("the parts' scale units have no common unit")?;
         let mut out = Vec::new();
         for o in 0..outer {
             for (k, p) in parts.iter().enumerate() {
                 let s = slabs(p);
                 let shift = (frac - fixed[k].1) as u32;
+                let m = fixed[k].2.ratio_int(unit).expect("a common unit divides") as i64;
                 for &x in &fixed[k].0[o * s..(o + 1) * s] {
-                    out.push(shl_i64(x, shift).ok_or("values overflow 64 bits")?);
+                    let v = x.checked_mul(m).and_then(|v| shl_i64(v, shift));
+                    out.push(v.ok_or("values overflow 64 bits")?);
                 }
             }
         }
-        ConstData::Fixed { data: out, frac }
+        ConstData::Fixed {
+            data: out,
+            frac,
+            unit,
+        }
     };
     Ok(Constant::new(shape, data))
 }
@@ -450,15 +497,45 @@ pub(crate) fn decode_tensor(t: &TensorProto) -> Result<Constant, String> {
                     .collect::<Result<_, _>>()?,
             )
         }
+        DataType::Int4 | DataType::Uint4 => {
+            // two values per byte, the first in the low nibble
+            let bytes: Vec<u8> = if use_raw {
+                raw.clone()
+            } else {
+                t.int32_data.iter().map(|&x| x as u8).collect()
+            };
+            if bytes.len() != n.div_ceil(2) {
+                return Err(format!(
+                    "has {} bytes, expected {} ({n} packed 4-bit values for shape {:?})",
+                    bytes.len(),
+                    n.div_ceil(2),
+                    t.dims
+                ));
+            }
+            ConstData::Int(
+                (0..n)
+                    .map(|i| {
+                        let nibble = (bytes[i / 2] >> (4 * (i % 2))) & 0xf;
+                        if dt == DataType::Int4 {
+                            ((nibble << 4) as i8 >> 4) as i64
+                        } else {
+                            nibble as i64
+                        }
+                    })
+                    .collect(),
+            )
+        }
         other => {
             return Err(format!(
                 "element type {} is not supported (supported: float, double, float16, bfloat16, \
-                 int8..int64, uint8..uint64, bool)",
+                 int4, uint4, int8..int64, uint8..uint64, bool)",
                 format!("{other:?}").to_uppercase()
             ))
         }
     };
-    Ok(Constant::new(shape, data))
+    let mut c = Constant::new(shape, data);
+    c.elem = dt as i32;
+    Ok(c)
 }
 
 /// IEEE half precision bits to f64 (exact).
@@ -554,6 +631,87 @@ pub(crate) fn floats_to_grid(values: &[f64], max_frac: i32) -> Result<GridValues
     Ok(GridValues {
         data,
         frac,
+        max_error,
+    })
+}
+
+/// `n * 2^-f` if it is an integer.
+fn exact_int(n: i128, f: i32) -> Option<i128> {
+    if f <= 0 {
+        n.checked_shl((-f) as u32)
+            .filter(|v| v >> (-f) as u32 == n && -f < 120)
+    } else if f >= 120 {
+        (n == 0).then_some(0)
+    } else {
+        (n % (1i128 << f) == 0).then_some(n >> f)
+    }
+}
+
+/// Puts the exact values of `c` on the grid `unit * 2^-frac`, `frac` in
+/// `min_frac..=max_frac`: exactly on the coarsest such grid that holds them all, else
+/// rounded half-to-even onto `unit * 2^-max_frac` (the largest absolute error, in real
+/// units, is returned for the caller to report).
+pub(crate) fn to_unit_grid(
+    c: &Constant,
+    unit: Unit,
+    min_frac: i32,
+    max_frac: i32,
+) -> Result<GridValues, String> {
+    // every value is n * num / den * 2^-f; on the target grid it is
+    // n * num * unit.den / (den * unit.num) * 2^(frac - f)
+    let mut parts = Vec::with_capacity(c.len());
+    for i in 0..c.len() {
+        let (n, f, u) = c.exact(i)?;
+        let p = n
+            .checked_mul(u.num as i128)
+            .and_then(|v| v.checked_mul(unit.den as i128))
+            .filter(|v| v.unsigned_abs() < 1 << 100)
+            .ok_or("has a value too large for the exact range")?;
+        let q = u.den as i128 * unit.num as i128;
+        parts.push((p, q, f));
+    }
+    let on = |frac: i32, exact_only: bool| -> Option<(Vec<i64>, f64)> {
+        let mut data = Vec::with_capacity(parts.len());
+        let mut max_error = 0.0f64;
+        for &(p, q, f) in &parts {
+            let shift = frac - f;
+            let (num, den) = if shift >= 0 {
+                if shift > 120 || (p != 0 && p.unsigned_abs().leading_zeros() <= shift as u32 + 1) {
+                    return None;
+                }
+                (p << shift, q)
+            } else {
+                if -shift > 100 {
+                    return None;
+                }
+                (p, q << (-shift))
+            };
+            if exact_only && num % den != 0 {
+                return None;
+            }
+            let t = div_round(num, den, Rounding::HalfEven);
+            let t = i64::try_from(t).ok()?;
+            let err =
+                ((num - t as i128 * den) as f64 / den as f64).abs() * unit.to_f64() * pow2(-frac);
+            max_error = max_error.max(err);
+            data.push(t);
+        }
+        Some((data, max_error))
+    };
+    for frac in min_frac..=max_frac {
+        if let Some((data, _)) = on(frac, true) {
+            return Ok(GridValues {
+                data,
+                frac,
+                max_error: 0.0,
+            });
+        }
+    }
+    let (data, max_error) =
+        on(max_frac, false).ok_or("does not fit a 64-bit integer on the target grid")?;
+    Ok(GridValues {
+        data,
+        frac: max_frac,
         max_error,
     })
 }

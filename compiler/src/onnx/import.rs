@@ -7,7 +7,7 @@ use super::constant::{checked_len, decode_tensor, Constant};
 use super::error::{ImportError, UnsupportedNode};
 use super::ops;
 use super::proto::{tensor_shape_proto::dimension, GraphProto, ModelProto, NodeProto};
-use aecc_ir::{Graph, IrError, NodeId, Op};
+use aecc_ir::{Graph, IrError, NodeId, Op, Quantizer};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
@@ -19,14 +19,49 @@ pub(crate) enum Value {
     /// A tensor known at compile time (initializer, `Constant`, folded sub-expression).
     Const(Rc<Constant>),
     /// A graph input, materialised as an IR input by the `Quant` node that reads it.
-    GraphInput { name: String, shape: Vec<usize> },
+    /// A graph input, materialised as an IR input by the quantizer that reads it;
+    /// `shape` is the shape after `moves` (data movement between the input and its
+    /// quantizer, e.g. the Transpose of a channels-last export), `declared` its own.
+    GraphInput {
+        name: String,
+        shape: Vec<usize>,
+        declared: Vec<usize>,
+        moves: Vec<Op>,
+    },
     /// An activation zero-padded by a `Pad` node, waiting for the `Conv` that absorbs
-    /// the padding into its `pads` (`[top, left, bottom, right]`).
-    Padded {
+    /// the padding into its `pads` (`[top, left, bottom, right]`); any other reader
+    /// gets the padding as a `Select` node.
+    Padded { node: NodeId, pads: [usize; 4] },
+    /// The integer output of an ONNX `QuantizeLinear`: the codes `q` of the quantized
+    /// activation `node` (whose IR value is `(q - zp) * scale`). Readers:
+    /// `DequantizeLinear` with the same parameters (gives `node` back), `Clip` (QCDQ),
+    /// data movement, and the QLinear/Integer ops.
+    Codes {
         node: NodeId,
-        pads: [usize; 4],
+        quantizer: Rc<Quantizer>,
+        /// ONNX element type of the codes (`DataType` as i32).
+        elem: i32,
+    },
+    /// An element-wise float function of an activation (Sigmoid, Tanh, ...) that
+    /// becomes an exact lookup table together with the quantizer that must read it.
+    Lazy {
+        node: NodeId,
+        func: Rc<super::ops::act::Elementwise>,
         origin: String,
     },
+}
+
+impl Value {
+    /// The IR node a value is (or wraps), if any.
+    pub fn node_id(&self) -> Option<NodeId> {
+        match self {
+            Value::Node(id)
+            | Value::Padded { node: id, .. }
+            | Value::Codes { node: id, .. }
+            | Value::Lazy { node: id, .. } => Some(*id),
+            Value::Const(_) | Value::GraphInput { .. } => None,
+        }
+    }
 }
 
 /// The label of a node in messages: `NAME (OpType)`, or `#INDEX (OpType)` when unnamed.
@@ -51,6 +86,11 @@ pub(crate) struct Importer {
     /// Every ONNX tensor name, and the names of helper IR nodes: helper nodes get fresh
     /// names so IR node names stay unique.
     names: HashSet<String>,
+    /// Names of the graph outputs.
+    graph_outputs: HashSet<String>,
+    /// Opset version of every domain the model imports (`""` for `ai.onnx`).
+    opsets: HashMap<String, i64>,
+    pub options: super::ImportOptions,
     /// Elements of all constants held so far (bounded by [`MAX_CONSTANT_ELEMENTS`]).
     constant_elements: usize,
 }
@@ -75,10 +115,21 @@ fn count_constant(total: &mut usize, len: usize, what: &str) -> Result<(), Impor
 
 impl Importer {
     fn define(&mut self, name: &str, value: Value) {
-        if let Value::Node(id) | Value::Padded { node: id, .. } = value {
+        if let Some(id) = value.node_id() {
             *self.pending.entry(id).or_default() += self.uses.get(name).copied().unwrap_or(0);
         }
         self.values.insert(name.to_string(), value);
+    }
+
+    /// Whether tensor `name` is a graph output that no node reads.
+    pub fn is_graph_output_only(&self, name: &str) -> bool {
+        self.graph_outputs.contains(name) && self.uses.get(name).copied().unwrap_or(0) == 1
+    }
+
+    /// The opset version the model imports for `domain` (`""` or `ai.onnx`: default).
+    pub fn opset(&self, domain: &str) -> Option<i64> {
+        let d = if domain == "ai.onnx" { "" } else { domain };
+        self.opsets.get(d).copied()
     }
 
     /// Readers of `id` not visited yet (including graph outputs).
@@ -111,6 +162,11 @@ impl<'a> NodeCtx<'a> {
 
     pub fn input_name(&self, i: usize) -> &str {
         self.node.input.get(i).map_or("", |s| s.as_str())
+    }
+
+    /// Replaces input `i` (a wrapper op hands a transformed input to the op it wraps).
+    pub fn set_input(&mut self, i: usize, v: Value) {
+        self.inputs[i] = Some(v);
     }
 
     /// Whether optional input `i` is given.
@@ -153,10 +209,27 @@ impl<'a> NodeCtx<'a> {
         }
     }
 
-    /// Input `i` as a tensor computed by the hardware.
-    pub fn activation(&self, i: usize) -> Result<NodeId, ImportError> {
+    /// Input `i` as a tensor computed by the hardware (zero padding waiting for a
+    /// `Conv` becomes a `Select` node here).
+    pub fn activation(&mut self, i: usize) -> Result<NodeId, ImportError> {
+        if let Value::Padded { node, pads, .. } = self.value(i)?.clone() {
+            let id = self.materialize_padding(node, pads)?;
+            self.inputs[i] = Some(Value::Node(id));
+        }
         match self.value(i)? {
             Value::Node(id) => Ok(*id),
+            Value::Codes { .. } => Err(self.error(format!(
+                "input #{i} '{}' is the integer output of a QuantizeLinear; aecc reads it \
+                 only through DequantizeLinear, Clip, data movement and the QLinear/Integer \
+                 ops",
+                self.input_name(i)
+            ))),
+            Value::Lazy { origin, .. } => Err(self.error(format!(
+                "input #{i} '{}' comes from node {origin}, a float function that aecc \
+                 computes exactly only as a lookup table with the quantizer that reads it \
+                 (put a Quant or QuantizeLinear directly after it)",
+                self.input_name(i)
+            ))),
             Value::Const(_) => Err(self.error(format!(
                 "input #{} '{}' is a constant; {} is only supported on tensors computed from \
                  the graph inputs here",
@@ -168,18 +241,31 @@ impl<'a> NodeCtx<'a> {
                 input: name.clone(),
                 reason: format!("it feeds node {}", self.label),
             }),
-            Value::Padded { origin, .. } => Err(self.padded_error(i, origin)),
+            Value::Padded { .. } => unreachable!("materialized above"),
         }
     }
 
-    pub fn padded_error(&self, i: usize, pad_origin: &str) -> ImportError {
-        self.error(format!(
-            "input #{} '{}' comes from node {}, and aecc supports Pad only directly before a \
-             Conv (folded into its pads)",
-            i,
-            self.input_name(i),
-            pad_origin
-        ))
+    /// The zero padding `pads` (`[top, left, bottom, right]`) of the NCHW activation
+    /// `node` as a `Select` node named after this node's input.
+    fn materialize_padding(
+        &mut self,
+        node: NodeId,
+        pads: [usize; 4],
+    ) -> Result<NodeId, ImportError> {
+        let shape = self.imp.graph.node(node).out.shape.clone();
+        let (h, w) = (shape[2], shape[3]);
+        let out = vec![
+            shape[0],
+            shape[1],
+            h + pads[0] + pads[2],
+            w + pads[1] + pads[3],
+        ];
+        let sel = aecc_ir::Select::from_fn(&shape, out, 0, |o| {
+            let y = o[2].checked_sub(pads[0]).filter(|&y| y < h)?;
+            let x = o[3].checked_sub(pads[1]).filter(|&x| x < w)?;
+            Some(vec![o[0], o[1], y, x])
+        });
+        self.add_node(Op::Select(sel), &[node], "/pad")
     }
 
     /// Shape of input `i`, whatever it is.
@@ -195,6 +281,9 @@ impl<'a> NodeCtx<'a> {
                     s[3] += pads[1] + pads[3];
                 }
                 s
+            }
+            Value::Codes { node, .. } | Value::Lazy { node, .. } => {
+                self.imp.graph.node(*node).out.shape.clone()
             }
         })
     }
@@ -284,10 +373,65 @@ pub(crate) fn unsupported_nodes(graph: &GraphProto) -> Vec<UnsupportedNode> {
 }
 
 /// Imports a checked model into an IR graph.
-pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), ImportError> {
+pub(crate) fn import_graph(
+    gp: &GraphProto,
+    opsets: HashMap<String, i64>,
+    options: super::ImportOptions,
+) -> Result<(Graph, Vec<String>), ImportError> {
+    import_graph_with(gp, opsets, options, None)
+}
+
+/// A problem found by [`collect_problems`]: the index of the node it is about (`None`
+/// for the graph as a whole) and the error.
+pub(crate) type Problem = (Option<usize>, ImportError);
+
+/// Imports as far as possible, collecting every node that cannot be compiled instead
+/// of stopping at the first: unsupported ops, unsupported attributes or operands, graph
+/// inputs without a quantizer. Nodes that read the output of a failed node are skipped
+/// (their count is returned). Errors about the model file itself are still returned
+/// as errors.
+pub(crate) fn collect_problems(
+    gp: &GraphProto,
+    opsets: HashMap<String, i64>,
+) -> Result<(Vec<Problem>, usize), ImportError> {
+    let mut problems = Vec::new();
+    let mut skipped = 0;
+    let options = super::ImportOptions::default();
+    match import_graph_with(gp, opsets, options, Some((&mut problems, &mut skipped))) {
+        Ok(_) => {}
+        Err(e) if problems.is_empty() => problems.push((None, e)),
+        Err(_) => {}
+    }
+    problems.sort_by_key(|p| p.0);
+    Ok((problems, skipped))
+}
+
+fn import_graph_with(
+    gp: &GraphProto,
+    opsets: HashMap<String, i64>,
+    options: super::ImportOptions,
+    mut collect: Option<(&mut Vec<Problem>, &mut usize)>,
+) -> Result<(Graph, Vec<String>), ImportError> {
     let unsupported = unsupported_nodes(gp);
     if !unsupported.is_empty() {
-        return Err(ImportError::Unsupported(unsupported));
+        match &mut collect {
+            None => return Err(ImportError::Unsupported(unsupported)),
+            Some((problems, _)) => {
+                for (i, n) in gp.node.iter().enumerate() {
+                    if ops::lookup(&n.domain, &n.op_type).is_none() {
+                        let u = unsupported_nodes(&GraphProto {
+                            node: vec![n.clone()],
+                            ..Default::default()
+                        });
+                        let mut u = u.into_iter().next().expect("unsupported");
+                        if n.name.is_empty() {
+                            u.name = format!("#{i}");
+                        }
+                        problems.push((Some(i), ImportError::Unsupported(vec![u])));
+                    }
+                }
+            }
+        }
     }
     if let Some(s) = gp.sparse_initializer.first() {
         let name = s.values.as_ref().map_or("", |v| v.name.as_str());
@@ -384,37 +528,53 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
             input: vi.name.clone(),
             reason,
         };
-        if gp.output.iter().any(|o| o.name == vi.name) {
-            return Err(not_quantized("it is also a graph output".into()));
-        }
-        match readers.as_slice() {
-            [] => return Err(not_quantized("no node reads it".into())),
-            [(i, 0)] if ops::is_quant(&gp.node[*i]) => {}
-            [(i, slot)] => {
-                return Err(not_quantized(format!(
-                    "it feeds node {}{}",
-                    labels[*i],
-                    if *slot == 0 {
-                        String::new()
-                    } else {
-                        format!(" as input #{slot}")
-                    }
-                )))
+        let problem = if gp.output.iter().any(|o| o.name == vi.name) {
+            Some((None, not_quantized("it is also a graph output".into())))
+        } else {
+            match readers.as_slice() {
+                [] => Some((None, not_quantized("no node reads it".into()))),
+                [(i, 0)] if quantized_after_movement(gp, *i) => None,
+                [(i, slot)] => Some((
+                    Some(*i),
+                    not_quantized(format!(
+                        "it feeds node {}{}",
+                        labels[*i],
+                        if *slot == 0 {
+                            String::new()
+                        } else {
+                            format!(" as input #{slot}")
+                        }
+                    )),
+                )),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|(i, _)| labels[*i].as_str()).collect();
+                    Some((
+                        Some(many[0].0),
+                        not_quantized(format!(
+                            "it feeds {} nodes ({})",
+                            many.len(),
+                            names.join(", ")
+                        )),
+                    ))
+                }
             }
-            many => {
-                let names: Vec<&str> = many.iter().map(|(i, _)| labels[*i].as_str()).collect();
-                return Err(not_quantized(format!(
-                    "it feeds {} nodes ({})",
-                    many.len(),
-                    names.join(", ")
-                )));
+        };
+        if let Some((at, e)) = problem {
+            match &mut collect {
+                None => return Err(e),
+                Some((problems, _)) => {
+                    problems.push((at, e));
+                    continue;
+                }
             }
         }
         values.insert(
             vi.name.clone(),
             Value::GraphInput {
                 name: vi.name.clone(),
-                shape,
+                shape: shape.clone(),
+                declared: shape,
+                moves: Vec::new(),
             },
         );
     }
@@ -452,14 +612,38 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
         uses,
         pending: HashMap::new(),
         names: definer.keys().map(|k| k.to_string()).collect(),
+        graph_outputs: gp.output.iter().map(|o| o.name.clone()).collect(),
+        opsets,
+        options,
         constant_elements,
     };
     for (k, v) in values {
         imp.define(&k, v);
     }
+    let mut tainted: HashSet<String> = HashSet::new();
     for i in order {
         let node = &gp.node[i];
         let label = labels[i].clone();
+        // Collecting: after a failed node, its first input stands in for its outputs
+        // ("tainted"), so the nodes after it are still checked; there only attribute
+        // problems are recorded (anything else may be a consequence of the stand-in).
+        let is_tainted = node.input.iter().any(|n| tainted.contains(n));
+        let unsupported_here = ops::lookup(&node.domain, &node.op_type).is_none();
+        let blocked = node
+            .input
+            .iter()
+            .any(|n| !n.is_empty() && !imp.values.contains_key(n));
+        if let Some((_, skipped)) = &mut collect {
+            if blocked || (unsupported_here && is_tainted) {
+                **skipped += 1;
+                continue;
+            }
+            if unsupported_here {
+                // recorded above; its first activation input stands in for its outputs
+                stand_in(&mut imp, &mut tainted, node);
+                continue;
+            }
+        }
         let mut inputs = Vec::with_capacity(node.input.len());
         for name in &node.input {
             if name.is_empty() {
@@ -479,7 +663,7 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
                             .map_or("another node", |s| s.as_str())
                     ),
                 })?;
-            if let Value::Node(id) | Value::Padded { node: id, .. } = v {
+            if let Some(id) = v.node_id() {
                 if let Some(p) = imp.pending.get_mut(&id) {
                     *p = p.saturating_sub(1);
                 }
@@ -494,7 +678,24 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
             label,
             inputs,
         };
-        let outs = build(&mut ctx)?;
+        let outs = match (build(&mut ctx), &mut collect) {
+            (Ok(outs), _) => outs,
+            (Err(e), None) => return Err(e),
+            (Err(e), Some((problems, skipped))) => {
+                if !is_tainted || matches!(e, ImportError::Attribute { .. }) {
+                    problems.push((Some(i), e));
+                } else {
+                    **skipped += 1;
+                }
+                stand_in(&mut imp, &mut tainted, node);
+                continue;
+            }
+        };
+        if is_tainted {
+            for o in &node.output {
+                tainted.insert(o.clone());
+            }
+        }
         for v in &outs {
             if let Value::Const(c) = v {
                 count_constant(&mut imp.constant_elements, c.len(), &labels[i])?;
@@ -507,7 +708,7 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
             match outs.get(k) {
                 Some(v) => imp.define(out_name, v.clone()),
                 None if imp.uses.get(out_name).copied().unwrap_or(0) > 0 => {
-                    return Err(ImportError::Node {
+                    let e = ImportError::Node {
                         node: labels[i].clone(),
                         message: format!(
                             "output #{k} '{out_name}' is used, but aecc supports only the first \
@@ -515,10 +716,19 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
                             outs.len(),
                             node.op_type
                         ),
-                    })
+                    };
+                    match &mut collect {
+                        None => return Err(e),
+                        Some((problems, _)) => problems.push((Some(i), e)),
+                    }
                 }
                 None => {}
             }
+        }
+    }
+    if let Some((problems, _)) = &collect {
+        if !problems.is_empty() {
+            return Err(ImportError::NotOnnx("problems collected".into()));
         }
     }
 
@@ -539,6 +749,31 @@ pub(crate) fn import_graph(gp: &GraphProto) -> Result<(Graph, Vec<String>), Impo
                 return Err(bad(
                     "it comes from a Pad; aecc supports Pad only before a Conv",
                 ))
+            }
+            Some(Value::Codes {
+                node, quantizer, ..
+            }) => {
+                let (node, quantizer) = (*node, quantizer.clone());
+                let id = super::ops::qdq::codes_output(&mut imp, &o.name, node, &quantizer)?;
+                imp.graph.add_output(o.name.clone(), id)
+            }
+            Some(Value::Lazy { node, func, origin })
+                if **func == super::ops::act::Elementwise::Softmax =>
+            {
+                let msg = format!(
+                    "node {origin} is not compiled; the graph output '{}' is the exact \
+                     pre-softmax tensor (the arg-max is unchanged; apply softmax and its \
+                     quantizer in software)",
+                    o.name
+                );
+                imp.warnings.push(msg);
+                imp.graph.add_output(o.name.clone(), *node)
+            }
+            Some(Value::Lazy { origin, .. }) => {
+                return Err(bad(&format!(
+                    "it comes from node {origin}, a float function that aecc computes exactly \
+                     only with a quantizer after it"
+                )))
             }
             Some(Value::GraphInput { .. }) => return Err(bad("it is a graph input")),
             None => return Err(ImportError::UndefinedOutput(o.name.clone())),
@@ -666,4 +901,54 @@ fn topological_order(
         });
     }
     Ok(order)
+}
+
+/// Collecting problems: the first input of the failed `node` (when it has a value)
+/// stands in for every output, marked as tainted.
+fn stand_in(imp: &mut Importer, tainted: &mut HashSet<String>, node: &NodeProto) {
+    let v = node
+        .input
+        .first()
+        .and_then(|n| imp.values.get(n))
+        .filter(|v| !matches!(v, Value::Const(_)))
+        .cloned();
+    for o in node.output.iter().filter(|o| !o.is_empty()) {
+        if let Some(v) = &v {
+            imp.values.insert(o.clone(), v.clone());
+        }
+        tainted.insert(o.clone());
+    }
+}
+
+/// Whether node `i` is an input quantizer, or data movement (Transpose, Reshape,
+/// Flatten, Squeeze, Unsqueeze, Identity) whose output only feeds, through more data
+/// movement, an input quantizer.
+fn quantized_after_movement(gp: &GraphProto, i: usize) -> bool {
+    let mut at = i;
+    for _ in 0..gp.node.len() {
+        let n = &gp.node[at];
+        if ops::is_input_quantizer(n) {
+            return true;
+        }
+        let movement = n.domain.is_empty()
+            && matches!(
+                n.op_type.as_str(),
+                "Transpose" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity"
+            );
+        let Some(out) = n.output.first().filter(|_| movement) else {
+            return false;
+        };
+        let readers: Vec<usize> = gp
+            .node
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.input.iter().any(|x| x == out))
+            .map(|(k, _)| k)
+            .collect();
+        match readers.as_slice() {
+            [k] if gp.node[*k].input.first() == Some(out) => at = *k,
+            _ => return false,
+        }
+    }
+    false
 }

@@ -38,11 +38,13 @@ pub mod builder;
 mod constant;
 mod error;
 mod import;
+mod inspect;
 mod ops;
 pub mod proto;
 
 pub use constant::{MAX_CONSTANT_ELEMENTS, MAX_ELEMENTS};
 pub use error::{ImportError, UnsupportedNode};
+pub use inspect::{inspect, CompileIssue, Inspection};
 pub use ops::supported_ops;
 pub use ops::weights::{FLOAT_BIAS_EXTRA_FRAC_BITS, FLOAT_WEIGHT_BITS};
 
@@ -63,6 +65,22 @@ pub struct ImportedModel {
     pub producer: String,
 }
 
+/// The opset version of every domain the model imports (`""` for `ai.onnx`).
+fn opsets_of(model: &proto::ModelProto) -> std::collections::HashMap<String, i64> {
+    model
+        .opset_import
+        .iter()
+        .map(|o| {
+            let d = if o.domain == "ai.onnx" {
+                ""
+            } else {
+                o.domain.as_str()
+            };
+            (d.to_string(), o.version)
+        })
+        .collect()
+}
+
 fn decode(bytes: &[u8]) -> Result<proto::ModelProto, ImportError> {
     if bytes.is_empty() {
         return Err(ImportError::Empty);
@@ -70,12 +88,29 @@ fn decode(bytes: &[u8]) -> Result<proto::ModelProto, ImportError> {
     proto::ModelProto::decode(bytes).map_err(|e| ImportError::Protobuf(e.to_string()))
 }
 
+/// Choices the importer cannot make alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Compile a quantized `Softmax` at the end of the graph as aecc's LUT softmax (an
+    /// `exp` table and an exact division; it approximates the float softmax) instead of
+    /// dropping it (the default: the output is the exact pre-softmax tensor).
+    pub lut_softmax: bool,
+}
+
 /// Imports an ONNX model from its serialized bytes.
 pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
+    import_bytes_with(bytes, &ImportOptions::default())
+}
+
+/// [`import_bytes`] with options.
+pub fn import_bytes_with(
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<ImportedModel, ImportError> {
     let model = decode(bytes)?;
     let opset = import::check_model(&model)?;
     let gp = model.graph.as_ref().expect("checked by check_model");
-    let (graph, warnings) = import::import_graph(gp)?;
+    let (graph, warnings) = import::import_graph(gp, opsets_of(&model), *options)?;
     let producer = format!("{} {}", model.producer_name, model.producer_version)
         .trim()
         .to_string();
@@ -90,11 +125,19 @@ pub fn import_bytes(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
 
 /// Imports an ONNX model from a file.
 pub fn import_file(path: &Path) -> Result<ImportedModel, ImportError> {
+    import_file_with(path, &ImportOptions::default())
+}
+
+/// [`import_file`] with options.
+pub fn import_file_with(
+    path: &Path,
+    options: &ImportOptions,
+) -> Result<ImportedModel, ImportError> {
     let bytes = std::fs::read(path).map_err(|e| ImportError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    import_bytes(&bytes)
+    import_bytes_with(&bytes, options)
 }
 
 /// Every node of the model whose op aecc does not support (empty when all are), for

@@ -24,6 +24,12 @@ pub const PASSES: &[PassInfo] = &[
         run: super::dead_code::run,
     },
     PassInfo {
+        name: "fold-affine",
+        description: "drop identity affine maps, merge chains of them, fold power-of-two \
+                      ones into the Dense/Conv before them",
+        run: super::fold_affine::run,
+    },
+    PassInfo {
         name: "fold-reshape",
         description: "merge chains of reshapes and drop reshapes that keep the shape",
         run: super::fold_reshape::run,
@@ -37,7 +43,13 @@ pub const PASSES: &[PassInfo] = &[
 
 /// The passes `aecc compile` runs by default.
 pub fn default_pipeline() -> Vec<&'static str> {
-    vec!["dead-code", "fold-reshape", "dead-code", "verify"]
+    vec![
+        "dead-code",
+        "fold-affine",
+        "fold-reshape",
+        "dead-code",
+        "verify",
+    ]
 }
 
 /// Runs a list of passes by name; the IR is verified after every pass in debug builds.

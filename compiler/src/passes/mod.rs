@@ -4,6 +4,7 @@
 //! the registry below is the single list of passes (`aecc passes` prints it).
 
 mod dead_code;
+mod fold_affine;
 mod fold_reshape;
 mod manager;
 

@@ -115,6 +115,7 @@ pub fn net_slews(netlist: &Netlist, lib: &Library, cap: &[f64]) -> Vec<f64> {
     }
     let mut done = vec![false; n];
     let mut visiting = vec![false; n];
+    #[allow(clippy::too_many_arguments)]
     fn visit(
         k: u32,
         netlist: &Netlist,

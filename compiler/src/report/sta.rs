@@ -93,10 +93,10 @@ fn unescape(s: &str) -> String {
 /// Parses one `report_checks` path.
 pub fn parse_path(text: &str) -> Option<TimingPath> {
     let mut p = TimingPath::default();
-    let mut lines = text.lines().peekable();
+    let lines = text.lines();
     let mut in_data = false;
     let mut seen_arrival = false;
-    while let Some(line) = lines.next() {
+    for line in lines {
         let t = line.trim();
         if let Some(s) = t.strip_prefix("Startpoint:") {
             p.startpoint = unescape(s.trim().split(" (").next().unwrap_or("").trim());
@@ -230,6 +230,22 @@ pub fn run(
     })
 }
 
+impl Timing {
+    /// Sets every critical-path point's layer from the cell name (`name/PIN`) and the
+    /// ordered list of layers the path crosses.
+    pub fn set_layers(&mut self, layer_of_cell: &dyn Fn(&str) -> Option<String>) {
+        let mut layers: Vec<String> = Vec::new();
+        for p in &mut self.critical_path.points {
+            let cell = p.pin.rsplit_once('/').map(|(a, _)| a).unwrap_or(&p.pin);
+            p.layer = layer_of_cell(cell).unwrap_or_else(|| "top".into());
+            if layers.last() != Some(&p.layer) {
+                layers.push(p.layer.clone());
+            }
+        }
+        self.critical_layers = layers;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,21 +299,5 @@ Path Type: max
         let t = "Total                3.427748e-05 2.598300e-06 2.596803e-10 3.687604e-05 100.0%\n";
         let p = parse_power(t, 0.1).unwrap();
         assert!((p.total_mw - 0.03687604).abs() < 1e-12);
-    }
-}
-
-impl Timing {
-    /// Sets every critical-path point's layer from the cell name (`name/PIN`) and the
-    /// ordered list of layers the path crosses.
-    pub fn set_layers(&mut self, layer_of_cell: &dyn Fn(&str) -> Option<String>) {
-        let mut layers: Vec<String> = Vec::new();
-        for p in &mut self.critical_path.points {
-            let cell = p.pin.rsplit_once('/').map(|(a, _)| a).unwrap_or(&p.pin);
-            p.layer = layer_of_cell(cell).unwrap_or_else(|| "top".into());
-            if layers.last() != Some(&p.layer) {
-                layers.push(p.layer.clone());
-            }
-        }
-        self.critical_layers = layers;
     }
 }

@@ -249,13 +249,25 @@ struct Analyser<'m> {
     notes: Vec<String>,
     /// Every signal's nets by full path, kept when its scope closes.
     all_signals: Vec<(String, Vec<u32>)>,
-    /// Signal bits found constant by a previous pass: `(path, bit index) -> value`.
-    seed: &'m HashMap<(String, usize), bool>,
+    /// Signal bits found constant by a previous pass: `path -> [(bit index, value)]`.
+    seed: &'m Constants,
     /// Layers of a flat top module: `(signal name prefix, owner name)`, see
     /// [`analyse_design`].
     groups: &'m [(String, String)],
     /// Owners of the top module's signals (by net) found through `groups`.
     net_owner: HashMap<u32, u32>,
+    /// Negations built so far, by operand bits and width: synthesis merges identical
+    /// ones (yosys `opt_merge`), and with them the constant products that read them.
+    negations: HashMap<(Vec<Bit>, u32), Vec<Bit>>,
+}
+
+/// Constant signal bits by signal path: `(bit index, value)` pairs. (Keyed by path, not
+/// by `(path, bit)`: one lookup per declared signal instead of a string copy per bit.)
+type Constants = HashMap<String, Vec<(usize, bool)>>;
+
+/// Number of constant bits.
+fn constant_bits(c: &Constants) -> usize {
+    c.values().map(Vec::len).sum()
 }
 
 /// The largest width the reader handles for one value (wider values are truncated, which
@@ -266,10 +278,12 @@ impl Analyser<'_> {
     fn declare(&mut self, name: &str, msb: i128, lsb: i128, signed: bool) {
         let width = ((msb - lsb).abs() + 1).min(MAX_WIDTH) as usize;
         let nets: Vec<u32> = (0..width).map(|_| self.nets.fresh()).collect();
-        let full = format!("{}{name}", self.path);
-        for (i, &n) in nets.iter().enumerate() {
-            if let Some(&c) = self.seed.get(&(full.clone(), i)) {
-                self.nets.drive(n, Bit::of(c));
+        if !self.seed.is_empty() {
+            let full = format!("{}{name}", self.path);
+            for &(i, c) in self.seed.get(&full).into_iter().flatten() {
+                if let Some(&n) = nets.get(i) {
+                    self.nets.drive(n, Bit::of(c));
+                }
             }
         }
         self.signals.insert(
@@ -651,7 +665,15 @@ impl Analyser<'_> {
                     let neg = c.wrapping_neg();
                     return Value::constant(neg, w, v.signed);
                 }
-                let bits = self.sum(w, vec![(true, Summand::Bits(v.bits.clone()))]);
+                let key = (v.bits.clone(), w);
+                let bits = match self.negations.get(&key) {
+                    Some(bits) => bits.clone(),
+                    None => {
+                        let bits = self.sum(w, vec![(true, Summand::Bits(v.bits.clone()))]);
+                        self.negations.insert(key, bits.clone());
+                        bits
+                    }
+                };
                 Value {
                     bits,
                     signed: v.signed,
@@ -943,7 +965,7 @@ impl Analyser<'_> {
                         ("&", _, Some(true)) | ("|", _, Some(false)) | ("^", _, Some(false)) => {
                             Some(x)
                         }
-                        _ if x == y && op == "&" || x == y && op == "|" => Some(x),
+                        _ if x == y && (op == "&" || op == "|") => Some(x),
                         _ if x == y && op == "^" => Some(Bit::Zero),
                         (_, Some(_), None) | (_, None, Some(_)) => {
                             // x ^ 1, x xnor 0, ...: an inverter
@@ -1279,7 +1301,7 @@ impl Analyser<'_> {
                         // unconditionally) is a pipeline flip-flop; a bit written under a
                         // condition and otherwise held has an enable
                         let unconditional = ns.control.is_empty();
-                        let enable = !unconditional && !(ns.reset && ns.conditions >= 2);
+                        let enable = !(unconditional || ns.reset && ns.conditions >= 2);
                         let mut control = vec![clock];
                         control.extend(ns.control);
                         // a constant input: the flip-flop is a constant (synthesis removes it)
@@ -1514,9 +1536,9 @@ impl Analyser<'_> {
 fn analyse_pass(
     modules: &HashMap<String, &Module>,
     top: &Module,
-    seed: &HashMap<(String, usize), bool>,
+    seed: &Constants,
     groups: &[(String, String)],
-) -> (DesignStructure, HashMap<(String, usize), bool>) {
+) -> (DesignStructure, Constants) {
     let mut a = Analyser {
         nets: Nets::default(),
         params: BTreeMap::new(),
@@ -1538,6 +1560,7 @@ fn analyse_pass(
         seed,
         groups,
         net_owner: HashMap::new(),
+        negations: HashMap::new(),
     };
     for (name, e) in &top.params {
         if let Some(v) = const_eval(e, &a.params) {
@@ -1571,12 +1594,27 @@ fn analyse_pass(
         a.all_signals.push((n, sig.nets));
     }
     // constants by signal path, for the next pass
-    let mut constants = HashMap::new();
+    let mut constants = Constants::new();
     let all = std::mem::take(&mut a.all_signals);
     for (name, nets) in &all {
-        for (i, &n) in nets.iter().enumerate() {
-            if let Some(c) = a.nets.canon(Bit::Net(n)).constant() {
-                constants.insert((name.clone(), i), c);
+        let bits: Vec<(usize, bool)> = nets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &n)| Some((i, a.nets.canon(Bit::Net(n)).constant()?)))
+            .collect();
+        match constants.entry(name.clone()) {
+            _ if bits.is_empty() => {}
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(bits);
+            }
+            // a path declared twice: the later declaration's bits win, bit by bit
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                for (i, c) in bits {
+                    match e.get_mut().iter_mut().find(|(j, _)| *j == i) {
+                        Some(p) => p.1 = c,
+                        None => e.get_mut().push((i, c)),
+                    }
+                }
             }
         }
     }
@@ -1621,36 +1659,43 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
     }
     let roots: Vec<Bit> = a.roots.iter().map(|&b| a.nets.canon(b)).collect();
 
-    // liveness: from the output ports backwards
-    let mut live: BTreeSet<u32> = roots
-        .iter()
-        .filter_map(|b| match b {
-            Bit::Net(n) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    let mut driver: HashMap<u32, usize> = HashMap::new();
-    for (i, l) in logic.iter().enumerate() {
-        for &o in &l.outputs {
-            driver.insert(o, i);
+    // liveness: from the output ports backwards (nets are dense ids: a bit per net)
+    let mut live = vec![false; a.nets.parent.len()];
+    let mut stack: Vec<u32> = Vec::new();
+    for b in &roots {
+        if let Bit::Net(n) = *b {
+            if !live[n as usize] {
+                live[n as usize] = true;
+                stack.push(n);
+            }
         }
     }
-    let mut ff_of: HashMap<u32, usize> = HashMap::new();
+    // the logic and the flip-flop driving each net (dense tables, NONE: none)
+    const NONE: usize = usize::MAX;
+    let mut driver = vec![NONE; live.len()];
+    for (i, l) in logic.iter().enumerate() {
+        for &o in &l.outputs {
+            driver[o as usize] = i;
+        }
+    }
+    let mut ff_of = vec![NONE; live.len()];
     for (i, f) in ffs.iter().enumerate() {
-        ff_of.entry(f.q).or_insert(i);
+        if ff_of[f.q as usize] == NONE {
+            ff_of[f.q as usize] = i;
+        }
     }
     let mut logic_live = vec![false; logic.len()];
     let mut ff_live = vec![false; ffs.len()];
-    let mut stack: Vec<u32> = live.iter().copied().collect();
-    let push = |b: Bit, live: &mut BTreeSet<u32>, stack: &mut Vec<u32>| {
+    let push = |b: Bit, live: &mut Vec<bool>, stack: &mut Vec<u32>| {
         if let Bit::Net(m) = b {
-            if live.insert(m) {
+            if !live[m as usize] {
+                live[m as usize] = true;
                 stack.push(m);
             }
         }
     };
     while let Some(n) = stack.pop() {
-        if let Some(&i) = driver.get(&n) {
+        if let Some(&i) = driver.get(n as usize).filter(|&&i| i != NONE) {
             if !logic_live[i] {
                 logic_live[i] = true;
                 for &b in &logic[i].inputs {
@@ -1669,7 +1714,7 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
                 }
             }
         }
-        if let Some(&i) = ff_of.get(&n) {
+        if let Some(&i) = ff_of.get(n as usize).filter(|&&i| i != NONE) {
             if !ff_live[i] {
                 ff_live[i] = true;
                 push(ffs[i].d, &mut live, &mut stack);
@@ -1689,7 +1734,7 @@ fn finish(mut a: Analyser, top: String) -> DesignStructure {
             l.live_width = l
                 .outputs
                 .iter()
-                .rposition(|o| live.contains(o))
+                .rposition(|&o| live[o as usize])
                 .map_or(0, |p| p as u32 + 1);
         }
         kept_logic.push(l);
@@ -1743,10 +1788,10 @@ pub fn analyse_design(
 ) -> Option<DesignStructure> {
     let by_name: HashMap<String, &Module> = modules.iter().map(|m| (m.name.clone(), m)).collect();
     let top = by_name.get(top).copied()?;
-    let mut seed = HashMap::new();
+    let mut seed = Constants::new();
     for _ in 0..8 {
         let (d, constants) = analyse_pass(&by_name, top, &seed, groups);
-        if constants.len() <= seed.len() {
+        if constant_bits(&constants) <= constant_bits(&seed) {
             return Some(d);
         }
         seed = constants;
@@ -1821,6 +1866,50 @@ mod tests {
             panic!()
         };
         assert_eq!(&bits[..2], &[Bit::Zero, Bit::Zero]);
+    }
+
+    #[test]
+    fn identical_negations_are_built_once() {
+        // `-a * 11` twice reads one negation (synthesis merges identical cells), so the
+        // two constant products read the same operand and count as one
+        let s = one(
+            "module m(input wire clk, input wire [7:0] a, input wire [7:0] b,
+            output reg [15:0] y, output reg [15:0] z);
+          wire [15:0] ae = {{8{a[7]}}, a};
+          wire [15:0] be = {{8{b[7]}}, b};
+          wire [15:0] p = -ae * 16'd11 + be * 16'd3;
+          wire [15:0] q = -ae * 16'd11 - be * 16'd5;
+          always @(posedge clk) begin y <= p; z <= q; end
+        endmodule",
+        );
+        let negations = s
+            .logic
+            .iter()
+            .filter(|l| match &l.kind {
+                LogicKind::Sum { summands } => {
+                    matches!(summands.as_slice(), [Summand::Bits(_)])
+                }
+                _ => false,
+            })
+            .count();
+        assert_eq!(negations, 1);
+        let operands: Vec<&Vec<Bit>> = s
+            .logic
+            .iter()
+            .flat_map(|l| match &l.kind {
+                LogicKind::Sum { summands } => summands.iter().collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .filter_map(|x| match x {
+                Summand::ConstProduct {
+                    operand,
+                    constant: 11,
+                } => Some(operand),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(operands.len(), 2);
+        assert_eq!(operands[0], operands[1]);
     }
 
     #[test]

@@ -1109,16 +1109,14 @@ impl<'a> Parser<'a> {
             }
             Tok::System(name) => {
                 let mut args = Vec::new();
-                if self.eat_op("(")? {
-                    if !self.eat_op(")")? {
-                        loop {
-                            args.push(self.expr()?);
-                            if !self.eat_op(",")? {
-                                break;
-                            }
+                if self.eat_op("(")? && !self.eat_op(")")? {
+                    loop {
+                        args.push(self.expr()?);
+                        if !self.eat_op(",")? {
+                            break;
                         }
-                        self.expect_op(")")?;
                     }
+                    self.expect_op(")")?;
                 }
                 Ok(Expr::Call(name, args))
             }

@@ -477,7 +477,7 @@ pub fn ice40(
             let after = l.split("':").nth(1)?;
             after.split_whitespace().next()?.parse::<f64>().ok()
         })
-        .last();
+        .next_back();
     let luts = count("SB_LUT4");
     let note = if log.starts_with("not run") || log.starts_with("routing unfinished") {
         log.lines().next().unwrap_or("").to_string()

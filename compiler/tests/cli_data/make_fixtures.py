@@ -63,6 +63,6 @@ def save(m, name):
 
 
 save(dense_model(), "tiny_dense.onnx")
-save(dense_model(extra_nodes=("Softsign", "LRN")), "unsupported_ops.onnx")
+save(dense_model(extra_nodes=("Hardmax", "LRN")), "unsupported_ops.onnx")
 save(dense_model(drop_weight=True), "missing_initializer.onnx")
 save(dense_model(w_shape=(5, 3)), "shape_mismatch.onnx")

@@ -287,7 +287,10 @@ pub fn observe_all(g: &mut Graph, branches: &[NodeId]) -> NodeId {
             .add_node(
                 format!("field{i}"),
                 Op::Dense(Dense {
-                    weight: ConstTensor::new(vec![k, k], identity, wf),
+                    // the inverse of the branch's scale unit puts every field on unit 1
+                    weight: ConstTensor::new(vec![k, k], identity, wf).with_unit(
+                        aecc_ir::Unit::new(info.unit.den, info.unit.num).expect("odd unit"),
+                    ),
                     bias: None,
                 }),
                 &[b],

@@ -129,6 +129,9 @@ impl InputQuant {
                         (_, Rounding::HalfTowardZero) => self.fast_loop(&f, real, out, |ip, r| {
                             ip + ((r > 0.5) | ((r == 0.5) & (ip < 0))) as i64
                         }),
+                        (_, Rounding::HalfOdd) => self.fast_loop(&f, real, out, |ip, r| {
+                            ip + ((r > 0.5) | ((r == 0.5) & (ip & 1 == 0))) as i64
+                        }),
                     };
                 }
             }
@@ -222,6 +225,7 @@ impl InputQuant {
                     Rounding::HalfEven => ip + (ip & 1),
                     Rounding::HalfAwayFromZero => ip + !neg as i128,
                     Rounding::HalfTowardZero => ip + neg as i128,
+                    Rounding::HalfOdd => ip + 1 - (ip & 1),
                 }
             };
             match self.q.overflow {

@@ -234,6 +234,7 @@ pub enum Round {
     HalfEven,
     HalfAwayFromZero,
     HalfTowardZero,
+    HalfOdd,
 }
 
 /// What follows the rounding: QONNX saturation, two's-complement wrap onto a
@@ -306,6 +307,8 @@ pub fn pow2_quant_row<W: Num>(p: &Pow2Quant, v: &mut [W; LANES]) {
                     Round::HalfTowardZero => {
                         map(v, |y| (y + if y < zero { half } else { half_m1 }) >> s)
                     }
+                    // ties up when the floor is even: half - (floor & 1)
+                    Round::HalfOdd => map(v, |y| (y + half - ((y >> s) & one)) >> s),
                 }
             }
         }
@@ -372,13 +375,57 @@ pub fn gather(src: &[u32], x: &Buf, y: &mut Buf) {
 }
 
 /// The exact quantizer (any scale): `aecc_ir::Quantizer::quantize_int` on every value.
-pub fn exact_quant(q: &aecc_ir::Quantizer, in_frac: i32, chan: &[u32], x: &Buf, y: &mut Buf) {
+pub fn exact_quant(
+    q: &aecc_ir::Quantizer,
+    in_frac: i32,
+    in_unit: aecc_ir::Unit,
+    chan: &[u32],
+    x: &Buf,
+    y: &mut Buf,
+) {
     for (f, &c) in chan.iter().enumerate() {
         let v = x.load::<i64>(f);
         let mut out = [0i64; LANES];
         for s in 0..LANES {
-            out[s] = q.quantize_int(v[s] as i128, in_frac, c as usize) as i64;
+            out[s] = q.quantize_scaled(v[s] as i128, in_frac, in_unit, c as usize) as i64;
         }
         y.store(f, &out);
+    }
+}
+
+/// Any op, one lane at a time through the scalar reference ([`crate::eval::eval_op`]):
+/// the ops without a dedicated kernel (pools, affine maps, lookup tables, data
+/// movement with constants, ...).
+pub fn generic(
+    op: &aecc_ir::Op,
+    infos: &[aecc_ir::TensorInfo],
+    out_info: &aecc_ir::TensorInfo,
+    args: &[&Buf],
+    y: &mut Buf,
+) {
+    let mut operands: Vec<Vec<i64>> = infos.iter().map(|t| vec![0; t.len()]).collect();
+    let mut rows: Vec<Vec<[i64; LANES]>> = Vec::with_capacity(args.len());
+    for (a, t) in args.iter().zip(infos) {
+        rows.push((0..t.len()).map(|f| a.load::<i64>(f)).collect());
+    }
+    let mut results = vec![[0i64; LANES]; out_info.len()];
+    for s in 0..LANES {
+        for (k, r) in rows.iter().enumerate() {
+            for (f, row) in r.iter().enumerate() {
+                operands[k][f] = row[s];
+            }
+        }
+        let refs: Vec<(&[i64], &aecc_ir::TensorInfo)> = operands
+            .iter()
+            .zip(infos)
+            .map(|(v, t)| (v.as_slice(), t))
+            .collect();
+        let y_s = crate::eval::eval_op(op, &refs, out_info);
+        for (f, v) in y_s.into_iter().enumerate() {
+            results[f][s] = v;
+        }
+    }
+    for (f, row) in results.iter().enumerate() {
+        y.store(f, row);
     }
 }

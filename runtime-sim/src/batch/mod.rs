@@ -221,6 +221,11 @@ impl BatchSimulator {
         }
     }
 
+    /// Threads the evaluator runs on (the current rayon pool's; `RAYON_NUM_THREADS`).
+    pub fn threads() -> usize {
+        rayon::current_num_threads()
+    }
+
     /// The instruction set the kernels run with.
     pub fn isa(&self) -> Isa {
         self.isa
@@ -537,8 +542,15 @@ fn run_steps(steps: &[Step], tile: &mut [Buf]) {
                 Width::I32 => pow2_quant::<i32>(params, chan, x, &mut out),
                 _ => pow2_quant::<i64>(params, chan, x, &mut out),
             },
-            StepKind::ExactQuant { q, in_frac, chan } => {
-                exact_quant(q, *in_frac, chan, x, &mut out)
+            StepKind::ExactQuant {
+                q,
+                in_frac,
+                in_unit,
+                chan,
+            } => exact_quant(q, *in_frac, *in_unit, chan, x, &mut out),
+            StepKind::Generic { op, infos, out: o } => {
+                let operands: Vec<&Buf> = st.args.iter().map(|&a| &tile[a]).collect();
+                generic(op, infos, o, &operands, &mut out)
             }
             StepKind::Relu { width, rows } => match width {
                 Width::I32 => relu::<i32>(*rows, x, &mut out),

@@ -75,6 +75,8 @@ pub enum Kernel {
     },
     /// Row gather.
     Transpose,
+    /// The scalar reference, lane by lane (ops without a dedicated kernel).
+    Generic,
     /// No work: the output shares the operand's buffer.
     Reshape,
 }
@@ -85,6 +87,7 @@ impl fmt::Display for Kernel {
             Kernel::Linear { acc, terms } => write!(f, "linear, {acc} accumulator, {terms} terms"),
             Kernel::QuantizePow2 { width } => write!(f, "power-of-two quantizer in {width}"),
             Kernel::QuantizeExact => f.write_str("exact quantizer (i128)"),
+            Kernel::Generic => f.write_str("scalar reference per lane"),
             Kernel::Relu { width } => write!(f, "relu in {width}"),
             Kernel::Add { width } => write!(f, "add in {width}"),
             Kernel::Transpose => f.write_str("transpose (row gather)"),
@@ -129,7 +132,14 @@ pub enum StepKind {
     ExactQuant {
         q: Quantizer,
         in_frac: i32,
+        in_unit: aecc_ir::Unit,
         chan: Vec<u32>,
+    },
+    /// Any other op through the scalar reference, lane by lane.
+    Generic {
+        op: Box<Op>,
+        infos: Vec<aecc_ir::TensorInfo>,
+        out: aecc_ir::TensorInfo,
     },
     Relu {
         width: Width,
@@ -444,6 +454,7 @@ fn round_of(r: Rounding) -> Round {
         Rounding::Ceil => Round::Ceil,
         Rounding::TowardZero => Round::TowardZero,
         Rounding::AwayFromZero => Round::AwayFromZero,
+        Rounding::HalfOdd => Round::HalfOdd,
     }
 }
 
@@ -734,7 +745,9 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
                 let chan = channels(q, &x.shape);
                 let planned: Option<Vec<(Pow2Quant, Width)>> = (0..q.channels.len())
                     .map(|c| pow2_quant(q, c, x.ty.frac, x.interval))
-                    .collect();
+                    .collect::<Option<Vec<_>>>()
+                    // an input with a scale unit divides by more than a power of two
+                    .filter(|_| x.unit.is_one());
                 match planned {
                     Some(p) => {
                         let width = p.iter().map(|(_, w)| *w).max().unwrap_or(Width::I32);
@@ -755,6 +768,7 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
                             kind: StepKind::ExactQuant {
                                 q: q.clone(),
                                 in_frac: x.ty.frac,
+                                in_unit: x.unit,
                                 chan,
                             },
                             args,
@@ -824,6 +838,28 @@ pub fn plan(graph: &Graph) -> Result<Plan, String> {
                     dst,
                 });
                 Kernel::Transpose
+            }
+            Op::Sub
+            | Op::Affine(_)
+            | Op::Clip { .. }
+            | Op::LeakyRelu { .. }
+            | Op::MaxPool(_)
+            | Op::AvgPool(_)
+            | Op::Select(_)
+            | Op::Concat { .. }
+            | Op::Lut(_)
+            | Op::Softmax(_) => {
+                steps.push(Step {
+                    kind: StepKind::Generic {
+                        op: Box::new(node.op.clone()),
+                        infos: operands.iter().map(|o| info[o].clone()).collect(),
+                        out: out.clone(),
+                    },
+                    args,
+                    in_store,
+                    dst,
+                });
+                Kernel::Generic
             }
         };
         kernels.push(NodePlan {

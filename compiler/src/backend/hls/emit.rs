@@ -6,7 +6,7 @@ use super::quant::{plan, QuantPlan};
 use super::templates::*;
 use super::types::{spell, HlsFlavor};
 use super::{HlsError, HlsOptions, HlsProject};
-use aecc_ir::{ConstTensor, Graph, Node, NodeId, Op, Overflow, TensorInfo};
+use aecc_ir::{ConstTensor, Graph, Interval, Node, NodeId, Op, Overflow, TensorInfo};
 use askama::Template;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -578,8 +578,13 @@ fn emit_layer(
                             .iter()
                             .map(|c| {
                                 format!(
-                                    "{{{}, {}LL, {}LL, {}}}",
-                                    c.shift, c.mantissa, c.zero_point, c.out_shift
+                                    "{{{}, {}LL, {}LL, {}LL, {}LL, {}}}",
+                                    c.shift,
+                                    c.numerator,
+                                    c.divisor,
+                                    c.zero_point,
+                                    c.multiplier,
+                                    c.out_shift
                                 )
                             })
                             .collect(),
@@ -592,6 +597,240 @@ fn emit_layer(
                     })
                 }
             }
+        }
+        Op::Sub => {
+            let b = &operands[1];
+            params = vec![
+                format!("const {} a[{}]", x.type_name, x.len),
+                format!("const {} b[{}]", b.type_name, b.len),
+                y_param.clone(),
+            ];
+            args = vec![x.array.clone(), b.array.clone(), out_array.clone()];
+            LayerBody::Sub
+        }
+        Op::Affine(a) => {
+            doc.push(format!(
+                "y = x * mul[c] + add[c] on integers (mul {:?}, add {:?}), output grid {}*2^{}",
+                a.mul, a.add, a.out_unit, -a.out_frac
+            ));
+            let xi = operand_infos[0];
+            let iv = Interval::new(
+                a.mul
+                    .iter()
+                    .map(|&m| xi.interval.scale(m as i128).lo)
+                    .min()
+                    .unwrap_or(0),
+                a.mul
+                    .iter()
+                    .map(|&m| xi.interval.scale(m as i128).hi)
+                    .max()
+                    .unwrap_or(0),
+            );
+            let consts = a
+                .mul
+                .iter()
+                .chain(&a.add)
+                .map(|&v| Interval::point(v as i128));
+            let width = int_width(
+                [xi.interval, iv, node.out.interval]
+                    .into_iter()
+                    .chain(consts),
+            );
+            let list = |v: &[i64]| v.iter().map(|&k| c_int_literal(k)).collect::<Vec<_>>();
+            LayerBody::IntMap(IntMapBody {
+                work_width: width,
+                statics: vec![
+                    format!(
+                        "static const long long mul[{}] = {{{}}};",
+                        a.mul.len(),
+                        list(&a.mul).join(", ")
+                    ),
+                    format!(
+                        "static const long long add[{}] = {{{}}};",
+                        a.add.len(),
+                        list(&a.add).join(", ")
+                    ),
+                ],
+                expr: "W(v * W(mul[c])) + W(add[c])".into(),
+                channel_index: channel_expr(a.axis, a.mul.len(), &xi.shape),
+            })
+        }
+        Op::Clip { lo, hi } => {
+            let xi = operand_infos[0];
+            let width = int_width([xi.interval, Interval::new(*lo as i128, *hi as i128)]);
+            LayerBody::IntMap(IntMapBody {
+                work_width: width,
+                statics: Vec::new(),
+                expr: format!(
+                    "v < W({lo}) ? W({lo}) : (v > W({hi}) ? W({hi}) : v)",
+                    lo = c_int_literal(*lo),
+                    hi = c_int_literal(*hi)
+                ),
+                channel_index: "0".into(),
+            })
+        }
+        Op::LeakyRelu { pos, neg, .. } => {
+            let xi = operand_infos[0];
+            let width = int_width([
+                xi.interval,
+                node.out.interval,
+                Interval::point(*pos as i128),
+                Interval::point(*neg as i128),
+            ]);
+            LayerBody::IntMap(IntMapBody {
+                work_width: width,
+                statics: Vec::new(),
+                expr: format!(
+                    "v >= 0 ? W(v * W({})) : W(v * W({}))",
+                    c_int_literal(*pos),
+                    c_int_literal(*neg)
+                ),
+                channel_index: "0".into(),
+            })
+        }
+        Op::Lut(l) => {
+            let xi = operand_infos[0];
+            let len = l.tables[0].len();
+            let mut statics = vec![format!(
+                "static const long long table[{}][{len}] = {{",
+                l.tables.len()
+            )];
+            for t in &l.tables {
+                statics.push(format!(
+                    "    {{{}}},",
+                    t.iter()
+                        .map(|&v| c_int_literal(v))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            statics.push("};".into());
+            let width = int_width([xi.interval, node.out.interval]);
+            doc.push(format!(
+                "lookup table of {len} entries from input integer {}",
+                l.in_lo
+            ));
+            LayerBody::IntMap(IntMapBody {
+                work_width: width,
+                statics,
+                expr: format!("table[c][(v - W({})).to_int()]", c_int_literal(l.in_lo)),
+                channel_index: channel_expr(l.axis, l.tables.len(), &xi.shape),
+            })
+        }
+        Op::Select(sel) => LayerBody::Select(SelectBody {
+            rows: rows(sel.index.iter().map(|i| match i {
+                Some(i) => i.to_string(),
+                None => "-1".to_string(),
+            })),
+            fill: sel
+                .fills()
+                .then(|| format!("aecc::from_raw<{out_type}>({})", c_int_literal(sel.fill))),
+        }),
+        Op::MaxPool(p) | Op::AvgPool(p) => {
+            let xi = operand_infos[0];
+            let windows = p.windows(&xi.shape);
+            let max = matches!(node.op, Op::MaxPool(_));
+            let mult: Vec<u64> = if max {
+                Vec::new()
+            } else {
+                aecc_ir::pool::average_scale(&windows, xi.unit)
+                    .map_err(|m| HlsError::Unsupported {
+                        node: node.origin.clone(),
+                        op: node.op.name(),
+                        message: m,
+                    })?
+                    .multipliers
+            };
+            let mut starts = vec![0usize];
+            let mut taps = Vec::new();
+            let mut widest = Interval::point(0);
+            for (o, w) in windows.iter().enumerate() {
+                taps.extend(w.taps.iter().map(|t| t.to_string()));
+                starts.push(taps.len());
+                let mut sum = Interval::point(0);
+                for _ in &w.taps {
+                    sum = sum.add(xi.interval);
+                }
+                widest = widest.hull(sum);
+                if let Some(&m) = mult.get(o) {
+                    widest = widest.hull(sum.scale(m as i128));
+                }
+            }
+            doc.push(format!(
+                "{} over windows {:?}, strides {:?}, pads {:?}, dilations {:?}",
+                if max { "maximum" } else { "average" },
+                p.kernel,
+                p.strides,
+                p.pads,
+                p.dilations
+            ));
+            LayerBody::Pool(PoolBody {
+                work_width: int_width([xi.interval, widest, node.out.interval]),
+                max,
+                starts: rows(starts.iter().map(|s| s.to_string())),
+                taps: rows(taps.into_iter()),
+                mult: rows(mult.iter().map(|m| format!("{m}LL"))),
+                outputs: windows.len(),
+            })
+        }
+        Op::Concat { axis, .. } => {
+            params = operands
+                .iter()
+                .enumerate()
+                .map(|(k, o)| format!("const {} x{k}[{}]", o.type_name, o.len))
+                .collect();
+            params.push(y_param.clone());
+            args = operands.iter().map(|o| o.array.clone()).collect();
+            args.push(out_array.clone());
+            let outer: usize = node.out.shape[..*axis].iter().product();
+            let total: usize = node.out.shape[*axis..].iter().product();
+            let mut offset = 0;
+            let parts = operand_infos
+                .iter()
+                .enumerate()
+                .map(|(k, info)| {
+                    let block: usize = info.shape[*axis..].iter().product();
+                    let part = ConcatPart {
+                        array: format!("x{k}"),
+                        block,
+                        offset,
+                    };
+                    offset += block;
+                    part
+                })
+                .collect();
+            LayerBody::Concat(ConcatBody {
+                outer,
+                total,
+                parts,
+            })
+        }
+        Op::Softmax(sm) => {
+            let xi = operand_infos[0];
+            let n = *xi.shape.last().expect("softmax has an axis");
+            let e_max = sm.table[0] as i128;
+            doc.push(format!(
+                "LUT softmax over rows of {n}: exp table of {} entries on 2^-{}, output on \
+                 2^-{} up to {}",
+                sm.table.len(),
+                sm.table_frac,
+                sm.out_frac,
+                sm.out_max
+            ));
+            LayerBody::Softmax(SoftmaxBody {
+                work_width: int_width([
+                    xi.interval,
+                    Interval::point(xi.interval.hi - xi.interval.lo),
+                    Interval::point(e_max * n as i128 * 2),
+                    Interval::point((e_max << sm.out_frac) * 2),
+                ]),
+                rows: xi.len() / n,
+                n,
+                table: rows(sm.table.iter().map(|&v| format!("{v}LL"))),
+                table_len: sm.table.len(),
+                out_frac: sm.out_frac,
+                out_max: c_int_literal(sm.out_max),
+            })
         }
         Op::Input { .. } | Op::Reshape { .. } => unreachable!("not a layer"),
     };
@@ -746,6 +985,26 @@ fn rows(values: impl Iterator<Item = String>) -> Vec<String> {
         .chunks(VALUES_PER_ROW)
         .map(|chunk| format!("{},", chunk.join(", ")))
         .collect()
+}
+
+/// Width of a signed working integer holding every integer of `intervals`.
+fn int_width(intervals: impl IntoIterator<Item = Interval>) -> u32 {
+    let all = intervals
+        .into_iter()
+        .fold(Interval::point(0), |a, b| a.hull(b));
+    aecc_ir::fixed::bits_for_interval(all) + 2
+}
+
+/// Expression of the channel index of flat element `i` for parameters per channel
+/// along `axis` (`0` without one).
+fn channel_expr(axis: Option<usize>, channels: usize, shape: &[usize]) -> String {
+    match axis {
+        Some(a) if channels > 1 => {
+            let stride: usize = shape[a + 1..].iter().product();
+            format!("(i / {stride}) % {channels}")
+        }
+        _ => "0".into(),
+    }
 }
 
 /// `a, b` for distinct values, or the single value when all are equal.

@@ -47,11 +47,17 @@ pub struct ExplicitQuant {
 /// `aecc::quant_channel` of one channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelParams {
-    /// `k = -in_frac - exponent`: the value divided by the scale is `x * 2^k / mantissa`.
+    /// `k = -in_frac - exponent`: the value divided by the scale is
+    /// `x * numerator * 2^k / divisor`.
     pub shift: i32,
-    pub mantissa: u64,
+    /// Numerator of the input's scale unit (1 for plain fixed point).
+    pub numerator: u64,
+    /// The scale's mantissa times the denominator of the input's scale unit (odd).
+    pub divisor: u64,
     pub zero_point: i64,
-    /// Left shift of `(q - zp) * mantissa` onto the common output grid.
+    /// The mantissa over the output's scale unit: `(q - zp) * multiplier` is the output.
+    pub multiplier: u64,
+    /// Left shift of `(q - zp) * multiplier` onto the common output grid.
     pub out_shift: u32,
 }
 
@@ -65,6 +71,7 @@ pub fn mode_constant(rounding: Rounding) -> &'static str {
         Rounding::Ceil => "CEIL",
         Rounding::TowardZero => "TOWARD_ZERO",
         Rounding::AwayFromZero => "AWAY_FROM_ZERO",
+        Rounding::HalfOdd => "HALF_ODD",
     }
 }
 
@@ -113,7 +120,15 @@ pub fn conversion_obstacle(flavor: HlsFlavor, q: &Quantizer) -> Option<String> {
 
 /// Plans the implementation of quantizer `q` applied to tensor `x`.
 pub fn plan(flavor: HlsFlavor, q: &Quantizer, x: &TensorInfo) -> QuantPlan {
-    let Some(reason) = conversion_obstacle(flavor, q) else {
+    let obstacle = if x.unit.is_one() {
+        conversion_obstacle(flavor, q)
+    } else {
+        Some(format!(
+            "the input carries the scale unit {} (exact division by {})",
+            x.unit, x.unit.den
+        ))
+    };
+    let Some(reason) = obstacle else {
         return QuantPlan::TypeConversion;
     };
     let channels: Vec<ChannelParams> = q
@@ -122,8 +137,10 @@ pub fn plan(flavor: HlsFlavor, q: &Quantizer, x: &TensorInfo) -> QuantPlan {
         .enumerate()
         .map(|(c, ch)| ChannelParams {
             shift: -x.ty.frac - ch.scale.exponent,
-            mantissa: ch.scale.mantissa,
+            numerator: x.unit.num,
+            divisor: ch.scale.mantissa * x.unit.den,
             zero_point: ch.zero_point,
+            multiplier: q.channel_multiplier(c),
             out_shift: q.channel_shift(c),
         })
         .collect();
@@ -156,12 +173,13 @@ fn work_width(q: &Quantizer, x: &TensorInfo, channels: &[ChannelParams]) -> u32 
     all = all.hull(Interval::point(1i128 << q.bit_width));
     all = all.hull(q.out_interval());
     for ch in channels {
-        let m = ch.mantissa as i128;
+        let m = ch.divisor as i128;
         let zp = ch.zero_point as i128;
+        let xn = x.interval.scale(ch.numerator as i128);
         let (num, den) = if ch.shift >= 0 {
-            (x.interval.shl(ch.shift as u32), m)
+            (xn.shl(ch.shift as u32), m)
         } else {
-            (x.interval, m << (-ch.shift) as u32)
+            (xn, m << (-ch.shift) as u32)
         };
         let floor = Interval::new(num.lo.div_euclid(den), num.hi.div_euclid(den));
         let int_part = Interval::new(floor.lo + zp - 1, floor.hi + zp + 1);
@@ -170,7 +188,8 @@ fn work_width(q: &Quantizer, x: &TensorInfo, channels: &[ChannelParams]) -> u32 
             .hull(Interval::new(-den, den))
             .hull(int_part)
             .hull(Interval::new(int_part.lo - hi, int_part.hi - lo))
-            .hull(Interval::new(lo - zp, hi - zp).scale(m));
+            .hull(xn)
+            .hull(Interval::new(lo - zp, hi - zp).scale(ch.multiplier as i128));
     }
     bits_for_interval(all) + 2
 }
@@ -186,6 +205,7 @@ mod tests {
             shape: vec![1, 2, 3],
             ty,
             interval: ty.range(),
+            unit: aecc_ir::Unit::ONE,
         }
     }
 

@@ -108,7 +108,8 @@ pub struct QuantBody {
     pub mode: &'static str,
     pub saturate: bool,
     pub bipolar: bool,
-    /// `{shift, mantissaLL, zero_pointLL, out_shift}` initializers.
+    /// `{shift, numeratorLL, divisorLL, zero_pointLL, multiplierLL, out_shift}`
+    /// initializers.
     pub channels: Vec<String>,
     /// `{bits, signed, narrow}` initializer.
     pub range: String,
@@ -121,9 +122,73 @@ pub enum LayerBody {
     Conv(ConvBody),
     Relu,
     Add,
+    Sub,
     Transpose(TransposeBody),
     QuantCast,
     QuantExplicit(QuantBody),
+    IntMap(IntMapBody),
+    Select(SelectBody),
+    Pool(PoolBody),
+    Concat(ConcatBody),
+    Softmax(SoftmaxBody),
+}
+
+/// The LUT softmax of each row of `n` values (see `aecc_ir::SoftmaxLut`).
+pub struct SoftmaxBody {
+    pub work_width: u32,
+    pub rows: usize,
+    pub n: usize,
+    /// Comma-terminated lines of the exp table.
+    pub table: Vec<String>,
+    pub table_len: usize,
+    pub out_frac: i32,
+    pub out_max: String,
+}
+
+/// An element-wise integer function (`Affine`, `Clip`, `LeakyRelu`, lookup tables):
+/// `y = expr(v, c)` with `v` the input's integer and `c` its channel.
+pub struct IntMapBody {
+    pub work_width: u32,
+    /// Lines declaring the static constant arrays `expr` reads.
+    pub statics: Vec<String>,
+    /// C expression of `v` (the integer, `aecc::wide_t<work_width>`) and `c`.
+    pub expr: String,
+    /// Expression of the channel index of element `i`.
+    pub channel_index: String,
+}
+
+/// Data movement with constant fill: `y[i] = source[i] < 0 ? fill : x[source[i]]`.
+pub struct SelectBody {
+    /// Comma-terminated lines of source indices (`-1`: the fill value).
+    pub rows: Vec<String>,
+    /// `aecc::from_raw<...>(fill)`, when some output is the fill value.
+    pub fill: Option<String>,
+}
+
+/// A pool over explicit windows: output `o` reads `x[taps[t]]` for `t` in
+/// `starts[o]..starts[o + 1]`; a maximum, or a sum times `mult[o]`.
+pub struct PoolBody {
+    pub work_width: u32,
+    pub max: bool,
+    pub starts: Vec<String>,
+    pub taps: Vec<String>,
+    /// Multiplier of each output (averages only).
+    pub mult: Vec<String>,
+    pub outputs: usize,
+}
+
+/// Concatenation: operand `k` (array `x{k}`) fills blocks of `block` values at
+/// `offset` in each of `outer` output blocks of `total` values.
+pub struct ConcatBody {
+    pub outer: usize,
+    pub total: usize,
+    pub parts: Vec<ConcatPart>,
+}
+
+pub struct ConcatPart {
+    pub array: String,
+    pub block: usize,
+    pub offset: usize,
 }
 
 pub struct LayerView {

@@ -87,7 +87,7 @@ pub fn rounding_mode_name(flavor: HlsFlavor, rounding: Rounding) -> Option<&'sta
         (Catapult, HalfTowardZero) => "AC_RND_ZERO",
         (Catapult, Floor) => "AC_TRN",
         (Catapult, TowardZero) => "AC_TRN_ZERO",
-        (_, Ceil | AwayFromZero) => return None,
+        (_, Ceil | AwayFromZero | HalfOdd) => return None,
     })
 }
 

@@ -1,7 +1,6 @@
 //! The combinational logic of each compute layer, one lane per tensor element.
 
 use super::netlist::{literal, signed_residue, wrap_list, Bit, ModuleBody, Signal};
-use super::quantize::lane_logic;
 use super::views::{comment_lines, render_file, unused_sink, InstanceView, LaneView, LaneWireView};
 use super::BackendError;
 use aecc_ir::{Interval, LinearMap, Op, Quantizer, TensorInfo};
@@ -232,7 +231,13 @@ pub fn quantize(
                 } else {
                     format!("{module}_ch{c}")
                 };
-                let logic = lane_logic(q, c, x.ty.width, x.ty.signed, x.interval, x.ty.frac, w);
+                let logic = super::requantize::lane(q, c, x, w).map_err(|message| {
+                    BackendError::Unsupported {
+                        node: node_name.to_string(),
+                        op: "quantize",
+                        message,
+                    }
+                })?;
                 let ch = q.channels[c];
                 let mut header = vec![
                     format!("{name}: one lane of quantizer {node_name}"),
@@ -298,8 +303,10 @@ pub fn quantize(
     })
 }
 
-/// The logic of a compute node that is not a weight layer (`Relu`, `Add`, `Quantize`).
-/// `infos` are the operands' tensors, `out` the node's.
+/// The logic of a compute node that is not a weight layer and not wiring (`Relu`,
+/// `Add`, `Quantize`, the point-wise ops, pooling, `Concat`, `Select`, `Softmax`), shared
+/// by the constant-weight and the reconfigurable backends. `infos` are the operands'
+/// tensors, `out` the node's.
 pub fn elementwise(
     op: &Op,
     module: &str,
@@ -307,10 +314,21 @@ pub fn elementwise(
     out: &TensorInfo,
     node_name: &str,
 ) -> Result<LayerLogic, BackendError> {
+    use super::{movement, pointwise, pool, softmax};
     Ok(match op {
         Op::Relu => relu(infos[0], out),
         Op::Add => add(infos[0], infos[1], out),
         Op::Quantize(q) => quantize(q, module, infos[0], out, node_name)?,
+        Op::Sub => pointwise::sub(infos[0], infos[1], out),
+        Op::Affine(a) => pointwise::affine(a, infos[0], out),
+        Op::Clip { lo, hi } => pointwise::clip(*lo, *hi, infos[0], out),
+        Op::LeakyRelu { pos, neg, .. } => pointwise::leaky_relu(*pos, *neg, infos[0], out),
+        Op::Lut(l) => pointwise::lut(l, module, infos[0], out, node_name)?,
+        Op::MaxPool(p) => pool::max_pool(p, infos[0], out),
+        Op::AvgPool(p) => pool::avg_pool(p, infos[0], out),
+        Op::Concat { axis, .. } => movement::concat(*axis, infos, out),
+        Op::Select(sel) => movement::select_layer(sel, infos[0], out),
+        Op::Softmax(s) => softmax::softmax(s, module, infos[0], out, node_name)?,
         Op::Input { .. }
         | Op::Reshape { .. }
         | Op::Transpose { .. }

@@ -20,9 +20,14 @@
 mod folded;
 mod layers;
 mod lowered;
+mod movement;
 mod netlist;
+mod pointwise;
+mod pool;
 mod quantize;
 mod reconfig;
+mod requantize;
+mod softmax;
 mod views;
 
 pub use crate::lower::HardwareOptions;
@@ -244,14 +249,19 @@ fn tensor_text(info: &TensorInfo) -> String {
 /// Emits the Verilog design of `graph`: one graph input, one graph output.
 pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendError> {
     check_graph(graph, opts)?;
-    let e = Emitter::new(graph, &opts.top_name);
-    check_supported(graph, &e.order)?;
     opts.hardware.validate().map_err(BackendError::Options)?;
     if opts.hardware.optimize {
-        let low = crate::lower::lower(graph, &opts.hardware)?;
-        return lowered::emit(graph, &low, &opts.top_name);
+        match crate::lower::check_lowerable(graph) {
+            Ok(()) => {
+                let low = crate::lower::lower(graph, &opts.hardware)?;
+                return lowered::emit(graph, &low, &opts.top_name);
+            }
+            // the reference architecture covers every op; folding needs the lowering
+            Err(e) if opts.hardware.reuse > 1 => return Err(e.into()),
+            Err(_) => {}
+        }
     }
-    e.run()
+    Emitter::new(graph, &opts.top_name).run()
 }
 
 /// The checks every design starts with: a valid top name, a verified graph with one
@@ -287,57 +297,6 @@ fn unique_names(graph: &Graph, order: &[NodeId], reserved: &[&str]) -> BTreeMap<
     names
 }
 
-/// Reports every node of `order` the backend cannot build, all at once.
-fn check_supported(graph: &Graph, order: &[NodeId]) -> Result<(), BackendError> {
-    let mut problems = Vec::new();
-    for &id in order {
-        let n = graph.node(id);
-        if let Op::Quantize(q) = &n.op {
-            if !q.is_pow2() {
-                let scales: Vec<String> = q
-                    .channels
-                    .iter()
-                    .filter(|c| !c.scale.is_pow2())
-                    .map(|c| c.scale.to_string())
-                    .collect();
-                problems.push((
-                    n.name.clone(),
-                    format!(
-                        "scale {} is not a power of two; the Verilog backend supports \
-                         power-of-two scales only (requantization multipliers are not \
-                         implemented yet)",
-                        scales.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
-    match problems.len() {
-        0 => Ok(()),
-        1 => {
-            let (node, message) = problems.remove(0);
-            Err(BackendError::Unsupported {
-                node,
-                op: "quantize",
-                message,
-            })
-        }
-        _ => Err(BackendError::Unsupported {
-            node: problems
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            op: "quantize",
-            message: problems
-                .iter()
-                .map(|(n, m)| format!("{n}: {m}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        }),
-    }
-}
-
 /// Emits the optimised design from an already lowered graph (reports use the same
 /// lowering).
 pub fn emit_lowered(
@@ -346,10 +305,6 @@ pub fn emit_lowered(
     opts: &VerilogOptions,
 ) -> Result<RtlDesign, BackendError> {
     check_graph(graph, opts)?;
-    check_supported(
-        graph,
-        &graph.live_order().expect("verified graphs are acyclic"),
-    )?;
     lowered::emit(graph, low, &opts.top_name)
 }
 
@@ -516,6 +471,26 @@ impl<'g> Emitter<'g> {
         let wiring = match &node.op {
             Op::Reshape { .. } => Some(self.signal(operands[0])),
             Op::Transpose { perm } => Some(self.transpose(operands[0], infos[0], perm)),
+            Op::Select(sel) if movement::reads_every_lane(sel, infos[0].len()) => {
+                Some(concat_lanes(&movement::select_lanes(
+                    &self.signal(operands[0]),
+                    infos[0],
+                    sel,
+                    out,
+                )))
+            }
+            // (only when no input bit is dropped: the top module has no unused sink)
+            Op::Affine(a)
+                if a.mul.iter().all(|&m| m == 1)
+                    && a.add.iter().all(|&k| k == 0)
+                    && out.ty.width >= infos[0].ty.width =>
+            {
+                Some(concat_lanes(&movement::retyped_lanes(
+                    &self.signal(operands[0]),
+                    infos[0],
+                    out,
+                )))
+            }
             _ => None,
         };
         if let Some(expr) = wiring {
@@ -546,10 +521,10 @@ impl<'g> Emitter<'g> {
             }
             op => layers::elementwise(op, &module, &infos, out, &node.name)?,
         };
-        let port_names: &[&str] = if operands.len() == 2 {
-            &["a_data", "b_data"]
-        } else {
-            &["in_data"]
+        let port_names: Vec<String> = match (&node.op, operands.len()) {
+            (Op::Concat { .. }, n) => (0..n).map(|k| format!("in{k}_data")).collect(),
+            (_, 2) => vec!["a_data".into(), "b_data".into()],
+            _ => vec!["in_data".into()],
         };
         let mut delays = Vec::new();
         let mut connections = vec![".clk(clk)".to_string()];

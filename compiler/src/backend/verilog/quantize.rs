@@ -26,7 +26,7 @@ pub struct LaneLogic {
 }
 
 /// How a rounding mode reads in a comment.
-fn rounding_text(mode: Rounding) -> &'static str {
+pub(super) fn rounding_text(mode: Rounding) -> &'static str {
     match mode {
         Rounding::HalfEven => "to nearest, ties to even",
         Rounding::HalfAwayFromZero => "to nearest, ties away from zero",
@@ -35,6 +35,7 @@ fn rounding_text(mode: Rounding) -> &'static str {
         Rounding::Ceil => "toward +inf (ceil)",
         Rounding::TowardZero => "toward zero",
         Rounding::AwayFromZero => "away from zero",
+        Rounding::HalfOdd => "to nearest, ties to odd",
     }
 }
 
@@ -44,7 +45,7 @@ fn shr_interval(i: Interval, s: u32, mode: Rounding) -> Interval {
 }
 
 /// `expr + c` or `expr - |c|` at `width` bits.
-fn add_const(expr: String, c: i128, width: u32) -> String {
+pub(super) fn add_const(expr: String, c: i128, width: u32) -> String {
     if c == 0 {
         expr
     } else if c > 0 {
@@ -138,12 +139,16 @@ pub fn lane_logic(
                 let dropped = body.any_low_bits(&v, s);
                 (!body.sign(&v)).and(dropped)
             }
-            Rounding::HalfEven | Rounding::HalfAwayFromZero | Rounding::HalfTowardZero => {
+            Rounding::HalfEven
+            | Rounding::HalfAwayFromZero
+            | Rounding::HalfTowardZero
+            | Rounding::HalfOdd => {
                 let half = body.bit(&v, s - 1);
                 let below_half = body.any_low_bits(&v, s - 1);
                 // at a tie: even floor stays, odd goes up; or by the sign of v
                 let tie_up = match q.rounding {
                     Rounding::HalfEven => body.bit(&v, s),
+                    Rounding::HalfOdd => !body.bit(&v, s),
                     Rounding::HalfAwayFromZero => !body.sign(&v),
                     _ => body.sign(&v),
                 };
@@ -190,7 +195,7 @@ pub fn lane_logic(
     LaneLogic { body, y }
 }
 
-fn saturate(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128) -> Signal {
+pub(super) fn saturate(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128) -> Signal {
     let qi = q.interval;
     let interval = Interval::new(qi.lo.clamp(lo, hi), qi.hi.clamp(lo, hi));
     let (w, _) = tight(interval);
@@ -208,7 +213,7 @@ fn saturate(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128) -> Signal {
 }
 
 /// `lo + (q - lo) mod (hi - lo + 1)`.
-fn wrap(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128, bits: u32) -> Signal {
+pub(super) fn wrap(body: &mut ModuleBody, q: &Signal, lo: i128, hi: i128, bits: u32) -> Signal {
     let period = hi - lo + 1;
     let range = Interval::new(lo, hi);
     if period == 1i128 << bits {

@@ -123,3 +123,22 @@ pub struct TopView {
     pub nodes: Vec<NodeView>,
     pub output: String,
 }
+
+/// A lookup table lane (`hdl-templates/verilog/lut.v`): `case (x)` over the reachable
+/// inputs.
+#[derive(Template)]
+#[template(path = "verilog/lut.v", escape = "none")]
+pub struct LutView {
+    pub header: Vec<String>,
+    pub module: String,
+    pub x_msb: u32,
+    pub y_msb: u32,
+    pub entries: Vec<LutEntryView>,
+    pub default: String,
+}
+
+/// One `key: y = value;` arm of a lookup table.
+pub struct LutEntryView {
+    pub key: String,
+    pub value: String,
+}

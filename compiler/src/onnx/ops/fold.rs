@@ -69,7 +69,7 @@ pub(super) fn shape(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     Ok(konst(Constant::ints(vec![dims.len()], dims)))
 }
 
-pub(super) fn gather(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+pub(crate) fn gather(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     let data = folded_input(ctx, 0)?;
     let indices = folded_input(ctx, 1)?;
     let rank = data.shape.len();
@@ -104,6 +104,11 @@ pub(super) fn gather(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
 }
 
 pub(super) fn concat(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    let any_activation = (0..ctx.node.input.len())
+        .any(|i| ctx.has_input(i) && !matches!(ctx.value(i), Ok(Value::Const(_))));
+    if any_activation {
+        return super::shape::concat_activations(ctx);
+    }
     let parts: Vec<Rc<Constant>> = (0..ctx.node.input.len())
         .filter(|&i| ctx.has_input(i))
         .map(|i| folded_input(ctx, i))
@@ -133,13 +138,20 @@ pub(super) fn concat(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
 }
 
 pub(super) fn cast(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
-    let c = folded_input(ctx, 0)?;
     let attrs = ctx.attrs();
     let to = attrs
         .int("to")?
         .ok_or_else(|| attrs.error("to", "is required"))?;
     let to = DataType::try_from(to as i32)
         .map_err(|_| attrs.error("to", format!("unknown element type {to}")))?;
+    if !matches!(ctx.value(0)?, Value::Const(_)) && matches!(to, DataType::Float | DataType::Double)
+    {
+        // a float cast of a quantized activation changes nothing (its values are exact
+        // in float32 when they are at most 24 bits wide, as QAT activations are)
+        let x = ctx.activation(0)?;
+        return Ok(vec![Value::Node(x)]);
+    }
+    let c = folded_input(ctx, 0)?;
     let data = match to {
         DataType::Float => ConstData::Float(c.to_f64().iter().map(|&x| x as f32 as f64).collect()),
         DataType::Double => ConstData::Float(c.to_f64()),
@@ -171,5 +183,265 @@ pub(super) fn cast(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
             ))
         }
     };
-    Ok(konst(Constant::new(c.shape.clone(), data)))
+    let mut k = Constant::new(c.shape.clone(), data);
+    k.elem = to as i32;
+    Ok(konst(k))
+}
+
+/// Numpy broadcasting of two shapes: the result shape and, for every result element,
+/// the flat index it reads in each operand.
+pub(crate) fn broadcast2(a: &[usize], b: &[usize]) -> Option<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let rank = a.len().max(b.len());
+    let pad = |s: &[usize]| -> Vec<usize> {
+        let mut v = vec![1; rank - s.len()];
+        v.extend_from_slice(s);
+        v
+    };
+    let (pa, pb) = (pad(a), pad(b));
+    let mut out = Vec::with_capacity(rank);
+    for i in 0..rank {
+        out.push(match (pa[i], pb[i]) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        });
+    }
+    constant::checked_len(&out)?;
+    let (sa, sb) = (constant::strides(&pa), constant::strides(&pb));
+    let n: usize = out.iter().product();
+    let mut ia = Vec::with_capacity(n);
+    let mut ib = Vec::with_capacity(n);
+    for j in 0..n {
+        let idx = aecc_ir::movement::unravel(j, &out);
+        let (mut x, mut y) = (0, 0);
+        for d in 0..rank {
+            if pa[d] != 1 {
+                x += idx[d] * sa[d];
+            }
+            if pb[d] != 1 {
+                y += idx[d] * sb[d];
+            }
+        }
+        ia.push(x);
+        ib.push(y);
+    }
+    Some((out, ia, ib))
+}
+
+/// Whether a float constant holds double-precision values (else float32 arithmetic).
+fn is_double(c: &Constant) -> bool {
+    c.elem == DataType::Double as i32
+}
+
+/// `x op y` of two constants with broadcasting: integers exactly (`Div` truncates, as
+/// onnxruntime's integer division), quantized constants exactly when the result is
+/// (sums and products of exact values), floats in float32 (double for double tensors),
+/// as the executor computes them.
+pub(crate) fn arith(
+    ctx: &NodeCtx<'_>,
+    op: super::math::Arith,
+    x: &Constant,
+    y: &Constant,
+) -> Result<Constant, ImportError> {
+    use super::math::Arith;
+    let (shape, ia, ib) = broadcast2(&x.shape, &y.shape).ok_or_else(|| {
+        ctx.error(format!(
+            "cannot broadcast {} and {}",
+            shape_str(&x.shape),
+            shape_str(&y.shape)
+        ))
+    })?;
+    if let (ConstData::Int(a), ConstData::Int(b)) = (&x.data, &y.data) {
+        let v = ia
+            .iter()
+            .zip(&ib)
+            .map(|(&i, &j)| match op {
+                Arith::Add => a[i].checked_add(b[j]),
+                Arith::Sub => a[i].checked_sub(b[j]),
+                Arith::Mul => a[i].checked_mul(b[j]),
+                Arith::Div => a[i].checked_div(b[j]),
+            })
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| ctx.error("integer overflow or division by zero in constants"))?;
+        let mut c = Constant::new(shape, ConstData::Int(v));
+        c.elem = x.elem;
+        return Ok(c);
+    }
+    let (a, b) = (x.to_f64(), y.to_f64());
+    let double = is_double(x) || is_double(y);
+    let v = ia
+        .iter()
+        .zip(&ib)
+        .map(|(&i, &j)| {
+            let r = match op {
+                Arith::Add => a[i] + b[j],
+                Arith::Sub => a[i] - b[j],
+                Arith::Mul => a[i] * b[j],
+                Arith::Div => a[i] / b[j],
+            };
+            if double {
+                r
+            } else {
+                r as f32 as f64
+            }
+        })
+        .collect();
+    let mut c = Constant::new(shape, ConstData::Float(v));
+    c.elem = if double {
+        DataType::Double
+    } else {
+        DataType::Float
+    } as i32;
+    Ok(c)
+}
+
+/// `-c`, exactly.
+pub(crate) fn negate(c: &Constant) -> Constant {
+    let data = match &c.data {
+        ConstData::Float(v) => ConstData::Float(v.iter().map(|x| -x).collect()),
+        ConstData::Int(v) => ConstData::Int(v.iter().map(|x| x.wrapping_neg()).collect()),
+        ConstData::Fixed { data, frac, unit } => ConstData::Fixed {
+            data: data.iter().map(|x| x.wrapping_neg()).collect(),
+            frac: *frac,
+            unit: *unit,
+        },
+    };
+    Constant::new(c.shape.clone(), data)
+}
+
+/// A unary function of a constant, in float32 (or exactly for `Neg`/`Abs` of integers).
+fn unary(
+    ctx: &mut NodeCtx<'_>,
+    f: fn(f64) -> f64,
+    int: Option<fn(i64) -> i64>,
+) -> Result<Vec<Value>, ImportError> {
+    let c = folded_input(ctx, 0)?;
+    if let (ConstData::Int(v), Some(g)) = (&c.data, int) {
+        let mut k = Constant::new(
+            c.shape.clone(),
+            ConstData::Int(v.iter().map(|&x| g(x)).collect()),
+        );
+        k.elem = c.elem;
+        return Ok(konst(k));
+    }
+    let double = is_double(&c);
+    let v = c
+        .to_f64()
+        .iter()
+        .map(|&x| {
+            let y = f(x);
+            if double {
+                y
+            } else {
+                y as f32 as f64
+            }
+        })
+        .collect();
+    Ok(konst(Constant::new(c.shape.clone(), ConstData::Float(v))))
+}
+
+pub(super) fn neg(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    if !matches!(ctx.value(0)?, Value::Const(_)) {
+        let x = ctx.activation(0)?;
+        let minus = super::affine::Exact::of_f64(-1.0).expect("finite");
+        let id = super::affine::affine_node(
+            ctx,
+            x,
+            None,
+            &[minus],
+            &[super::affine::Exact::zero()],
+            "",
+        )?;
+        return Ok(vec![Value::Node(id)]);
+    }
+    unary(ctx, |x| -x, Some(|x: i64| x.wrapping_neg()))
+}
+pub(super) fn abs(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    unary(ctx, f64::abs, Some(|x: i64| x.wrapping_abs()))
+}
+pub(super) fn sqrt(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    unary(ctx, f64::sqrt, None)
+}
+pub(super) fn reciprocal(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    unary(ctx, |x| 1.0 / x, None)
+}
+pub(super) fn floor(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    unary(ctx, f64::floor, Some(|x: i64| x))
+}
+pub(super) fn ceil(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    unary(ctx, f64::ceil, Some(|x: i64| x))
+}
+
+/// `Pow`, `Min`, `Max` of two constants (float32).
+fn binary_float(ctx: &mut NodeCtx<'_>, f: fn(f64, f64) -> f64) -> Result<Vec<Value>, ImportError> {
+    let (x, y) = (folded_input(ctx, 0)?, folded_input(ctx, 1)?);
+    let (shape, ia, ib) =
+        broadcast2(&x.shape, &y.shape).ok_or_else(|| ctx.error("the operands do not broadcast"))?;
+    let (a, b) = (x.to_f64(), y.to_f64());
+    let double = is_double(&x);
+    let v = ia
+        .iter()
+        .zip(&ib)
+        .map(|(&i, &j)| {
+            let r = f(a[i], b[j]);
+            if double {
+                r
+            } else {
+                r as f32 as f64
+            }
+        })
+        .collect();
+    Ok(konst(Constant::new(shape, ConstData::Float(v))))
+}
+pub(super) fn pow(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    binary_float(ctx, f64::powf)
+}
+
+/// `ConstantOfShape(shape; value)`.
+pub(super) fn constant_of_shape(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    let dims = folded_input(ctx, 0)?
+        .to_ints()
+        .ok_or_else(|| ctx.error("the shape must be integers"))?;
+    let shape: Vec<usize> = dims
+        .iter()
+        .map(|&d| usize::try_from(d).ok().filter(|&d| d <= constant::MAX_DIM))
+        .collect::<Option<_>>()
+        .ok_or_else(|| ctx.error(format!("invalid shape {dims:?}")))?;
+    let n = constant::checked_len(&shape).ok_or_else(|| ctx.error("the shape is too large"))?;
+    let value = match ctx.attrs().tensor("value")? {
+        Some(t) => decode_tensor(t).map_err(|m| ctx.error(m))?,
+        None => Constant::new(vec![1], ConstData::Float(vec![0.0])),
+    };
+    let data = match &value.data {
+        ConstData::Int(v) => ConstData::Int(vec![v.first().copied().unwrap_or(0); n]),
+        _ => ConstData::Float(vec![value.to_f64().first().copied().unwrap_or(0.0); n]),
+    };
+    let mut c = Constant::new(shape, data);
+    c.elem = value.elem;
+    Ok(konst(c))
+}
+
+/// `Range(start, limit, delta)` of integer constants.
+pub(super) fn range(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    let get = |ctx: &NodeCtx<'_>, i: usize| -> Result<i64, ImportError> {
+        folded_input(ctx, i)?
+            .to_ints()
+            .and_then(|v| v.first().copied())
+            .ok_or_else(|| ctx.error("Range is folded only for integer constants"))
+    };
+    let (start, limit, delta) = (get(ctx, 0)?, get(ctx, 1)?, get(ctx, 2)?);
+    if delta == 0 {
+        return Err(ctx.error("delta is 0"));
+    }
+    let mut v = Vec::new();
+    let mut x = start;
+    while (delta > 0 && x < limit) || (delta < 0 && x > limit) {
+        v.push(x);
+        if v.len() > constant::MAX_DIM {
+            return Err(ctx.error("the range is too long"));
+        }
+        x += delta;
+    }
+    Ok(konst(Constant::ints(vec![v.len()], v)))
 }

@@ -7,8 +7,7 @@
 //!   folded into that node's bias; `Add` of two activations is `Op::Add`.
 
 use super::weights::{
-    add_bias, bias_tensor, channel_vector, check_accumulator, check_add, scale_constant,
-    weight_tensor,
+    channel_vector, check_accumulator, check_add, scale_constant, weight_tensor, weights_with_bias,
 };
 use super::{NodeCtx, Value};
 use crate::onnx::constant::{shape_str, Constant};
@@ -30,7 +29,7 @@ fn weight_operand(ctx: &NodeCtx<'_>, i: usize) -> Result<Rc<Constant>, ImportErr
 }
 
 /// The activation operand of a Gemm/MatMul, with a clear error for constants.
-fn data_operand(ctx: &NodeCtx<'_>, i: usize) -> Result<NodeId, ImportError> {
+fn data_operand(ctx: &mut NodeCtx<'_>, i: usize) -> Result<NodeId, ImportError> {
     match ctx.value(i)? {
         Value::Const(_) => Err(ctx.error(format!(
             "input #{i} '{}' is a constant; {} is supported only as activation x constant \
@@ -51,10 +50,6 @@ fn check_dense(
 ) -> Result<(), ImportError> {
     let k = weight.shape.first().copied().unwrap_or(0);
     check_accumulator(ctx, &ctx.imp.graph.node(x).out, weight, bias, k)
-}
-
-fn frac_of(ctx: &NodeCtx<'_>, id: NodeId) -> i32 {
-    ctx.imp.graph.node(id).out.ty.frac
 }
 
 pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
@@ -104,9 +99,9 @@ pub(super) fn gemm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
         Some(Value::Const(c)) => {
             let c = scale_constant(ctx, &c, beta, "beta")?;
             let c = channel_vector(ctx, &c, &out_shape, 1, "bias C")?;
-            let product_frac = frac_of(ctx, x) + weight.frac;
+            let xi = ctx.imp.graph.node(x).out.clone();
             let name = ctx.input_name(2).to_string();
-            let bias = bias_tensor(ctx, &c, product_frac, &name)?;
+            let (weight, bias) = weights_with_bias(ctx, &xi, weight, None, &c, &name)?;
             check_dense(ctx, x, &weight, Some(&bias))?;
             let id = ctx.add_node(
                 Op::Dense(Dense {
@@ -152,23 +147,148 @@ pub(super) fn matmul(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
     Ok(vec![Value::Node(id)])
 }
 
+/// The element-wise arithmetic ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
 pub(super) fn add(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    arith(ctx, Arith::Add)
+}
+
+pub(super) fn sub(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    arith(ctx, Arith::Sub)
+}
+
+pub(super) fn mul(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    arith(ctx, Arith::Mul)
+}
+
+pub(super) fn div(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    arith(ctx, Arith::Div)
+}
+
+/// `Add`/`Sub`/`Mul`/`Div`:
+/// - of two constants: folded at compile time;
+/// - of an activation and a constant: `Add`/`Sub` fold into the bias of the Gemm/MatMul/
+///   Conv before them when nothing else reads it; otherwise, and for `Mul`/`Div`, an
+///   exact per-channel affine map (`Div` by `c` multiplies by the exact `1/c`: the odd
+///   part of `c` becomes the unit's denominator, divided exactly by the next quantizer);
+/// - of two activations: `Add`/`Sub` of tensors of the same shape (grids and units
+///   aligned exactly); products and quotients of activations are not supported.
+fn arith(ctx: &mut NodeCtx<'_>, op: Arith) -> Result<Vec<Value>, ImportError> {
+    use super::affine::{affine_node, channel_exacts, constant_axis, Exact};
     let (a, b) = (ctx.value(0)?.clone(), ctx.value(1)?.clone());
     match (&a, &b) {
-        (Value::Const(_), Value::Const(_)) => {
-            Err(ctx
-                .error("both operands are constants; aecc does not fold constant arithmetic here"))
+        (Value::Const(x), Value::Const(y)) => Ok(vec![Value::Const(Rc::new(super::fold::arith(
+            ctx, op, x, y,
+        )?))]),
+        (Value::Const(c), _) | (_, Value::Const(c)) => {
+            let const_first = matches!(a, Value::Const(_));
+            let xi_index = if const_first { 1 } else { 0 };
+            let x = ctx.activation(xi_index)?;
+            let shape = ctx.imp.graph.node(x).out.shape.clone();
+            let foldable = matches!(ctx.imp.graph.node(x).op, Op::Dense(_) | Op::Conv(_))
+                && ctx.imp.pending_uses(x) == 0;
+            match (op, const_first) {
+                (Arith::Add, _) if foldable => return fold_into_bias(ctx, x, c),
+                (Arith::Sub, false) if foldable => {
+                    let negated = super::fold::negate(c);
+                    return fold_into_bias(ctx, x, &negated);
+                }
+                (Arith::Div, true) => {
+                    return Err(ctx.error(
+                        "dividing a constant by an activation is not supported (only \
+                         activation / constant)",
+                    ))
+                }
+                _ => {}
+            }
+            let axis = constant_axis(ctx, c, &shape, "constant operand")?;
+            let values = channel_exacts(ctx, c, &shape, axis, "constant operand")?;
+            let one = Exact::of_f64(1.0).expect("finite");
+            let (mul, add): (Vec<Exact>, Vec<Exact>) = match (op, const_first) {
+                (Arith::Add, _) => (vec![one], values),
+                (Arith::Sub, false) => (vec![one], values.iter().map(|v| v.neg()).collect()),
+                (Arith::Sub, true) => (vec![one.neg()], values),
+                (Arith::Mul, _) => (values, vec![Exact::zero()]),
+                (Arith::Div, _) => (
+                    values
+                        .iter()
+                        .map(|v| {
+                            v.recip().ok_or_else(|| {
+                                ctx.error(format!(
+                                    "division by {}: zero or outside the exact range",
+                                    v.to_f64()
+                                ))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    vec![Exact::zero()],
+                ),
+            };
+            let id = affine_node(ctx, x, axis, &mul, &add, "")?;
+            Ok(vec![Value::Node(id)])
         }
-        (Value::Const(c), _) => fold_into_bias(ctx, ctx.activation(1)?, c),
-        (_, Value::Const(c)) => fold_into_bias(ctx, ctx.activation(0)?, c),
         _ => {
             let (x, y) = (ctx.activation(0)?, ctx.activation(1)?);
+            if matches!(op, Arith::Mul | Arith::Div) {
+                return Err(ctx.error(format!(
+                    "{} of two activations is not supported (only by constants)",
+                    ctx.node.op_type
+                )));
+            }
+            let (x, y) = align_units(ctx, x, y)?;
             let g = &ctx.imp.graph;
             check_add(ctx, &g.node(x).out, &g.node(y).out)?;
-            let id = ctx.add_node(Op::Add, &[x, y], "")?;
+            let ir = if op == Arith::Add { Op::Add } else { Op::Sub };
+            let id = ctx.add_node(ir, &[x, y], "")?;
             Ok(vec![Value::Node(id)])
         }
     }
+}
+
+/// Two activations on one scale unit: each multiplied (exactly) by its unit over the
+/// common unit when they differ.
+pub(crate) fn align_units(
+    ctx: &mut NodeCtx<'_>,
+    x: NodeId,
+    y: NodeId,
+) -> Result<(NodeId, NodeId), ImportError> {
+    let (ux, uy) = (
+        ctx.imp.graph.node(x).out.unit,
+        ctx.imp.graph.node(y).out.unit,
+    );
+    if ux == uy {
+        return Ok((x, y));
+    }
+    let common = ux.common(uy).ok_or_else(|| {
+        ctx.error(format!(
+            "the operands' scale units {ux} and {uy} have no common unit in range"
+        ))
+    })?;
+    let mut out = Vec::new();
+    for (id, u, k) in [(x, ux, 0), (y, uy, 1)] {
+        if u == common {
+            out.push(id);
+            continue;
+        }
+        let r = u.ratio_int(common).expect("a common unit divides") as i64;
+        let frac = ctx.imp.graph.node(id).out.ty.frac;
+        let op = Op::Affine(aecc_ir::Affine {
+            axis: None,
+            mul: vec![r],
+            add: vec![0],
+            out_frac: frac,
+            out_unit: common,
+        });
+        out.push(ctx.add_node(op, &[id], &format!("/unit{k}"))?);
+    }
+    Ok((out[0], out[1]))
 }
 
 /// `x + c`: adds `c` to the bias of the Dense/Conv node `x`, which must have no other
@@ -203,7 +323,6 @@ fn fold_into_bias(
         )));
     }
     let operand = ctx.imp.graph.operands(x)[0];
-    let product_frac = frac_of(ctx, operand) + weight.frac;
     let which = if matches!(ctx.value(0)?, Value::Const(_)) {
         0
     } else {
@@ -211,29 +330,22 @@ fn fold_into_bias(
     };
     let name = ctx.input_name(which).to_string();
     let vector = channel_vector(ctx, c, &node.out.shape, axis, "added constant")?;
-    let extra = bias_tensor(ctx, &vector, product_frac, &name)?;
-    let bias = match old_bias {
-        Some(b) => add_bias(ctx, b, &extra)?,
-        None => extra,
-    };
+    let xi = ctx.imp.graph.node(operand).out.clone();
+    let (weight, bias) =
+        weights_with_bias(ctx, &xi, weight.clone(), old_bias.clone(), &vector, &name)?;
     // products per output: K for a Dense [K, N], C * kh * kw for a Conv [M, C, kh, kw]
     let terms = match node.op {
         Op::Dense(_) => weight.shape[0],
         _ => weight.shape[1..].iter().product(),
     };
-    check_accumulator(
-        ctx,
-        &ctx.imp.graph.node(operand).out,
-        weight,
-        Some(&bias),
-        terms,
-    )?;
+    check_accumulator(ctx, &xi, &weight, Some(&bias), terms)?;
     let op = match node.op {
-        Op::Dense(d) => Op::Dense(Dense {
+        Op::Dense(_) => Op::Dense(Dense {
+            weight,
             bias: Some(bias),
-            ..d
         }),
         Op::Conv(cv) => Op::Conv(aecc_ir::Conv {
+            weight,
             bias: Some(bias),
             ..cv
         }),

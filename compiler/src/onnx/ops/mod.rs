@@ -4,10 +4,15 @@
 //! A builder reads its node's inputs (already resolved to [`Value`]s) through
 //! [`NodeCtx`] and returns one [`Value`] per output it supports.
 
-mod act;
+pub(crate) mod act;
+mod affine;
 mod conv;
 mod fold;
 mod math;
+mod norm;
+mod pool;
+pub(crate) mod qdq;
+mod qlinear;
 mod quant;
 mod shape;
 pub(crate) mod weights;
@@ -34,42 +39,117 @@ const fn op(domain: &'static str, op_type: &'static str, build: Builder) -> OpEn
     }
 }
 
-/// Domains whose `Quant` is the QONNX quantizer: QONNX, its FINN predecessor, and the
-/// domain Brevitas writes (`brevitas.export.export_qonnx`).
+/// Domains of the QONNX quantizers (`Quant`, `BipolarQuant`, `Trunc`): QONNX, its
+/// FINN predecessor, and the domain Brevitas writes (`brevitas.export.export_qonnx`).
 pub(crate) const QUANT_DOMAINS: [&str; 3] = [
     "qonnx.custom_op.general",
     "finn.custom_op.general",
     "onnx.brevitas",
 ];
 
+/// The domain of QONNX's channels-last ops (NHWC `Conv`, `MaxPool`,
+/// `BatchNormalization`).
+pub(crate) const CHANNELS_LAST: &str = "qonnx.custom_op.channels_last";
+
+fn channels_last_conv(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    conv::channels_last(ctx, conv::conv, true)
+}
+fn channels_last_max_pool(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    conv::channels_last(ctx, pool::max_pool, false)
+}
+fn channels_last_batch_norm(ctx: &mut NodeCtx<'_>) -> Result<Vec<Value>, ImportError> {
+    conv::channels_last(ctx, norm::batch_norm, false)
+}
+
 /// Every supported op, grouped by family.
 pub(crate) static OPS: &[OpEntry] = &[
-    // quantizers (ops/quant.rs)
+    // quantizers (ops/quant.rs, ops/qdq.rs)
     op(QUANT_DOMAINS[0], "Quant", quant::quant),
     op(QUANT_DOMAINS[1], "Quant", quant::quant),
     op(QUANT_DOMAINS[2], "Quant", quant::quant),
-    // linear algebra (ops/math.rs)
+    op(QUANT_DOMAINS[0], "BipolarQuant", quant::bipolar_quant),
+    op(QUANT_DOMAINS[1], "BipolarQuant", quant::bipolar_quant),
+    op(QUANT_DOMAINS[2], "BipolarQuant", quant::bipolar_quant),
+    op(QUANT_DOMAINS[0], "Trunc", quant::trunc),
+    op(QUANT_DOMAINS[1], "Trunc", quant::trunc),
+    op(QUANT_DOMAINS[2], "Trunc", quant::trunc),
+    op("", "QuantizeLinear", qdq::quantize_linear),
+    op("", "DequantizeLinear", qdq::dequantize_linear),
+    op("", "QLinearConv", qlinear::qlinear_conv),
+    op("", "QLinearMatMul", qlinear::qlinear_matmul),
+    op("", "ConvInteger", qlinear::conv_integer),
+    op("", "MatMulInteger", qlinear::matmul_integer),
+    op(QUANT_DOMAINS[0], "MultiThreshold", qlinear::multi_threshold),
+    op(QUANT_DOMAINS[1], "MultiThreshold", qlinear::multi_threshold),
+    // linear algebra and arithmetic (ops/math.rs)
     op("", "Gemm", math::gemm),
     op("", "MatMul", math::matmul),
     op("", "Add", math::add),
-    // convolution (ops/conv.rs)
+    op("", "Sub", math::sub),
+    op("", "Mul", math::mul),
+    op("", "Div", math::div),
+    op("", "Neg", fold::neg),
+    // convolution and normalization (ops/conv.rs, ops/norm.rs)
     op("", "Conv", conv::conv),
     op("", "Pad", conv::pad),
+    op(CHANNELS_LAST, "Conv", channels_last_conv),
+    op("", "BatchNormalization", norm::batch_norm),
+    op(
+        CHANNELS_LAST,
+        "BatchNormalization",
+        channels_last_batch_norm,
+    ),
+    // pooling (ops/pool.rs)
+    op("", "MaxPool", pool::max_pool),
+    op(CHANNELS_LAST, "MaxPool", channels_last_max_pool),
+    op("", "AveragePool", pool::average_pool),
+    op("", "GlobalAveragePool", pool::global_average_pool),
+    op("", "GlobalMaxPool", pool::global_max_pool),
+    op("", "ReduceMean", pool::reduce_mean),
+    op("", "ReduceMax", pool::reduce_max),
     // activations (ops/act.rs)
     op("", "Relu", act::relu),
+    op("", "Clip", act::clip),
+    op("", "LeakyRelu", act::leaky_relu),
+    op("", "HardSigmoid", act::hard_sigmoid),
+    op("", "Sigmoid", act::sigmoid),
+    op("", "Tanh", act::tanh),
+    op("", "Exp", act::exp),
+    op("", "Softplus", act::softplus),
+    op("", "Softsign", act::softsign),
+    op("", "Elu", act::elu),
+    op("", "Selu", act::selu),
+    op("", "Celu", act::celu),
+    op("", "HardSwish", act::hard_swish),
+    op("", "Gelu", act::gelu),
+    op("", "Erf", act::erf_op),
+    op("", "Mish", act::mish),
+    op("", "Softmax", act::softmax),
+    op("", "LogSoftmax", act::softmax),
     // data movement (ops/shape.rs)
     op("", "Flatten", shape::flatten),
     op("", "Reshape", shape::reshape),
     op("", "Transpose", shape::transpose),
     op("", "Identity", shape::identity),
+    op("", "Dropout", shape::identity),
     op("", "Squeeze", shape::squeeze),
     op("", "Unsqueeze", shape::unsqueeze),
+    op("", "Slice", shape::slice),
+    op("", "Split", shape::split),
+    op("", "Gather", shape::gather),
+    op("", "Concat", fold::concat),
     // evaluated at compile time (ops/fold.rs)
     op("", "Constant", fold::constant),
     op("", "Shape", fold::shape),
-    op("", "Gather", fold::gather),
-    op("", "Concat", fold::concat),
     op("", "Cast", fold::cast),
+    op("", "ConstantOfShape", fold::constant_of_shape),
+    op("", "Range", fold::range),
+    op("", "Sqrt", fold::sqrt),
+    op("", "Reciprocal", fold::reciprocal),
+    op("", "Abs", fold::abs),
+    op("", "Floor", fold::floor),
+    op("", "Ceil", fold::ceil),
+    op("", "Pow", fold::pow),
 ];
 
 fn normalize_domain(domain: &str) -> &str {
@@ -97,9 +177,14 @@ pub(crate) fn lookup(domain: &str, op_type: &str) -> Option<Builder> {
         .map(|e| e.build)
 }
 
-/// Whether `node` is a supported QONNX `Quant`.
-pub(crate) fn is_quant(node: &NodeProto) -> bool {
-    node.op_type == "Quant" && QUANT_DOMAINS.contains(&node.domain.as_str())
+/// Whether `node` may read a graph input: a QONNX `Quant`/`BipolarQuant` or an ONNX
+/// `QuantizeLinear` (the quantizer that maps real data onto the input's grid).
+pub(crate) fn is_input_quantizer(node: &NodeProto) -> bool {
+    match node.op_type.as_str() {
+        "Quant" | "BipolarQuant" => QUANT_DOMAINS.contains(&node.domain.as_str()),
+        "QuantizeLinear" => normalize_domain(&node.domain).is_empty(),
+        _ => false,
+    }
 }
 
 /// `(domain, op_type)` of every supported op, the default domain shown as `ai.onnx`.
@@ -157,39 +242,52 @@ pub(crate) fn hint(domain: &str, op_type: &str) -> Option<String> {
         ));
     }
     let h = match op_type {
-        "QuantizeLinear"
-        | "DequantizeLinear"
-        | "QLinearConv"
-        | "QLinearMatMul"
-        | "ConvInteger"
-        | "MatMulInteger"
-        | "DynamicQuantizeLinear" => {
-            "QDQ and integer ONNX ops are not supported yet; export QONNX Quant nodes \
-             (brevitas.export.export_qonnx, or qonnx's QCDQ-to-Quant conversion)"
+        "DynamicQuantizeLinear" => {
+            "dynamic quantization computes its scale at run time; quantize statically \
+             (QuantizeLinear with a constant scale)"
         }
-        "BipolarQuant" | "Trunc" | "MultiThreshold" | "IntQuant" | "FloatQuant" => {
-            "of the QONNX quantizers only Quant is supported so far"
+        "IntQuant" | "FloatQuant" | "QuantAvgPool2d" => {
+            "supported QONNX quantizers: Quant, BipolarQuant, Trunc, MultiThreshold"
         }
-        "BatchNormalization" => {
-            "fold batch normalization into the preceding Conv/Gemm weights before export"
+        "QLinearAdd"
+        | "QLinearMul"
+        | "QLinearConcat"
+        | "QLinearSigmoid"
+        | "QLinearLeakyRelu"
+        | "QLinearGlobalAveragePool"
+        | "QLinearAveragePool" => {
+            "of the QOperator ops QLinearConv, QLinearMatMul, ConvInteger and MatMulInteger \
+             are supported; quantize with QuantFormat.QDQ for the others"
         }
-        "Clip" | "LeakyRelu" | "PRelu" | "Sigmoid" | "HardSigmoid" | "Tanh" | "Elu" | "Selu"
-        | "Softmax" | "HardSwish" | "Gelu" | "Softplus" => "the supported activation is Relu",
-        "MaxPool" | "AveragePool" | "GlobalAveragePool" | "GlobalMaxPool" => {
-            "pooling is not supported yet; use a strided Conv"
+        "PRelu" => "LeakyRelu (one constant slope) is supported; PRelu is not yet",
+        "ThresholdedRelu" | "Shrink" | "Sign" | "Round" => {
+            "supported activations: Relu, Clip, LeakyRelu, HardSigmoid, and Sigmoid/Tanh/... \
+             as lookup tables before a quantizer"
         }
-        "ConvTranspose" => "only Conv is supported",
-        "Dropout" => "export the model in eval mode (model.eval()) so Dropout is removed",
-        "Sub" | "Sum" => {
-            "Add is supported (two activations, or a constant folded into the \
-                          bias of the Gemm/MatMul/Conv before it)"
+        "ConvTranspose" => "only Conv (1-D and 2-D, grouped) is supported",
+        "LpPool" | "MaxRoiPool" | "MaxUnpool" => {
+            "supported pools: MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool"
         }
-        "Mul" | "Div" => {
-            "fold multiplications by constants into the weights before export; \
-                          products of activations are not supported"
+        "ReduceSum" | "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2" => {
+            "ReduceMean and ReduceMax over the spatial axes are supported"
         }
-        "View" | "Expand" | "Slice" | "Split" => {
-            "supported data movement: Flatten, Reshape, Transpose, Squeeze, Unsqueeze"
+        "LayerNormalization"
+        | "InstanceNormalization"
+        | "GroupNormalization"
+        | "LpNormalization" => {
+            "BatchNormalization (inference) is supported; other normalizations depend on \
+             the data at run time"
+        }
+        "Sum" | "Max" | "Min" | "Mean" => {
+            "Add/Sub of two activations and arithmetic with constants are supported"
+        }
+        "Expand" | "Tile" | "Resize" | "Upsample" | "DepthToSpace" | "SpaceToDepth" => {
+            "supported data movement: Flatten, Reshape, Transpose, Squeeze, Unsqueeze, \
+             Slice, Gather, Split, Concat, Pad"
+        }
+        "LSTM" | "GRU" | "RNN" | "Loop" | "If" | "Scan" => {
+            "control flow and recurrent layers are not supported; aecc compiles feed-forward \
+             encoders"
         }
         _ => return None,
     };

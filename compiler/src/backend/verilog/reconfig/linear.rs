@@ -199,6 +199,7 @@ pub fn linear(
         shape: vec![map.rows.len()],
         ty: aecc_ir::FixedType::exact(acc_w, grid.frac, acc_signed),
         interval: acc_iv,
+        unit: out.unit,
     };
     let accs = input_lanes(&mut body, "acc_data", "acc", &acc_info);
     let mut acc_lanes = Vec::with_capacity(map.rows.len());

@@ -34,8 +34,8 @@ use super::views::{
     comment_lines, render_file, unused_sink, InputPortView, InstanceView, WireView,
 };
 use super::{
-    check_graph, check_supported, lanes_of, one_line, shape_text, tensor_text, transpose_lanes,
-    unique_names, BackendError, VerilogOptions,
+    check_graph, lanes_of, one_line, shape_text, tensor_text, transpose_lanes, unique_names,
+    BackendError, VerilogOptions,
 };
 use crate::weights::{weight_nodes, MappedTensor, MemoryMap, TensorRole};
 use aecc_ir::graph::NodeId;
@@ -182,7 +182,6 @@ pub fn emit_reconfigurable(
         )));
     }
     let order = graph.live_order()?;
-    check_supported(graph, &order)?;
     let names = unique_names(graph, &order, &["config", "reg", "tmr_reg"]);
     let e = Emitter {
         graph,
@@ -251,6 +250,7 @@ fn register_info(t: &MappedTensor) -> TensorInfo {
         shape: vec![t.len()],
         ty,
         interval: ty.range(),
+        unit: t.unit,
     }
 }
 
@@ -744,8 +744,10 @@ impl Emitter<'_> {
             .into_iter()
             .reduce(Interval::hull)
             .unwrap_or(Interval::point(0));
+        // the scale unit (the product of the input's and the weights') does not depend
+        // on the values in the registers
         (
-            TensorInfo::exact(node.out.shape.clone(), iv, imap.grid.frac),
+            TensorInfo::exact(node.out.shape.clone(), iv, imap.grid.frac).with_unit(node.out.unit),
             imap,
         )
     }
@@ -803,7 +805,9 @@ impl Emitter<'_> {
                 .map_err(|message| BackendError::Unsupported {
                     node: node.name.clone(),
                     op: node.op.name(),
-                    message,
+                    message: format!(
+                        "with weights in registers its input holds every value the registers                          allow, not only the compiled weights' ({message})"
+                    ),
                 })?;
             (o, None)
         };
@@ -845,10 +849,10 @@ impl Emitter<'_> {
             wires: Vec::new(),
             instances: Vec::new(),
         };
-        let port_names: &[&str] = if operands.len() == 2 {
-            &["a_data", "b_data"]
-        } else {
-            &["in_data"]
+        let port_names: Vec<String> = match (&node.op, operands.len()) {
+            (Op::Concat { .. }, n) => (0..n).map(|k| format!("in{k}_data")).collect(),
+            (_, 2) => vec!["a_data".into(), "b_data".into()],
+            _ => vec!["in_data".into()],
         };
         let mut connections = Vec::new();
         let mut inputs = Vec::new();

@@ -28,7 +28,7 @@ static void l1_fc(const input_t x[4], l1_fc_t y[3], const int8_t w[12], const in
 static void l2_fc_quant(const l1_fc_t x[3], l2_fc_quant_t y[3]) {
   // {shift, mantissa, zero point, output shift} of each channel
   static const aecc::quant_channel channels[1] = {
-      {-3, 1LL, 128LL, 0},
+      {-3, 1LL, 1LL, 128LL, 1LL, 0},
   };
   static const aecc::quant_range range = {8, false, false};
 #pragma hls_unroll yes

@@ -43,16 +43,21 @@ enum rounding_mode {
   FLOOR,                // toward minus infinity
   CEIL,                 // toward plus infinity
   TOWARD_ZERO,          // ROUND_TO_ZERO / DOWN
-  AWAY_FROM_ZERO        // UP
+  AWAY_FROM_ZERO,       // UP
+  HALF_ODD              // nearest, ties to odd (ONNX QuantizeLinear with an odd zero point)
 };
 
-// One channel of a quantizer with scale mantissa * 2^exponent on an input grid 2^-F:
-// x / scale = x * 2^shift / mantissa with shift = -F - exponent.
+// One channel of a quantizer with scale mantissa * 2^exponent on an input grid
+// (num / den) * 2^-F (num / den: the input's scale unit, 1 / 1 for plain fixed point):
+// x / scale = x * numerator * 2^shift / divisor with shift = -F - exponent,
+// numerator = num, divisor = mantissa * den.
 struct quant_channel {
   int shift;
-  long long mantissa;    // odd, or 1 for a power-of-two scale
+  long long numerator;
+  long long divisor;     // odd, or 1 for a power-of-two scale on a plain grid
   long long zero_point;
-  int out_shift;         // (q - zero_point) * mantissa << out_shift is the output
+  long long multiplier;  // (q - zero_point) * multiplier << out_shift is the output
+  int out_shift;
 };
 
 // The integer range of q as QONNX defines it: signed [-2^(b-1) + narrow, 2^(b-1) - 1],
@@ -77,12 +82,12 @@ wide_t<NW> floor_div(const wide_t<NW>& num, const wide_t<NW>& den, wide_t<NW>& r
 
 // QONNX Quant on the integer x of one element, exactly (aecc_ir::Quantizer::quantize_int):
 // q = clip(round(x / scale + zero_point), lo, hi) (or wrapped into [lo, hi]),
-// result = (q - zero_point) * mantissa << out_shift on the output grid.
+// result = (q - zero_point) * multiplier << out_shift on the output grid.
 // NW is wide enough for every intermediate (aecc sizes it by interval analysis).
 template <int NW, rounding_mode MODE, bool SATURATE, bool BIPOLAR>
 wide_t<NW> quantize_int(const wide_t<NW>& x, const quant_channel& ch, const quant_range& range) {
-  wide_t<NW> num = x;
-  wide_t<NW> den = ch.mantissa;
+  wide_t<NW> num = x * ch.numerator;
+  wide_t<NW> den = ch.divisor;
   if (ch.shift >= 0) {
     num <<= ch.shift;
   } else {
@@ -90,7 +95,7 @@ wide_t<NW> quantize_int(const wide_t<NW>& x, const quant_channel& ch, const quan
   }
   wide_t<NW> rem;
   wide_t<NW> quotient;
-  if (ch.mantissa == 1) {
+  if (ch.divisor == 1) {
     // den is a power of two: floor division is an arithmetic shift.
     const int s = ch.shift >= 0 ? 0 : -ch.shift;
     quotient = num >> s;
@@ -128,6 +133,8 @@ wide_t<NW> quantize_int(const wide_t<NW>& x, const quant_channel& ch, const quan
             up = true;
           } else if (MODE == HALF_EVEN) {
             up = (int_part & 1) != 0;
+          } else if (MODE == HALF_ODD) {
+            up = (int_part & 1) == 0;
           } else if (MODE == HALF_AWAY_FROM_ZERO) {
             up = !negative;
           } else {
@@ -156,7 +163,7 @@ wide_t<NW> quantize_int(const wide_t<NW>& x, const quant_channel& ch, const quan
       q = lo + offset;
     }
   }
-  wide_t<NW> result = (q - ch.zero_point) * ch.mantissa;
+  wide_t<NW> result = (q - ch.zero_point) * ch.multiplier;
   result <<= ch.out_shift;
   return result;
 }
