@@ -149,3 +149,34 @@ fn latency_follows_the_clock_target() {
     }
     assert!(last > 2);
 }
+
+/// A graph with an op outside the lane lowering (here MaxPool) is compiled with the
+/// reference architecture and a warning naming the node; folding it (`--reuse 2`) is an
+/// error that names the node and the op, never a silently different design.
+#[test]
+fn graphs_outside_the_lowering_keep_the_reference_architecture() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/conv1d_ts/model.onnx");
+    let c = aecc::pipeline::compile(&path, &aecc::pipeline::CompileOptions::default()).unwrap();
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("reference architecture"))
+        .unwrap_or_else(|| panic!("no fallback warning in {:?}", c.warnings));
+    assert!(w.contains("MaxPool") && w.contains("max_pool"), "{w}");
+    assert!(c.report.architecture.is_none());
+    assert_eq!(c.rtl.initiation_interval, 1);
+    // the same graph through the backend directly, folded: a clear error
+    let g = model("conv1d_ts");
+    let o = opts(|o| o.reuse = 2);
+    let e = emit(&g, &VerilogOptions::new("c1d").with_hardware(o)).unwrap_err();
+    assert!(e.to_string().contains("max_pool"), "{e}");
+    let mut co = aecc::pipeline::CompileOptions::default();
+    co.hardware.reuse = 2;
+    let e = aecc::pipeline::compile(&path, &co).err().expect("reuse 2 must fail");
+    assert!(e.to_string().contains("max_pool"), "{e}");
+    // econt is covered: no warning, an architecture section
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/econt/model.onnx");
+    let c = aecc::pipeline::compile(&path, &aecc::pipeline::CompileOptions::default()).unwrap();
+    assert!(!c.warnings.iter().any(|w| w.starts_with("reference architecture")));
+    assert!(c.report.architecture.is_some());
+}
