@@ -248,10 +248,7 @@ fn reduce_over_the_channel_axis_is_rejected() {
         8,
         4,
     );
-    let e = import_bytes(&b.bytes())
-        .err()
-        .expect("must fail")
-        .to_string();
+    let e = import_bytes(&b.bytes()).expect_err("must fail").to_string();
     assert!(e.contains("spatial axes"), "{e}");
 }
 
@@ -358,8 +355,7 @@ fn log_softmax_last_outputs_the_pre_log_softmax_tensor() {
     // aecc's LUT softmax computes Softmax only
     let opts = ImportOptions { lut_softmax: true };
     let e = import_bytes_with(&log_softmax(true).bytes(), &opts)
-        .err()
-        .expect("must fail")
+        .expect_err("must fail")
         .to_string();
     assert!(e.contains("not LogSoftmax"), "{e}");
 }
@@ -560,10 +556,7 @@ fn lut_activation_without_a_quantizer_after_it_is_rejected() {
     b.quant("q_in", "x", "xq", 6, 2, true);
     b.node("Mish", "mish", &["xq"], &["y"], vec![]);
     b.opset = 18;
-    let e = import_bytes(&b.bytes())
-        .err()
-        .expect("must fail")
-        .to_string();
+    let e = import_bytes(&b.bytes()).expect_err("must fail").to_string();
     assert!(e.contains("quantizer after it"), "{e}");
 }
 
@@ -661,10 +654,7 @@ fn erf_based_gelu_pattern_is_not_fused() {
     b.node("Mul", "mul", &["xq", "a"], &["m"], vec![]);
     b.node("Mul", "mul_half", &["m", "half"], &["g"], vec![]);
     b.quant("q_out", "g", "y", 8, 5, true);
-    let e = import_bytes(&b.bytes())
-        .err()
-        .expect("must fail")
-        .to_string();
+    let e = import_bytes(&b.bytes()).expect_err("must fail").to_string();
     assert!(
         e.contains("erf (Erf)") && e.contains("directly after it"),
         "{e}"
