@@ -180,9 +180,10 @@ def qrange(bits, signed, narrow=False):
 FORMS = {}
 
 
-def form(stem, group, executor, what, note=""):
+def form(stem, group, executor, what, note="", opset=17):
     def deco(fn):
-        FORMS[stem] = {"builder": fn, "group": group, "executor": executor, "what": what, "note": note}
+        FORMS[stem] = {"builder": fn, "group": group, "executor": executor, "what": what, "note": note,
+                       "opset": opset}
         return fn
     return deco
 
@@ -688,6 +689,115 @@ def _(g):
         dict(scale=2 ** -4)
 
 
+# ---- More encoder ops: pools and reductions, Split, HardSigmoid, Pad modes, LogSoftmax ----
+
+@form("hard_sigmoid", "op", "qonnx",
+      "Quant(8b, 2^-4) -> HardSigmoid(alpha float32(1/6), beta 0.5, as PyTorch exports nn.Hardsigmoid) -> "
+      "Quant(8b unsigned, 2^-7)",
+      "max(0, min(1, alpha * x + beta)) in float32; alpha = float32(1/6) is an exact dyadic (11184811 * 2^-26), "
+      "so the integer implementation is an exact affine map and a clip.")
+def _(g):
+    x = g.quant("x", 2 ** -4, role="input")
+    y = g.node("HardSigmoid", [x], alpha=float(np.float32(1 / 6)), beta=0.5)
+    return [1, 16], g.quant(y, 2 ** -7, signed=False, role="output"), dict(scale=2 ** -4)
+
+
+@form("globalmaxpool", "op", "qonnx", "Quant(8b, 2^-4) -> GlobalMaxPool over 4x4 -> Quant(6b, 2^-3)",
+      "The maximum is exact on the codes; the output Quant rounds and saturates it.")
+def _(g):
+    x = g.quant("x", 2 ** -4, role="input")
+    return [1, 3, 4, 4], g.quant(g.node("GlobalMaxPool", [x]), 2 ** -3, bits=6, role="output"), dict(scale=2 ** -4)
+
+
+@form("reduce_mean", "op", "qonnx",
+      "Quant(8b, 2^-4) [1,4,3,3] -> ReduceMean(axes [2,3] attribute, keepdims 0) [1,4] -> Quant(8b, 2^-6)",
+      "Opset 17: axes is an attribute. A global average with divisor 9; keepdims 0 drops the spatial axes.")
+def _(g):
+    x = g.quant("x", 2 ** -4, role="input")
+    y = g.node("ReduceMean", [x], axes=[2, 3], keepdims=0)
+    return [1, 4, 3, 3], g.quant(y, 2 ** -6, role="output"), dict(scale=2 ** -4)
+
+
+@form("reduce_max", "op", "qonnx",
+      "Quant(8b, 2^-4) [1,3,6] (1-D) -> ReduceMax(axes input [-1], keepdims 1) [1,3,1] -> Quant(6b, 2^-3)",
+      "Opset 18: axes is an int64 input; a negative axis.", opset=18)
+def _(g):
+    x = g.quant("x", 2 ** -4, role="input")
+    y = g.node("ReduceMax", [x, g.const("axes", np.array([-1], np.int64))], keepdims=1)
+    return [1, 3, 6], g.quant(y, 2 ** -3, bits=6, role="output"), dict(scale=2 ** -4)
+
+
+@form("split", "op", "qonnx",
+      "Quant(8b, 2^-5) [1,4,6] -> Split(axis 2, split [2,4]) -> Concat(second, first; axis 2) -> Quant(7b, 2^-4)",
+      "Unequal split sizes as an int64 input (opset 13+); the Concat swaps the parts.")
+def _(g):
+    x = g.quant("x", 2 ** -5, role="input")
+    a, b = g.name("split_a"), g.name("split_b")
+    g.nodes.append(h.make_node("Split", [x, g.const("split", np.array([2, 4], np.int64))], [a, b],
+                               name=g.name("n_Split"), axis=2))
+    y = g.node("Concat", [b, a], axis=2)
+    return [1, 4, 6], g.quant(y, 2 ** -4, bits=7, role="output"), dict(scale=2 ** -5)
+
+
+@form("pad_edge", "op", "qonnx",
+      "Quant(8b, 2^-5) [1,2,3,4] -> Pad mode=edge, pads [0,0,2,1, 0,0,1,2] -> Quant(7b, 2^-4) [1,2,6,7]", "")
+def _(g):
+    x = g.quant("x", 2 ** -5, role="input")
+    p = g.node("Pad", [x, g.const("pads", np.array([0, 0, 2, 1, 0, 0, 1, 2], np.int64))], mode="edge")
+    return [1, 2, 3, 4], g.quant(p, 2 ** -4, bits=7, role="output"), dict(scale=2 ** -5)
+
+
+@form("pad_wrap", "op", "qonnx",
+      "Quant(8b, 2^-5) [1,2,3,4] -> Pad mode=wrap, pads [0,0,1,3, 0,0,2,1] -> Quant(7b, 2^-4) [1,2,6,8]",
+      "mode wrap is new in opset 19.", opset=19)
+def _(g):
+    x = g.quant("x", 2 ** -5, role="input")
+    p = g.node("Pad", [x, g.const("pads", np.array([0, 0, 1, 3, 0, 0, 2, 1], np.int64))], mode="wrap")
+    return [1, 2, 3, 4], g.quant(p, 2 ** -4, bits=7, role="output"), dict(scale=2 ** -5)
+
+
+@form("logsoftmax", "op", "qonnx",
+      "Quant(8b, 2^-4) -> Gemm 16->6 (weights Quant 8b narrow 2^-7, bias 16b 2^-11) -> Quant(8b, 2^-3) -> "
+      "LogSoftmax(axis -1) -> Quant(8b signed, 2^-4)",
+      "As softmax: the pre-LogSoftmax Quant output is the exact tensor aecc reports (LogSoftmax is monotone: "
+      "the arg-max is unchanged).")
+def _(g):
+    x = g.quant("x", 2 ** -4, role="input")
+    z = g.quant(g.node("Gemm", [x, g.wquant((6, 16), 2 ** -7, spread=0.15), g.bquant(6, 2 ** -11)], transB=1), 2 ** -3,
+                role="logits")
+    return [1, 16], g.quant(g.node("LogSoftmax", [z], axis=-1), 2 ** -4, role="output"), dict(scale=2 ** -4)
+
+
+# ---- Smooth activations: a lookup table fused with the output quantizer ----
+
+def _lut_form(stem, op, in_scale, out_bits, out_scale, out_signed, what_fn, note="", opset=17, **attrs):
+    rng_txt = f"{in_scale * -32:g}, {in_scale * 31:g}"
+    out_txt = f"{out_bits}b {'signed' if out_signed else 'unsigned'}, 2^{int(np.log2(out_scale))}"
+
+    @form(stem, "op", "qonnx",
+          f"Quant(6b signed, 2^{int(np.log2(in_scale))}: 64 codes in [{rng_txt}]) -> {what_fn} -> Quant({out_txt})",
+          note or "A lookup table over the 64 input codes, fused with the output Quant.", opset=opset)
+    def _(g):
+        x = g.quant("x", in_scale, bits=6, role="input")
+        y = g.node(op, [x], **attrs)
+        return [1, 32], g.quant(y, out_scale, bits=out_bits, signed=out_signed, role="output"), \
+            dict(scale=in_scale, lo=-32, hi=31)
+
+
+_lut_form("exp", "Exp", 2 ** -2, 8, 2 ** -2, False, "Exp")
+_lut_form("softplus", "Softplus", 2 ** -3, 8, 2 ** -6, False, "Softplus")
+_lut_form("softsign", "Softsign", 2 ** -2, 8, 2 ** -7, True, "Softsign")
+_lut_form("elu", "Elu", 2 ** -3, 8, 2 ** -5, True, "Elu(alpha 0.5)", alpha=0.5)
+_lut_form("selu", "Selu", 2 ** -3, 8, 2 ** -4, True, "Selu (default alpha, gamma)")
+_lut_form("celu", "Celu", 2 ** -3, 8, 2 ** -5, True, "Celu(alpha 2)", alpha=2.0)
+_lut_form("hard_swish", "HardSwish", 2 ** -2, 8, 2 ** -4, True, "HardSwish", opset=14)
+_lut_form("gelu", "Gelu", 2 ** -3, 8, 2 ** -5, True, "Gelu (opset 20, approximate none)", opset=20)
+_lut_form("gelu_tanh", "Gelu", 2 ** -3, 8, 2 ** -5, True, "Gelu (opset 20, approximate tanh)", opset=20,
+          approximate="tanh")
+_lut_form("erf", "Erf", 2 ** -3, 8, 2 ** -7, True, "Erf")
+_lut_form("mish", "Mish", 2 ** -3, 8, 2 ** -5, True, "Mish (opset 18)", opset=18)
+
+
 # ---------------------------------------------------------------------------------------------
 # Brevitas-exported form
 # ---------------------------------------------------------------------------------------------
@@ -812,7 +922,7 @@ def build(stem, spec):
                         {"op": "Trunc", "role": "output", "see": "onnx file"}]
     else:
         in_shape, out, ip = spec["builder"](g)
-        opset = 21 if stem in ("qdq_int16", "qdq_int4", "qdq_uint4") else 17
+        opset = 21 if stem in ("qdq_int16", "qdq_int4", "qdq_uint4") else spec["opset"]
         model = g.model(in_shape, out, opset=opset, qonnx=spec["executor"] == "qonnx")
     rng = np.random.default_rng(zlib.crc32(stem.encode()) + 1)
     lo, hi = ip.get("lo", -128), ip.get("hi", 127)
@@ -944,8 +1054,11 @@ range widened by two steps. That exercises the input quantizer's rounding and sa
   **`DequantizeLinear`**: `y = (q - zp) * scale` in float32; per-axis parameters are 1-D tensors
   along `axis` (default 1). Between `DequantizeLinear` and `QuantizeLinear`, ops (Conv, Gemm,
   Clip, ...) run in **float32** on dequantized values.
-- **Float ops between quantizers** (BatchNormalization, AveragePool divisors, Div, LeakyRelu with
-  alpha 0.1, Sigmoid, Tanh, Softmax) are computed in float32 by onnxruntime; the output Quant then
+- **Float ops between quantizers** (BatchNormalization, AveragePool and ReduceMean divisors, Div,
+  LeakyRelu with alpha 0.1, HardSigmoid, Sigmoid, Tanh, Exp, Softplus, Softsign, Elu, Selu, Celu,
+  HardSwish, Gelu, Erf, Mish, Softmax, LogSoftmax) are computed in float32 by onnxruntime (its
+  own approximations of exp, tanh and erf, a few ulps from the correctly rounded value); the
+  output Quant then
   rounds that float32 value. An exact integer implementation can differ from the reference where
   the exact value and the float32 value fall on different sides of a rounding boundary; the tests
   should report any such element rather than hide it.
