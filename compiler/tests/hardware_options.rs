@@ -172,11 +172,16 @@ fn graphs_outside_the_lowering_keep_the_reference_architecture() {
     assert!(e.to_string().contains("max_pool"), "{e}");
     let mut co = aecc::pipeline::CompileOptions::default();
     co.hardware.reuse = 2;
-    let e = aecc::pipeline::compile(&path, &co).err().expect("reuse 2 must fail");
+    let e = aecc::pipeline::compile(&path, &co)
+        .err()
+        .expect("reuse 2 must fail");
     assert!(e.to_string().contains("max_pool"), "{e}");
     // econt is covered: no warning, an architecture section
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/econt/model.onnx");
     let c = aecc::pipeline::compile(&path, &aecc::pipeline::CompileOptions::default()).unwrap();
-    assert!(!c.warnings.iter().any(|w| w.starts_with("reference architecture")));
+    assert!(!c
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("reference architecture")));
     assert!(c.report.architecture.is_some());
 }
