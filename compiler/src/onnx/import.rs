@@ -762,8 +762,8 @@ fn import_graph_with(
             {
                 let msg = format!(
                     "node {origin} is not compiled; the graph output '{}' is the exact \
-                     pre-softmax tensor (the arg-max is unchanged; apply softmax and its \
-                     quantizer in software)",
+                     pre-softmax tensor, the input of that Softmax or LogSoftmax (the arg-max \
+                     is unchanged; apply the function and its quantizer in software)",
                     o.name
                 );
                 imp.warnings.push(msg);
