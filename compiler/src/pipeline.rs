@@ -148,10 +148,14 @@ pub fn compile_lowered(
     )?;
     let vopts = VerilogOptions::new(top).with_hardware(opts.hardware);
     let mut warnings = warnings;
+    // why the optimised architecture does not cover this graph (checked once)
+    let not_lowerable = opts
+        .hardware
+        .optimize
+        .then(|| crate::lower::check_lowerable(&graph).err())
+        .flatten();
     let (rtl, reconfig, hardware) = match &opts.reconfig {
-        None if opts.hardware.optimize
-            && (opts.hardware.reuse > 1 || crate::lower::check_lowerable(&graph).is_ok()) =>
-        {
+        None if opts.hardware.optimize && (opts.hardware.reuse > 1 || not_lowerable.is_none()) => {
             opts.hardware.validate().map_err(Error::Invalid)?;
             let low = crate::lower::lower(&graph, &opts.hardware)
                 .map_err(|e| Error::Verilog(e.into()))?;
@@ -160,10 +164,7 @@ pub fn compile_lowered(
             (rtl, None, Some(hw))
         }
         None => {
-            if let (true, Err(e)) = (
-                opts.hardware.optimize,
-                crate::lower::check_lowerable(&graph),
-            ) {
+            if let Some(e) = &not_lowerable {
                 warnings.push(format!(
                     "reference architecture (`*` operators, one register stage per layer): {e}"
                 ));
