@@ -15,13 +15,15 @@
 //!    constant); ties go to more occurrences, then to the narrower adder. New signals
 //!    take part in later pairs, so sums of three, four, ... digits are shared as well.
 //!    Pair counts are kept incrementally.
-//! 3. **Adder trees balanced by arrival time**: each column's remaining digits and its
-//!    constant are summed by repeatedly adding the two operands that are ready first
-//!    (Huffman's rule on the delay model's arrival times), so late signals (deep
-//!    shared terms) enter near the root. Two's complement throughout; a narrower
-//!    signed operand whose sign would be extended under the other operand's bits is
-//!    read with its sign bit inverted instead (offset binary, the offset moved into
-//!    the output's constant), so those bits of the adder have one varying input.
+//! 3. **Adder trees, cheapest pair first**: each column's remaining digits are summed
+//!    by repeatedly adding the pair whose adder spans the fewest bits (from the higher
+//!    operand's shift to the sum's top; the other operand's lower bits pass through),
+//!    ties to the earlier arrival by the delay model, then the constant. Two's
+//!    complement throughout; each adder is written the way that costs the fewest LUTs
+//!    on a carry chain ([`adder_cost`]): which operand of a difference is the minuend,
+//!    and whether a signed operand is read with its sign bit inverted (offset binary,
+//!    the offset moved into the output's constant), so that bits of the adder above a
+//!    narrower operand have one varying input instead of a sign extension.
 //!
 //! Every adder is sized from the exact interval of the linear form it computes over
 //! the layer's inputs (each input lane in its own interval), which is tighter than
@@ -498,7 +500,7 @@ fn pattern_hardware(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Term, Term, i1
 }
 
 /// Which operands of pattern `p`'s two's complement adder are read sign-flipped (the
-/// flip's `half`), by the rule of [`combine_signed`].
+/// flip's `half`), by the rule of [`combine_signed_plain`].
 fn tc_flips(ctx: &Ctx, signals: &Signals, p: Pattern) -> (Option<i128>, Option<i128>) {
     let (sa, sb) = (signals.sig[p.a as usize], signals.sig[p.b as usize]);
     let (wa, wb) = (ctx.width(sa), ctx.width(sb));
@@ -876,29 +878,55 @@ fn tree_signed(
         let c = ctx.constant(total >> tz);
         return (CmvmOutput { sig: c, shift: tz }, 0);
     }
-    let key = |ctx: &Ctx, o: &SignedOperand| {
-        let a = ctx.arrival[o.sig];
-        ((a.msb * 1000.0).round() as i64, ctx.dfg.cell(o.sig).width())
+    // Pairs cheapest first: an adder costs the bits from the higher operand's shift to
+    // the sum's top (the other operand's lower bits pass through), so operands whose
+    // bits overlap least are added first; ties go to the earlier arrival, then to the
+    // narrower sum. Pairs with a consumed operand are skipped when popped.
+    let pair_key = |ctx: &Ctx, x: &SignedOperand, y: &SignedOperand| -> (i64, i64, u32) {
+        let span = |o: &SignedOperand| {
+            let s = if o.neg { -(1i128 << o.k) } else { 1i128 << o.k };
+            ctx.dfg.cell(o.sig).interval.scale(s)
+        };
+        let (kmin, kmax) = (x.k.min(y.k), x.k.max(y.k));
+        let iv = span(x).add(span(y));
+        let w = bits_for_interval(Interval::new(iv.lo >> kmin, iv.hi >> kmin));
+        let arrival = ctx.arrival[x.sig].msb.max(ctx.arrival[y.sig].msb);
+        (
+            i64::from(kmin + w) - i64::from(kmax),
+            (arrival * 1000.0).round() as i64,
+            w,
+        )
     };
-    let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
-    let mut pool: Vec<Option<SignedOperand>> = Vec::new();
-    for o in operands {
-        heap.push(Reverse((key(ctx, &o), pool.len())));
-        pool.push(Some(o));
+    let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
+    let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
+    for i in 0..pool.len() {
+        for j in i + 1..pool.len() {
+            let key = pair_key(ctx, pool[i].as_ref().unwrap(), pool[j].as_ref().unwrap());
+            pairs.push(Reverse((key, i, j)));
+        }
     }
-    while heap.len() > 1 {
-        let Reverse((_, i)) = heap.pop().unwrap();
-        let Reverse((_, j)) = heap.pop().unwrap();
+    let mut live = pool.len();
+    while live > 1 {
+        let Reverse((_, i, j)) = pairs.pop().expect("a pair of live operands");
+        if pool[i].is_none() || pool[j].is_none() {
+            continue;
+        }
         let x = pool[i].take().unwrap();
         let y = pool[j].take().unwrap();
-        let last = heap.is_empty() && total == 0;
+        live -= 2;
+        let last = live == 0 && total == 0;
         let o = combine_signed(ctx, x, y, last, Some(&mut total));
         adders += 1;
-        heap.push(Reverse((key(ctx, &o), pool.len())));
+        let n = pool.len();
+        for (i, other) in pool.iter().enumerate() {
+            if let Some(other) = other {
+                pairs.push(Reverse((pair_key(ctx, other, &o), i, n)));
+            }
+        }
         pool.push(Some(o));
+        live += 1;
     }
-    let Reverse((_, i)) = heap.pop().unwrap();
-    let mut sum = pool[i].take().unwrap();
+    let mut sum = pool.iter_mut().rev().find_map(Option::take).unwrap();
     if total != 0 {
         let tz = total.trailing_zeros();
         let c = ctx.constant(total >> tz);
@@ -947,15 +975,9 @@ fn flip_operand(ctx: &mut Ctx, o: &mut SignedOperand, total: &mut i128) -> bool 
     true
 }
 
-/// One two's complement adder `x + y` with signs. The operand with the smaller shift is
-/// not shifted; a subtraction keeps the shifted operand as the subtrahend when it can
-/// (its low bits then pass through) by negating the result, unless `last` (a final
-/// negation would cost an adder).
-///
-/// With `total` (the column's constant still to be added), a narrower signed operand
-/// whose sign extension would run under bits of the other operand is read sign-flipped
-/// instead: zero-extended, those bits of the adder have one varying input, which an
-/// FPGA carry chain takes without a LUT (a sign-extension bit costs one).
+/// One two's complement adder `x + y` with signs; the operand with the smaller shift is
+/// not shifted. With `total` (the column's constant still to be added) and two signals,
+/// see [`combine_by_cost`]; otherwise (a constant operand) [`combine_signed_plain`].
 fn combine_signed(
     ctx: &mut Ctx,
     x: SignedOperand,
@@ -963,11 +985,232 @@ fn combine_signed(
     last: bool,
     total: Option<&mut i128>,
 ) -> SignedOperand {
-    let (mut lo, mut hi) = if (x.k, x.sig) <= (y.k, y.sig) {
+    let (lo, hi) = if (x.k, x.sig) <= (y.k, y.sig) {
         (x, y)
     } else {
         (y, x)
     };
+    if let Some(total) = total {
+        if !ctx.dfg.cell(lo.sig).is_const() && !ctx.dfg.cell(hi.sig).is_const() {
+            return combine_by_cost(ctx, lo, hi, last, total);
+        }
+        return combine_signed_plain(ctx, lo, hi, last, Some(total));
+    }
+    combine_signed_plain(ctx, lo, hi, last, None)
+}
+
+/// The shape of an adder operand for [`adder_cost`]: its signal's width and
+/// signedness and the term's shift and sign.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    width: u32,
+    signed: bool,
+    shift: u32,
+    neg: bool,
+}
+
+/// The state of bit `i` of an adder operand as the carry chain sees it (a subtrahend
+/// inverted): constant 0 or 1, a signal, or an inverted signal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BitState {
+    Zero,
+    One,
+    Var,
+    Inv,
+}
+
+fn bit_state(t: &Shape, i: u32) -> BitState {
+    let raw = if i >= t.shift && (i - t.shift < t.width || t.signed) {
+        BitState::Var
+    } else {
+        BitState::Zero
+    };
+    match (raw, t.neg) {
+        (BitState::Zero, true) => BitState::One,
+        (BitState::Var, true) => BitState::Inv,
+        _ => raw,
+    }
+}
+
+/// LUTs of a `w`-bit adder `a + b` of two signals on an FPGA carry chain as the Verilog
+/// printer writes it (yosys `synth_xilinx`): one per bit with two varying inputs, or
+/// with one varying input that reaches the chain inverted (an inverter); bits with one
+/// plain varying input (or none) are free, and so are the low bits of an unshifted, not
+/// negated operand below the other's shift (they pass through). Bits that repeat a
+/// sign bit share the logic of the first.
+fn adder_cost(a: &Shape, b: &Shape, w: u32) -> u32 {
+    let pass = |p: &Shape, q: &Shape| p.shift == 0 && !p.neg && q.shift > 0;
+    let pass_lo = if pass(a, b) {
+        b.shift.min(w)
+    } else if pass(b, a) {
+        a.shift.min(w)
+    } else {
+        0
+    };
+    // the bit of the operand's signal at adder bit `i` (sign extension repeats the top)
+    let src = |t: &Shape, i: u32, s: BitState| -> i64 {
+        if matches!(s, BitState::Var | BitState::Inv) {
+            i64::from((i - t.shift).min(t.width - 1))
+        } else {
+            -1
+        }
+    };
+    let mut luts: BTreeSet<(u8, i64, i64)> = BTreeSet::new();
+    for i in pass_lo..w {
+        use BitState::*;
+        let (x, y) = (bit_state(a, i), bit_state(b, i));
+        let kind = match (x, y) {
+            (Var | Inv, Var | Inv) => 0,
+            (One, Var) | (Zero, Inv) => 1,
+            (Var, One) | (Inv, Zero) => 2,
+            _ => continue,
+        };
+        luts.insert((kind, src(a, i, x), src(b, i, y)));
+    }
+    luts.len() as u32
+}
+
+/// One two's complement adder of an output tree, the cheapest by [`adder_cost`] among
+/// the ways to write `x + y`: for a difference, which operand is the minuend (the
+/// result negated when it is the shifted one, unless `last`), and each signed operand
+/// read sign-flipped or not (see [`Ctx::flip`]); ties go to fewer changes. The
+/// constants this moves go to `total`.
+fn combine_by_cost(
+    ctx: &mut Ctx,
+    mut lo: SignedOperand,
+    mut hi: SignedOperand,
+    last: bool,
+    total: &mut i128,
+) -> SignedOperand {
+    let d = hi.k - lo.k;
+    let sl: i128 = if lo.neg { -1 } else { 1 };
+    let sh: i128 = if hi.neg { -1 } else { 1 };
+    let opposite = lo.neg != hi.neg;
+    let half = |s: SigId| 1i128 << (ctx.width(s) - 1);
+    let flips = |s: SigId| -> &'static [bool] {
+        if ctx.can_flip(s) {
+            &[false, true]
+        } else {
+            &[false]
+        }
+    };
+    // (cost, changes), flip lo, flip hi, minuend hi
+    let mut best: Option<((u32, u32), bool, bool, bool)> = None;
+    for &flip_lo in flips(lo.sig) {
+        for &flip_hi in flips(hi.sig) {
+            let flipped = |o: &SignedOperand, f: bool| {
+                if f {
+                    o.form.combine(1, &Form::constant(half(o.sig)), 1)
+                } else {
+                    o.form.clone()
+                }
+            };
+            let (form_l, form_h) = (flipped(&lo, flip_lo), flipped(&hi, flip_hi));
+            let shape = |s: SigId, f: bool| {
+                let c = ctx.dfg.cell(s);
+                Shape {
+                    width: c.width(),
+                    signed: c.signed() && !f,
+                    shift: 0,
+                    neg: false,
+                }
+            };
+            let (shl, shh) = (shape(lo.sig, flip_lo), shape(hi.sig, flip_hi));
+            for minuend_hi in [false, true] {
+                if minuend_hi && !opposite {
+                    continue;
+                }
+                // a: the minuend (or first addend), b: the subtrahend (or second addend)
+                let (mut a, mut b, fa, fb, sa) = if minuend_hi {
+                    (shh, shl, &form_h, &form_l, sh)
+                } else {
+                    (shl, shh, &form_l, &form_h, sl)
+                };
+                if minuend_hi {
+                    a.shift = d;
+                } else {
+                    b.shift = d;
+                }
+                b.neg = opposite;
+                // a negated result must be made positive at the end by an adder
+                if last && sa < 0 && !(lo.neg && hi.neg) {
+                    continue;
+                }
+                let sb: i128 = if b.neg { -1 } else { 1 };
+                let r = fa.combine(1i128 << a.shift, fb, sb << b.shift);
+                let w = bits_for_interval(r.interval(ctx.inputs));
+                let mut cost = adder_cost(&a, &b, w);
+                // a flipped sign bit that meets no varying bit of the other operand is
+                // an inverter of its own
+                for (f, me_is_a) in [(flip_lo, !minuend_hi), (flip_hi, minuend_hi)] {
+                    if f {
+                        let (me, other) = if me_is_a { (&a, &b) } else { (&b, &a) };
+                        let pos = me.shift + me.width - 1;
+                        if !matches!(bit_state(other, pos), BitState::Var | BitState::Inv) {
+                            cost += 1;
+                        }
+                    }
+                }
+                let changes = u32::from(flip_lo) + u32::from(flip_hi) + u32::from(minuend_hi);
+                let key = (cost, changes);
+                if best.is_none_or(|c| key < c.0) {
+                    best = Some((key, flip_lo, flip_hi, minuend_hi));
+                }
+            }
+        }
+    }
+    let Some((_, flip_lo, flip_hi, minuend_hi)) = best else {
+        return combine_signed_plain(ctx, lo, hi, last, Some(total));
+    };
+    if flip_lo {
+        flip_operand(ctx, &mut lo, total);
+    }
+    if flip_hi {
+        flip_operand(ctx, &mut hi, total);
+    }
+    let (a, b, sa, a_shift, b_shift) = if minuend_hi {
+        (&hi, &lo, sh, d, 0)
+    } else {
+        (&lo, &hi, sl, 0, d)
+    };
+    let ta = Term::plus(a.sig, a_shift);
+    let tb = Term {
+        neg: opposite,
+        ..Term::plus(b.sig, b_shift)
+    };
+    let sb: i128 = if opposite { -1 } else { 1 };
+    let form = a.form.combine(1i128 << a_shift, &b.form, sb << b_shift);
+    // the adder computes `form`; the operands' value is sa * form (the result negated
+    // when the minuend's sign is negative), with no constant left over
+    debug_assert_eq!(
+        form.combine(sa, &Form::default(), 0),
+        lo.form.combine(sl, &hi.form, sh << d)
+    );
+    let interval = form.interval(ctx.inputs);
+    let sig = ctx.push(CellOp::Add { a: ta, b: tb }, interval);
+    SignedOperand {
+        sig,
+        k: lo.k,
+        neg: sa < 0,
+        form,
+    }
+}
+
+/// [`combine_signed`] by fixed rules: a subtraction keeps the shifted operand as the
+/// subtrahend when it can (its low bits then pass through) by negating the result,
+/// unless `last` (a final negation would cost an adder).
+///
+/// With `total`, a narrower signed operand whose sign extension would run under bits
+/// of the other operand is read sign-flipped instead: zero-extended, those bits of the
+/// adder have one varying input, which an FPGA carry chain takes without a LUT (a
+/// sign-extension bit costs one).
+fn combine_signed_plain(
+    ctx: &mut Ctx,
+    mut lo: SignedOperand,
+    mut hi: SignedOperand,
+    last: bool,
+    total: Option<&mut i128>,
+) -> SignedOperand {
     let d = hi.k - lo.k;
     // (lo positive, hi negated, result negated)
     let (pos_lo, neg_hi, result_neg) = match (lo.neg, hi.neg) {
