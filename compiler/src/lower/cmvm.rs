@@ -878,24 +878,34 @@ fn tree_signed(
         let c = ctx.constant(total >> tz);
         return (CmvmOutput { sig: c, shift: tz }, 0);
     }
-    // Pairs cheapest first: an adder costs the bits from the higher operand's shift to
-    // the sum's top (the other operand's lower bits pass through), so operands whose
-    // bits overlap least are added first; ties go to the earlier arrival, then to the
-    // narrower sum. Pairs with a consumed operand are skipped when popped.
+    // Pairs cheapest first by [`adder_cost`] (as a plain sum or difference, the
+    // unshifted operand's low bits passing through): operands whose bits overlap least
+    // are added first; ties go to the earlier arrival, then to the narrower sum. Pairs
+    // with a consumed operand are skipped when popped.
     let pair_key = |ctx: &Ctx, x: &SignedOperand, y: &SignedOperand| -> (i64, i64, u32) {
         let span = |o: &SignedOperand| {
             let s = if o.neg { -(1i128 << o.k) } else { 1i128 << o.k };
             ctx.dfg.cell(o.sig).interval.scale(s)
         };
-        let (kmin, kmax) = (x.k.min(y.k), x.k.max(y.k));
-        let iv = span(x).add(span(y));
-        let w = bits_for_interval(Interval::new(iv.lo >> kmin, iv.hi >> kmin));
-        let arrival = ctx.arrival[x.sig].msb.max(ctx.arrival[y.sig].msb);
-        (
-            i64::from(kmin + w) - i64::from(kmax),
-            (arrival * 1000.0).round() as i64,
+        let (lo, hi) = if x.k <= y.k { (x, y) } else { (y, x) };
+        let iv = span(lo).add(span(hi));
+        let w = bits_for_interval(Interval::new(iv.lo >> lo.k, iv.hi >> lo.k));
+        let shape = |o: &SignedOperand, shift: u32, neg: bool| {
+            let c = ctx.dfg.cell(o.sig);
+            Shape {
+                width: c.width(),
+                signed: c.signed(),
+                shift,
+                neg,
+            }
+        };
+        let cost = adder_cost(
+            &shape(lo, 0, false),
+            &shape(hi, hi.k - lo.k, lo.neg != hi.neg),
             w,
-        )
+        );
+        let arrival = ctx.arrival[x.sig].msb.max(ctx.arrival[y.sig].msb);
+        (i64::from(cost), (arrival * 1000.0).round() as i64, w)
     };
     let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
     let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
@@ -1055,7 +1065,7 @@ fn adder_cost(a: &Shape, b: &Shape, w: u32) -> u32 {
             -1
         }
     };
-    let mut luts: BTreeSet<(u8, i64, i64)> = BTreeSet::new();
+    let mut luts: Vec<(u8, i64, i64)> = Vec::with_capacity(w as usize);
     for i in pass_lo..w {
         use BitState::*;
         let (x, y) = (bit_state(a, i), bit_state(b, i));
@@ -1065,8 +1075,10 @@ fn adder_cost(a: &Shape, b: &Shape, w: u32) -> u32 {
             (Var, One) | (Inv, Zero) => 2,
             _ => continue,
         };
-        luts.insert((kind, src(a, i, x), src(b, i, y)));
+        luts.push((kind, src(a, i, x), src(b, i, y)));
     }
+    luts.sort_unstable();
+    luts.dedup();
     luts.len() as u32
 }
 
