@@ -16,8 +16,8 @@
 //!    take part in later pairs, so sums of three, four, ... digits are shared as well.
 //!    Pair counts are kept incrementally.
 //! 3. **Adder trees, cheapest pair first**: each column's remaining digits are summed
-//!    by repeatedly adding the pair whose adder spans the fewest bits (from the higher
-//!    operand's shift to the sum's top; the other operand's lower bits pass through),
+//!    by repeatedly adding the pair whose adder costs the fewest LUTs ([`adder_cost`]:
+//!    bits where the operands overlap; the lower operand's low bits pass through),
 //!    ties to the earlier arrival by the delay model, then the constant. Two's
 //!    complement throughout; each adder is written the way that costs the fewest LUTs
 //!    on a carry chain ([`adder_cost`]): which operand of a difference is the minuend,
