@@ -24,6 +24,10 @@ pub struct BuildOptions {
     /// Cycles per input: each linear layer's outputs are split into this many groups
     /// whose adders are bound to shared slots (see [`super::dfg::FoldSlot`]).
     pub reuse: u32,
+    /// Pairing rule of the constant-weight layers' adder trees.
+    pub tree_order: super::cmvm::TreeOrder,
+    /// See [`super::cmvm::CmvmOptions::root_constant_cost`].
+    pub root_constant_cost: bool,
 }
 
 /// A tensor element: `v_sig` counts units of `2^lsb`.
@@ -549,6 +553,8 @@ impl Builder<'_> {
                     arithmetic: self.opts.arithmetic,
                     nonneg: self.opts.nonneg_adders,
                     folded: false,
+                    tree_order: self.opts.tree_order,
+                    root_constant_cost: self.opts.root_constant_cost,
                 },
                 &self.model,
                 &mut self.arrival,
@@ -585,6 +591,8 @@ impl Builder<'_> {
                     arithmetic: self.opts.arithmetic,
                     nonneg: self.opts.nonneg_adders,
                     folded: true,
+                    tree_order: self.opts.tree_order,
+                    root_constant_cost: self.opts.root_constant_cost,
                 },
                 &self.model,
                 &mut self.arrival,

@@ -50,6 +50,18 @@ pub enum Arithmetic {
     SharedShiftAdd,
 }
 
+/// How each output's adder tree picks the next pair of operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TreeOrder {
+    /// The pair whose adder costs the fewest LUTs ([`adder_cost`]), ties to the earlier
+    /// arrival: the smallest trees, possibly deeper ones.
+    #[default]
+    Cost,
+    /// The two operands that are ready first (Huffman's rule on the delay model's
+    /// arrival times): the shallowest trees.
+    Arrival,
+}
+
 /// One input of a constant matrix-vector product.
 #[derive(Debug, Clone, Copy)]
 pub struct CmvmInput {
@@ -229,6 +241,11 @@ pub struct CmvmOptions {
     /// The adders are bound to shared slots afterwards (`--reuse`): no cell but an
     /// adder may read an adder of this product (the slots are printed as one block).
     pub folded: bool,
+    /// Pairing rule of the output trees.
+    pub tree_order: TreeOrder,
+    /// Choose the sign of each tree's sum by the cost of the adder of its constant
+    /// (see [`combine_by_cost`]); off: the sum is positive where that is free.
+    pub root_constant_cost: bool,
 }
 
 /// Lowers the product of `columns` with `inputs` into `dfg` cells of `layer`;
@@ -339,7 +356,7 @@ pub fn lower(
         let (out, adders) = if nonneg {
             tree(&mut ctx, &signals, &digits, columns[j].constant)
         } else {
-            tree_signed(&mut ctx, &signals, &digits, columns[j].constant)
+            tree_signed(&mut ctx, &signals, &digits, columns[j].constant, options)
         };
         stats.tree_adders += adders;
         outputs.push(out);
@@ -851,7 +868,9 @@ fn tree_signed(
     signals: &Signals,
     digits: &[Digit],
     constant: i128,
+    options: CmvmOptions,
 ) -> (CmvmOutput, usize) {
+    let order = options.tree_order;
     // `total`: the constant the operands' hardware values leave out (the column's
     // constant, shared terms' offsets, sign flips made on the way)
     let mut total = constant;
@@ -878,10 +897,11 @@ fn tree_signed(
         let c = ctx.constant(total >> tz);
         return (CmvmOutput { sig: c, shift: tz }, 0);
     }
-    // Pairs cheapest first by [`adder_cost`] (as a plain sum or difference, the
-    // unshifted operand's low bits passing through): operands whose bits overlap least
-    // are added first; ties go to the earlier arrival, then to the narrower sum. Pairs
-    // with a consumed operand are skipped when popped.
+    // With `TreeOrder::Cost`, pairs cheapest first by [`adder_cost`] (as a plain sum or
+    // difference, the unshifted operand's low bits passing through): operands whose
+    // bits overlap least are added first; ties go to the earlier arrival, then to the
+    // narrower sum. With `TreeOrder::Arrival`, the two operands ready first. Pairs with
+    // a consumed operand are skipped when popped.
     let pair_key = |ctx: &Ctx, x: &SignedOperand, y: &SignedOperand| -> (i64, i64, u32) {
         let span = |o: &SignedOperand| {
             let s = if o.neg { -(1i128 << o.k) } else { 1i128 << o.k };
@@ -905,7 +925,15 @@ fn tree_signed(
             w,
         );
         let arrival = ctx.arrival[x.sig].msb.max(ctx.arrival[y.sig].msb);
-        (i64::from(cost), (arrival * 1000.0).round() as i64, w)
+        let arrival = (arrival * 1000.0).round() as i64;
+        match order {
+            TreeOrder::Cost => (i64::from(cost), arrival, w),
+            // the two earliest operands: the pair's later arrival, then the earlier one
+            TreeOrder::Arrival => {
+                let first = ctx.arrival[x.sig].msb.min(ctx.arrival[y.sig].msb);
+                (arrival, (first * 1000.0).round() as i64, w)
+            }
+        }
     };
     let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
     let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
@@ -925,7 +953,8 @@ fn tree_signed(
         let y = pool[j].take().unwrap();
         live -= 2;
         let last = live == 0 && total == 0;
-        let o = combine_signed(ctx, x, y, last, Some(&mut total));
+        let root = live == 0 && options.root_constant_cost;
+        let o = combine_signed(ctx, x, y, last, root, Some(&mut total));
         adders += 1;
         let n = pool.len();
         for (i, other) in pool.iter().enumerate() {
@@ -946,7 +975,7 @@ fn tree_signed(
             neg: false,
             form: Form::constant(total >> tz),
         };
-        sum = combine_signed(ctx, c, sum, true, None);
+        sum = combine_signed(ctx, c, sum, true, false, None);
         adders += 1;
     }
     if sum.neg {
@@ -958,7 +987,7 @@ fn tree_signed(
             neg: false,
             form: Form::default(),
         };
-        sum = combine_signed(ctx, z, sum, true, None);
+        sum = combine_signed(ctx, z, sum, true, false, None);
         adders += 1;
     }
     debug_assert!(!sum.neg);
@@ -993,6 +1022,7 @@ fn combine_signed(
     x: SignedOperand,
     y: SignedOperand,
     last: bool,
+    root: bool,
     total: Option<&mut i128>,
 ) -> SignedOperand {
     let (lo, hi) = if (x.k, x.sig) <= (y.k, y.sig) {
@@ -1002,7 +1032,7 @@ fn combine_signed(
     };
     if let Some(total) = total {
         if !ctx.dfg.cell(lo.sig).is_const() && !ctx.dfg.cell(hi.sig).is_const() {
-            return combine_by_cost(ctx, lo, hi, last, total);
+            return combine_by_cost(ctx, lo, hi, last, root, total);
         }
         return combine_signed_plain(ctx, lo, hi, last, Some(total));
     }
@@ -1082,16 +1112,51 @@ fn adder_cost(a: &Shape, b: &Shape, w: u32) -> u32 {
     luts.len() as u32
 }
 
+/// LUTs of the adder `c ± (v << k)` that adds an output tree's constant `c` to its sum
+/// `v` (`w` bits, signed or not) on an FPGA carry chain, by the rules of [`adder_cost`]:
+/// a bit where `v` varies costs an inverter when it meets a one of `c` (added) or a
+/// zero of `c` (subtracted, `~v + 1`); the bits below the lower of `k` and the
+/// constant's lowest one are not part of the adder, and the bits of `v`'s sign
+/// extension share one inverter. Zero when `c` is zero (there is no adder).
+fn constant_add_cost(w: u32, signed: bool, k: u32, neg: bool, c: i128) -> u32 {
+    if c == 0 {
+        return 0;
+    }
+    let base = k.min(c.trailing_zeros());
+    let mut sign_ext = false;
+    let mut cost = 0;
+    // bits of v at positions k.. of the sum; above them v's sign extension, whose
+    // width the sum's (at most one carry more) bounds
+    for i in base..k + w + 1 {
+        let ci = (c >> i.min(126)) & 1 == 1;
+        let varies = i >= k && (i - k < w || signed);
+        if !varies {
+            continue;
+        }
+        if ci != neg {
+            if i - k >= w {
+                sign_ext = true;
+            } else {
+                cost += 1;
+            }
+        }
+    }
+    cost + u32::from(sign_ext)
+}
+
 /// One two's complement adder of an output tree, the cheapest by [`adder_cost`] among
 /// the ways to write `x + y`: for a difference, which operand is the minuend (the
 /// result negated when it is the shifted one, unless `last`), and each signed operand
 /// read sign-flipped or not (see [`Ctx::flip`]); ties go to fewer changes. The
-/// constants this moves go to `total`.
+/// constants this moves go to `total`. At the `root` of a tree the cost includes the
+/// adder of the constant left after it ([`constant_add_cost`]): `total - v` and
+/// `total + v` cost LUTs at different bits, so the sign of the result is chosen with it.
 fn combine_by_cost(
     ctx: &mut Ctx,
     mut lo: SignedOperand,
     mut hi: SignedOperand,
     last: bool,
+    root: bool,
     total: &mut i128,
 ) -> SignedOperand {
     let d = hi.k - lo.k;
@@ -1162,6 +1227,17 @@ fn combine_by_cost(
                             cost += 1;
                         }
                     }
+                }
+                if root {
+                    let mut left = *total;
+                    for (f, o) in [(flip_lo, &lo), (flip_hi, &hi)] {
+                        if f {
+                            let c = half(o.sig) << o.k;
+                            left += if o.neg { c } else { -c };
+                        }
+                    }
+                    let signed = r.interval(ctx.inputs).lo < 0;
+                    cost += constant_add_cost(w, signed, lo.k, sa < 0, left);
                 }
                 let changes = u32::from(flip_lo) + u32::from(flip_hi) + u32::from(minuend_hi);
                 let key = (cost, changes);

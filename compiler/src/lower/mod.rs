@@ -181,19 +181,54 @@ pub struct Lowered {
 pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerError> {
     check_lowerable(graph)?;
     let model = DelayModel::sky130_hd();
-    let (dfg, stats) = build::build(
-        graph,
-        build::BuildOptions {
-            arithmetic: options.arithmetic,
-            fuse: options.fuse,
-            nonneg_adders: options.nonneg_adders,
-            reuse: options.reuse,
-        },
-        &model,
-    )?;
     let out_ty = graph.node(graph.outputs()[0].1).out.ty;
+    // Adder trees: the cheapest choices unless they need more register stages for the
+    // clock than the shallowest ones (the latency is kept, area is saved where it is
+    // free). Preference order: LUT-cost pairing with the constant-aware root, without
+    // it, then arrival pairing (the shallowest trees) likewise.
+    use cmvm::TreeOrder::{Arrival, Cost};
+    let mut candidates = vec![
+        (Cost, true),
+        (Cost, false),
+        (Arrival, true),
+        (Arrival, false),
+    ];
+    if let Ok(v) = std::env::var("AECC_TREE_ORDER") {
+        // developer switch for QoR experiments: one candidate only
+        candidates.retain(|&(o, r)| format!("{o:?}-{r}").eq_ignore_ascii_case(&v));
+        if candidates.is_empty() {
+            return Err(LowerError::Graph(format!(
+                "AECC_TREE_ORDER={v}: not cost-true, cost-false, arrival-true or arrival-false"
+            )));
+        }
+    }
+    let run = |(tree_order, root_constant_cost): (cmvm::TreeOrder, bool)| {
+        let (dfg, stats) = build::build(
+            graph,
+            build::BuildOptions {
+                arithmetic: options.arithmetic,
+                fuse: options.fuse,
+                nonneg_adders: options.nonneg_adders,
+                reuse: options.reuse,
+                tree_order,
+                root_constant_cost,
+            },
+            &model,
+        )?;
+        let schedule = timing::schedule(&dfg, &model, options.clock_ns);
+        Ok::<_, LowerError>((dfg, stats, schedule))
+    };
+    let shallowest = run(*candidates.last().expect("a candidate"))?;
+    let mut best = None;
+    for &c in &candidates[..candidates.len() - 1] {
+        let built = run(c)?;
+        if built.2.stages <= shallowest.2.stages {
+            best = Some(built);
+            break;
+        }
+    }
+    let (dfg, stats, schedule) = best.unwrap_or(shallowest);
     let need = bitwidth::required_bits(&dfg, out_ty.width);
-    let schedule = timing::schedule(&dfg, &model, options.clock_ns);
     Ok(Lowered {
         dfg,
         stats,
