@@ -104,3 +104,95 @@ fn odd_constants_are_added_with_the_carry_in() {
     }
     assert!(carry_in >= 16, "{carry_in} constant adds with a carry in");
 }
+
+/// Every adder-tree rule `lower` can pick (LUT-cost or arrival pairing, with or without
+/// the constant-aware root) builds an exact lane graph, not only the one it picked.
+#[test]
+fn every_tree_rule_is_exact() {
+    use aecc::lower::build::{build, BuildOptions};
+    use aecc::lower::cmvm::TreeOrder;
+    use aecc::lower::DelayModel;
+    let mut graphs = vec![
+        ("econt_like".to_string(), econt_like(1)),
+        ("dense_stack".to_string(), dense_stack(2)),
+        ("skip_graph".to_string(), skip_graph(3)),
+    ];
+    for name in ["econt", "dense_ae"] {
+        let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../models")
+            .join(name)
+            .join("model.onnx");
+        graphs.push((name.into(), aecc::pipeline::lower(&model, None).unwrap().0));
+    }
+    for (what, graph) in &graphs {
+        let vectors = random_inputs(graph, 300, 5);
+        let expected = reference_outputs(graph, &vectors);
+        for tree_order in [TreeOrder::Cost, TreeOrder::Arrival] {
+            for root_constant_cost in [false, true] {
+                for reuse in [1, 2] {
+                    let opts = BuildOptions {
+                        arithmetic: Arithmetic::SharedShiftAdd,
+                        fuse: true,
+                        nonneg_adders: false,
+                        reuse,
+                        tree_order,
+                        root_constant_cost,
+                    };
+                    let (dfg, _) = build(graph, opts, &DelayModel::sky130_hd()).unwrap();
+                    for (i, (x, want)) in vectors.iter().zip(&expected).enumerate() {
+                        let got: Vec<i64> = dfg.eval(x).into_iter().map(|v| v as i64).collect();
+                        assert_eq!(&got, want, "{what} {opts:?}: vector {i}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The LUT-cheapest adder trees are used only where they cost no register stage: at
+/// every clock target the chosen design has no more stages than the shallowest trees
+/// (arrival pairing), and ECON-T keeps its 2 cycles at the default 25 ns.
+#[test]
+fn cheaper_trees_never_cost_latency() {
+    use aecc::lower::build::{build, BuildOptions};
+    use aecc::lower::cmvm::TreeOrder;
+    use aecc::lower::{timing, DelayModel};
+    for name in ["econt", "dense_ae"] {
+        let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../models")
+            .join(name)
+            .join("model.onnx");
+        let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
+        for clock_ns in [25.0, 12.0, 6.0] {
+            let opts = HardwareOptions {
+                clock_ns,
+                ..HardwareOptions::default()
+            };
+            let low = lower(&graph, &opts).unwrap();
+            let model = DelayModel::sky130_hd();
+            let (dfg, _) = build(
+                &graph,
+                BuildOptions {
+                    arithmetic: Arithmetic::SharedShiftAdd,
+                    fuse: true,
+                    nonneg_adders: false,
+                    reuse: 1,
+                    tree_order: TreeOrder::Arrival,
+                    root_constant_cost: false,
+                },
+                &model,
+            )
+            .unwrap();
+            let shallow = timing::schedule(&dfg, &model, clock_ns);
+            assert!(
+                low.schedule.stages <= shallow.stages,
+                "{name} at {clock_ns} ns: {} stages, the shallowest trees need {}",
+                low.schedule.stages,
+                shallow.stages
+            );
+            if name == "econt" && clock_ns == 25.0 {
+                assert_eq!(low.schedule.stages, 1, "ECON-T: one combinational stage");
+            }
+        }
+    }
+}

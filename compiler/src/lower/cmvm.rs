@@ -1411,6 +1411,8 @@ mod tests {
                 arithmetic,
                 nonneg,
                 folded: false,
+                tree_order: TreeOrder::Cost,
+                root_constant_cost: true,
             },
             &model,
             &mut arrival,
@@ -1463,6 +1465,8 @@ mod tests {
                 arithmetic: Arithmetic::ShiftAdd,
                 nonneg: false,
                 folded: false,
+                tree_order: TreeOrder::Cost,
+                root_constant_cost: true,
             };
             let (outs, _) = lower(
                 &mut dfg,
@@ -1554,6 +1558,8 @@ mod tests {
                 arithmetic: Arithmetic::SharedShiftAdd,
                 nonneg: true,
                 folded: false,
+                tree_order: TreeOrder::Cost,
+                root_constant_cost: true,
             },
             &model,
             &mut arrival,
@@ -1566,5 +1572,27 @@ mod tests {
         let v = dfg.eval_all(&[3, 7]);
         assert_eq!(v[outs[0].sig] << outs[0].shift, 5 * 3 + 3 * 7);
         assert_eq!(v[outs[1].sig] << outs[1].shift, 10 * 3 + 6 * 7);
+    }
+
+    /// Hand-counted inverters of `c ± (v << k)` on a carry chain.
+    #[test]
+    fn constant_add_cost_counts_the_inverters() {
+        // no constant: no adder
+        assert_eq!(constant_add_cost(8, false, 0, false, 0), 0);
+        // v (8 bits, unsigned) + 0b1011: ~v at bits 0, 1 and 3
+        assert_eq!(constant_add_cost(8, false, 0, false, 0b1011), 3);
+        // 0b1011 - v = 0b1011 + ~v + 1: ~v where the constant has a zero among v's
+        // bits 0..7: bits 2, 4, 5, 6, 7
+        assert_eq!(constant_add_cost(8, false, 0, true, 0b1011), 5);
+        // v (4 bits, signed) << 2, plus 0b110000: v's bits sit at 2..5 and meet the
+        // constant's ones at 4 and 5; above them the sign meets a zero at bit 6
+        assert_eq!(constant_add_cost(4, true, 2, false, 0b110000), 2);
+        // v (4 bits, signed) + 0b110000: the ones are above v's bits, under its sign
+        // extension: one inverter of the sign bit, shared
+        assert_eq!(constant_add_cost(4, true, 0, false, 0b110000), 1);
+        // the same with v unsigned: those bits are constants plus the carry, free
+        assert_eq!(constant_add_cost(4, false, 0, false, 0b110000), 0);
+        // a constant below v's shift only meets the zeros under v: free
+        assert_eq!(constant_add_cost(6, false, 3, false, 0b101), 0);
     }
 }

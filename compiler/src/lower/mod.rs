@@ -187,21 +187,12 @@ pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerE
     // free). Preference order: LUT-cost pairing with the constant-aware root, without
     // it, then arrival pairing (the shallowest trees) likewise.
     use cmvm::TreeOrder::{Arrival, Cost};
-    let mut candidates = vec![
+    let candidates = [
         (Cost, true),
         (Cost, false),
         (Arrival, true),
         (Arrival, false),
     ];
-    if let Ok(v) = std::env::var("AECC_TREE_ORDER") {
-        // developer switch for QoR experiments: one candidate only
-        candidates.retain(|&(o, r)| format!("{o:?}-{r}").eq_ignore_ascii_case(&v));
-        if candidates.is_empty() {
-            return Err(LowerError::Graph(format!(
-                "AECC_TREE_ORDER={v}: not cost-true, cost-false, arrival-true or arrival-false"
-            )));
-        }
-    }
     let run = |(tree_order, root_constant_cost): (cmvm::TreeOrder, bool)| {
         let (dfg, stats) = build::build(
             graph,
@@ -218,9 +209,9 @@ pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerE
         let schedule = timing::schedule(&dfg, &model, options.clock_ns);
         Ok::<_, LowerError>((dfg, stats, schedule))
     };
-    let shallowest = run(*candidates.last().expect("a candidate"))?;
+    let shallowest = run(candidates[3])?;
     let mut best = None;
-    for &c in &candidates[..candidates.len() - 1] {
+    for &c in &candidates[..3] {
         let built = run(c)?;
         if built.2.stages <= shallowest.2.stages {
             best = Some(built);
