@@ -23,7 +23,13 @@
 //!    on a carry chain ([`adder_cost`]): which operand of a difference is the minuend,
 //!    and whether a signed operand is read with its sign bit inverted (offset binary,
 //!    the offset moved into the output's constant), so that bits of the adder above a
-//!    narrower operand have one varying input instead of a sign extension.
+//!    narrower operand have one varying input instead of a sign extension. The sign
+//!    of the tree's sum is chosen with the adder that adds the constant afterwards
+//!    (`c + v` pays an inverter per one of `c` under `v`'s bits, `c - v` per zero:
+//!    [`constant_add_cost`]). [`TreeOrder::Arrival`] pairs the two operands ready
+//!    first instead (Huffman's rule on the delay model's arrival times): the
+//!    shallowest trees, which `lower::lower` falls back to when the cheapest ones need
+//!    another register stage for the clock.
 //!
 //! Every adder is sized from the exact interval of the linear form it computes over
 //! the layer's inputs (each input lane in its own interval), which is tighter than

@@ -4,7 +4,9 @@
 //! 1. `build` ([`build`]): one signal per tensor element with its exact interval
 //!    (forward), constant lanes folded away, ReLUs folded into quantizer clamps,
 //!    rounding constants folded into biases ([`quant_lane`]), constant-weight layers
-//!    lowered by [`cmvm`] (CSD, shared sub-expressions, arrival-balanced adder trees);
+//!    lowered by [`cmvm`] (CSD, shared sub-expressions, adder trees cheapest pair
+//!    first; built again with arrival-balanced trees, and those kept, when the
+//!    cheapest trees need more register stages for the clock);
 //! 2. `dead-cells`: cells no output depends on are removed;
 //! 3. `bit-requirements` ([`bitwidth`]): backward, the bits each consumer needs;
 //! 4. `schedule` ([`timing`]): registers placed from the delay model for the target
@@ -37,7 +39,8 @@ lane passes (Verilog backend, optimised architecture; switches in README \"Hardw
 build          one signal per tensor element with its exact interval; constant lanes folded;
                ReLUs folded into quantizer clamps, rounding constants into biases (--no-fuse);
                constant-weight layers as CSD shift-add (--multipliers keeps `*`) with
-               shared sub-expressions (--no-cse) and arrival-balanced adder trees
+               shared sub-expressions (--no-cse) and adder trees cheapest pair first
+               (arrival-balanced where that saves a register stage)
 dead-cells     remove lane cells no output depends on
 bit-requirements  backward: the low bits each consumer needs (wrapping quantizers)
 schedule       registers placed by the delay model for --clock-ns (default 25)
