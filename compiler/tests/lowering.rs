@@ -39,6 +39,15 @@ fn option_sets() -> Vec<HardwareOptions> {
     v
 }
 
+/// A bundled model's IR graph.
+fn bundled(name: &str) -> Graph {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name)
+        .join("model.onnx");
+    aecc::pipeline::lower(&model, None).unwrap().0
+}
+
 fn check(graph: &Graph, what: &str, n: usize) {
     let vectors = random_inputs(graph, n, 21);
     let expected = reference_outputs(graph, &vectors);
@@ -61,12 +70,7 @@ fn hand_built_graphs_lower_exactly() {
 #[test]
 fn bundled_models_lower_exactly() {
     for name in ["econt", "dense_ae"] {
-        let model = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../models")
-            .join(name)
-            .join("model.onnx");
-        let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
-        check(&graph, name, 500);
+        check(&bundled(name), name, 500);
     }
 }
 
@@ -77,8 +81,7 @@ fn bundled_models_lower_exactly() {
 #[test]
 fn odd_constants_are_added_with_the_carry_in() {
     use aecc::backend::verilog::{emit, VerilogOptions};
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/econt/model.onnx");
-    let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
+    let graph = bundled("econt");
     let d = emit(&graph, &VerilogOptions::new("econt")).unwrap();
     let text = &d.files[0].1;
     let mut carry_in = 0;
@@ -118,11 +121,7 @@ fn every_tree_rule_is_exact() {
         ("skip_graph".to_string(), skip_graph(3)),
     ];
     for name in ["econt", "dense_ae"] {
-        let model = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../models")
-            .join(name)
-            .join("model.onnx");
-        graphs.push((name.into(), aecc::pipeline::lower(&model, None).unwrap().0));
+        graphs.push((name.into(), bundled(name)));
     }
     for (what, graph) in &graphs {
         let vectors = random_inputs(graph, 300, 5);
@@ -158,11 +157,7 @@ fn cheaper_trees_never_cost_latency() {
     use aecc::lower::cmvm::TreeOrder;
     use aecc::lower::{timing, DelayModel};
     for name in ["econt", "dense_ae"] {
-        let model = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../models")
-            .join(name)
-            .join("model.onnx");
-        let (graph, _) = aecc::pipeline::lower(&model, None).unwrap();
+        let graph = bundled(name);
         for clock_ns in [25.0, 12.0, 6.0] {
             let opts = HardwareOptions {
                 clock_ns,
