@@ -630,7 +630,7 @@ fn plan(q: &Quantizer, c: usize, s: i32, nonneg: bool) -> Option<(i128, bool)> {
 }
 
 /// For each element of the transposed tensor, the flat index it reads.
-fn transpose_sources(in_shape: &[usize], perm: &[usize]) -> Vec<usize> {
+pub fn transpose_sources(in_shape: &[usize], perm: &[usize]) -> Vec<usize> {
     let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
     let n: usize = in_shape.iter().product();
     (0..n)

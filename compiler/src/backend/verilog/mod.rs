@@ -610,31 +610,15 @@ impl<'g> Emitter<'g> {
 /// The lanes of `src` (tensor `x`) permuted by a transpose, as a concatenation.
 fn transpose_lanes(src: &str, x: &TensorInfo, perm: &[usize]) -> String {
     let w = x.ty.width as usize;
-    let in_shape = &x.shape;
-    let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
-    let n = x.len();
-    let mut lanes = Vec::with_capacity(n);
-    for j in 0..n {
-        // multi-index of output element j, then the input element it reads
-        let mut rest = j;
-        let mut out_idx = vec![0usize; out_shape.len()];
-        for a in (0..out_shape.len()).rev() {
-            out_idx[a] = rest % out_shape[a];
-            rest /= out_shape[a];
-        }
-        let mut in_idx = vec![0usize; in_shape.len()];
-        for (a, &p) in perm.iter().enumerate() {
-            in_idx[p] = out_idx[a];
-        }
-        let flat = in_idx
-            .iter()
-            .zip(in_shape)
-            .fold(0usize, |acc, (&i, &d)| acc * d + i);
-        lanes.push(if w == 1 {
-            format!("{src}[{flat}]")
-        } else {
-            format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
-        });
-    }
+    let lanes: Vec<String> = crate::lower::build::transpose_sources(&x.shape, perm)
+        .into_iter()
+        .map(|flat| {
+            if w == 1 {
+                format!("{src}[{flat}]")
+            } else {
+                format!("{src}[{}:{}]", (flat + 1) * w - 1, flat * w)
+            }
+        })
+        .collect();
     concat_lanes(&lanes)
 }
