@@ -41,8 +41,9 @@ use super::dfg::{Cell, CellOp, Dfg, SigId, Term};
 use super::timing::{Arrival, DelayModel};
 use aecc_ir::fixed::bits_for_interval;
 use aecc_ir::Interval;
+use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 /// How constant multiplications are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -210,31 +211,51 @@ impl Signals {
 /// Pair counts with a priority order: the largest saving first, where a pattern found
 /// `n` times saves `n - 1` adders of about `weight` LUT bits each (the bits where its
 /// two operands overlap, plus one), then the most occurrences, then the narrowest adder.
+///
+/// The order is a max-heap with lazy deletion: a count that grows pushes its new key, a
+/// count that shrinks pushes nothing, and [`PairCounts::best`] drops (or re-pushes with
+/// the current count) entries whose key is no longer the pattern's current key. So the
+/// pattern returned is the one with the largest current key, as with an ordered set, at
+/// the price of a hash update per change instead of two tree updates.
 #[derive(Default)]
 struct PairCounts {
     /// occurrences, (weight, width)
-    count: HashMap<Pattern, (i64, (i64, u32))>,
-    order: BTreeSet<(i64, i64, Reverse<u32>, Reverse<Pattern>)>,
+    count: FxHashMap<Pattern, (i64, (i64, u32))>,
+    order: BinaryHeap<PairKey>,
 }
 
+type PairKey = (i64, i64, Reverse<u32>, Reverse<Pattern>);
+
 impl PairCounts {
-    fn key(n: i64, c: (i64, u32), p: Pattern) -> (i64, i64, Reverse<u32>, Reverse<Pattern>) {
+    fn key(n: i64, c: (i64, u32), p: Pattern) -> PairKey {
         ((n - 1) * c.0, n, Reverse(c.1), Reverse(p))
     }
     /// Adds `by` occurrences of `p`; `cost` gives its (weight, width) when it is new.
     fn bump(&mut self, p: Pattern, by: i64, cost: impl FnOnce() -> (i64, u32)) {
         let entry = self.count.entry(p).or_insert_with(|| (0, cost()));
-        if entry.0 > 0 {
-            self.order.remove(&Self::key(entry.0, entry.1, p));
-        }
         entry.0 += by;
         debug_assert!(entry.0 >= 0);
-        if entry.0 > 0 {
-            self.order.insert(Self::key(entry.0, entry.1, p));
+        if by > 0 {
+            self.order.push(Self::key(entry.0, entry.1, p));
         }
     }
-    fn best(&self) -> Option<(Pattern, i64)> {
-        self.order.last().map(|&(_, c, _, Reverse(p))| (p, c))
+    /// The pattern with the largest current key and its count.
+    fn best(&mut self) -> Option<(Pattern, i64)> {
+        while let Some(&top) = self.order.peek() {
+            let Reverse(p) = top.3;
+            let (n, c) = self.count[&p];
+            let current = Self::key(n, c, p);
+            if top == current {
+                return Some((p, n));
+            }
+            self.order.pop();
+            // the count shrank since this entry was pushed: queue it at its current key
+            // (a larger count always pushes its own entry, so the key only shrinks here)
+            if n > 0 && current < top {
+                self.order.push(current);
+            }
+        }
+        None
     }
 }
 

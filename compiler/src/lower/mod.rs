@@ -212,16 +212,24 @@ pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerE
         let schedule = timing::schedule(&dfg, &model, options.clock_ns);
         Ok::<_, LowerError>((dfg, stats, schedule))
     };
-    let shallowest = run(candidates[3])?;
-    let mut best = None;
-    for &c in &candidates[..3] {
-        let built = run(c)?;
-        if built.2.stages <= shallowest.2.stages {
-            best = Some(built);
-            break;
+    let first = run(candidates[0])?;
+    let (dfg, stats, schedule) = if first.2.stages <= 1 {
+        // one stage between the input and output registers: no tree can do better
+        first
+    } else {
+        let shallowest = run(candidates[3])?;
+        let mut best = (first.2.stages <= shallowest.2.stages).then_some(first);
+        for &c in &candidates[1..3] {
+            if best.is_some() {
+                break;
+            }
+            let built = run(c)?;
+            if built.2.stages <= shallowest.2.stages {
+                best = Some(built);
+            }
         }
-    }
-    let (dfg, stats, schedule) = best.unwrap_or(shallowest);
+        best.unwrap_or(shallowest)
+    };
     let need = bitwidth::required_bits(&dfg, out_ty.width);
     Ok(Lowered {
         dfg,
