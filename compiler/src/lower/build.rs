@@ -614,6 +614,7 @@ impl Builder<'_> {
             total.digits += st.digits;
             total.shared_adders += st.shared_adders;
             total.tree_adders += st.tree_adders;
+            total.sharing_skipped |= st.sharing_skipped;
         }
         (outs.into_iter().map(Option::unwrap).collect(), total)
     }

@@ -100,7 +100,20 @@ pub struct CmvmStats {
     pub shared_adders: usize,
     /// Adders in the output trees (including constants).
     pub tree_adders: usize,
+    /// Sharing was not tried: the layer has more digit pairs than [`CSE_PAIR_BUDGET`].
+    pub sharing_skipped: bool,
 }
+
+/// Most digit pairs (over all columns of a layer) the two-term sharing counts. Its cost
+/// grows with the pairs, which grow with the square of the digits per column: a layer
+/// above this budget is built without shared sub-expressions (each output's own CSD
+/// tree), so that compile time stays close to linear in the weights. ECON-T's dense
+/// layer has about 250,000 pairs.
+pub const CSE_PAIR_BUDGET: usize = 1_500_000;
+
+/// Columns with more operands than this pair by arrival instead of by LUT cost in their
+/// adder tree (the cost rule compares every pair: quadratic in the operands).
+pub const COST_TREE_MAX_OPERANDS: usize = 96;
 
 /// A sparse linear form `sum c_i v_i + constant` over the layer inputs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -372,7 +385,15 @@ pub fn lower(
         }
     }
     if arithmetic == Arithmetic::SharedShiftAdd {
-        stats.shared_adders = share(&mut ctx, &mut signals, &mut cols);
+        let pairs: usize = cols
+            .iter()
+            .map(|c| c.len() * c.len().saturating_sub(1) / 2)
+            .sum();
+        if pairs <= CSE_PAIR_BUDGET {
+            stats.shared_adders = share(&mut ctx, &mut signals, &mut cols);
+        } else {
+            stats.sharing_skipped = true;
+        }
     }
     let mut outputs = Vec::with_capacity(columns.len());
     for (j, col) in cols.iter().enumerate() {
@@ -962,37 +983,65 @@ fn tree_signed(
             }
         }
     };
-    let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
-    let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
-    for i in 0..pool.len() {
-        for j in i + 1..pool.len() {
-            let key = pair_key(ctx, pool[i].as_ref().unwrap(), pool[j].as_ref().unwrap());
-            pairs.push(Reverse((key, i, j)));
+    let mut sum = if operands.len() > COST_TREE_MAX_OPERANDS {
+        // many operands: the two ready first, from a heap of operands (n log n)
+        let key = |ctx: &Ctx, o: &SignedOperand| {
+            let a = ctx.arrival[o.sig];
+            ((a.msb * 1000.0).round() as i64, ctx.dfg.cell(o.sig).width())
+        };
+        let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
+        let mut pool: Vec<Option<SignedOperand>> = Vec::new();
+        for o in operands {
+            heap.push(Reverse((key(ctx, &o), pool.len())));
+            pool.push(Some(o));
         }
-    }
-    let mut live = pool.len();
-    while live > 1 {
-        let Reverse((_, i, j)) = pairs.pop().expect("a pair of live operands");
-        if pool[i].is_none() || pool[j].is_none() {
-            continue;
+        while heap.len() > 1 {
+            let Reverse((_, i)) = heap.pop().unwrap();
+            let Reverse((_, j)) = heap.pop().unwrap();
+            let x = pool[i].take().unwrap();
+            let y = pool[j].take().unwrap();
+            let last = heap.is_empty() && total == 0;
+            let root = heap.is_empty() && options.root_constant_cost;
+            let o = combine_signed(ctx, x, y, last, root, Some(&mut total));
+            adders += 1;
+            heap.push(Reverse((key(ctx, &o), pool.len())));
+            pool.push(Some(o));
         }
-        let x = pool[i].take().unwrap();
-        let y = pool[j].take().unwrap();
-        live -= 2;
-        let last = live == 0 && total == 0;
-        let root = live == 0 && options.root_constant_cost;
-        let o = combine_signed(ctx, x, y, last, root, Some(&mut total));
-        adders += 1;
-        let n = pool.len();
-        for (i, other) in pool.iter().enumerate() {
-            if let Some(other) = other {
-                pairs.push(Reverse((pair_key(ctx, other, &o), i, n)));
+        let Reverse((_, i)) = heap.pop().unwrap();
+        pool[i].take().unwrap()
+    } else {
+        let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
+        let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
+        for i in 0..pool.len() {
+            for j in i + 1..pool.len() {
+                let key = pair_key(ctx, pool[i].as_ref().unwrap(), pool[j].as_ref().unwrap());
+                pairs.push(Reverse((key, i, j)));
             }
         }
-        pool.push(Some(o));
-        live += 1;
-    }
-    let mut sum = pool.iter_mut().rev().find_map(Option::take).unwrap();
+        let mut live = pool.len();
+        while live > 1 {
+            let Reverse((_, i, j)) = pairs.pop().expect("a pair of live operands");
+            if pool[i].is_none() || pool[j].is_none() {
+                continue;
+            }
+            let x = pool[i].take().unwrap();
+            let y = pool[j].take().unwrap();
+            live -= 2;
+            let last = live == 0 && total == 0;
+            let root = live == 0 && options.root_constant_cost;
+            let o = combine_signed(ctx, x, y, last, root, Some(&mut total));
+            adders += 1;
+            let n = pool.len();
+            for (i, other) in pool.iter().enumerate() {
+                if let Some(other) = other {
+                    pairs.push(Reverse((pair_key(ctx, other, &o), i, n)));
+                }
+            }
+            pool.push(Some(o));
+            live += 1;
+        }
+        pool.iter_mut().rev().find_map(Option::take).unwrap()
+    };
     if total != 0 {
         let tz = total.trailing_zeros();
         let c = ctx.constant(total >> tz);

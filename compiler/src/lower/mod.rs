@@ -180,6 +180,12 @@ pub struct Lowered {
     pub options: HardwareOptions,
 }
 
+/// Above this many estimated adder bits ([`crate::limits::design_size`]) `lower` builds
+/// the design once, with the shallowest adder trees, instead of trying the cheaper
+/// tree rules first (ECON-T and dense_ae: about 55,000; the synthetic encoders of
+/// `benches/compile_scaling.sh`: 1,500,000 at 100k weights, 18,000,000 at 1M).
+const LARGE_DESIGN_ADDER_BITS: u128 = 1_000_000;
+
 /// Runs the lane passes on a graph with one input and one output.
 pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerError> {
     check_lowerable(graph)?;
@@ -212,9 +218,12 @@ pub fn lower(graph: &Graph, options: &HardwareOptions) -> Result<Lowered, LowerE
         let schedule = timing::schedule(&dfg, &model, options.clock_ns);
         Ok::<_, LowerError>((dfg, stats, schedule))
     };
-    let first = run(candidates[0])?;
-    let (dfg, stats, schedule) = if first.2.stages <= 1 {
-        // one stage between the input and output registers: no tree can do better
+    // a large design is built once, with the shallowest trees (each build is linear in
+    // its weights, but a few of them add up at a million weights)
+    let large = crate::limits::design_size(graph)?.adder_bits() > LARGE_DESIGN_ADDER_BITS;
+    let first = run(if large { candidates[3] } else { candidates[0] })?;
+    let (dfg, stats, schedule) = if large || first.2.stages <= 1 {
+        // or one stage between the input and output registers: no tree can do better
         first
     } else {
         let shallowest = run(candidates[3])?;
