@@ -1475,7 +1475,18 @@ mod tests {
     }
 
     fn check(arithmetic: Arithmetic, nonneg: bool, seed: u64) -> CmvmStats {
-        let (mut dfg, inputs, columns) = problem(seed, 12, 6);
+        check_sized(arithmetic, nonneg, seed, 12, 6, 300)
+    }
+
+    fn check_sized(
+        arithmetic: Arithmetic,
+        nonneg: bool,
+        seed: u64,
+        n_in: usize,
+        n_out: usize,
+        vectors: usize,
+    ) -> CmvmStats {
+        let (mut dfg, inputs, columns) = problem(seed, n_in, n_out);
         let model = DelayModel::sky130_hd();
         let mut arrival = model.arrivals(&dfg);
         let (outs, stats) = lower(
@@ -1506,7 +1517,7 @@ mod tests {
             }
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + 100);
-        for _ in 0..300 {
+        for _ in 0..vectors {
             let x: Vec<i64> = inputs
                 .iter()
                 .map(|i| rng.random_range(i.interval.lo..=i.interval.hi) as i64)
@@ -1670,5 +1681,20 @@ mod tests {
         assert_eq!(constant_add_cost(4, false, 0, false, 0b110000), 0);
         // a constant below v's shift only meets the zeros under v: free
         assert_eq!(constant_add_cost(6, false, 3, false, 0b101), 0);
+    }
+
+    /// Past the effort caps the product is still exact: a layer with more digit pairs
+    /// than the budget is built without sharing, its columns (over the operand cap)
+    /// pair by arrival; below the budget, sharing runs.
+    #[test]
+    fn effort_caps_keep_products_exact() {
+        // 700 inputs, 4 columns of about 900 digits: about 1.6M pairs
+        let big = check_sized(Arithmetic::SharedShiftAdd, false, 7, 700, 4, 20);
+        assert!(big.sharing_skipped, "{big:?}");
+        assert_eq!(big.shared_adders, 0);
+        assert!(big.digits > 3000, "{big:?}");
+        // 150 inputs, 4 columns: about 80k pairs, shared; trees over 96 operands
+        let mid = check_sized(Arithmetic::SharedShiftAdd, false, 8, 150, 4, 50);
+        assert!(!mid.sharing_skipped && mid.shared_adders > 0, "{mid:?}");
     }
 }
