@@ -159,6 +159,21 @@ pub fn compile_lowered(
             opts.hardware.validate().map_err(Error::Invalid)?;
             let low = crate::lower::lower(&graph, &opts.hardware)
                 .map_err(|e| Error::Verilog(e.into()))?;
+            for (layer, st) in low.dfg.layers.iter().zip(&low.stats) {
+                if st.cmvm.is_some_and(|c| c.sharing_skipped) {
+                    let origin = if layer.origin.is_empty() {
+                        &layer.name
+                    } else {
+                        &layer.origin
+                    };
+                    warnings.push(format!(
+                        "layer {origin}: built without shared sub-expressions: it has more \
+                         than {} digit pairs, the compile-time limit of the sharing search \
+                         (its adders are each output's own CSD tree)",
+                        crate::lower::cmvm::CSE_PAIR_BUDGET
+                    ));
+                }
+            }
             let rtl = verilog::emit_lowered(&graph, &low, &vopts)?;
             let hw = crate::lower::report::HardwareReport::new(&low, &rtl);
             (rtl, None, Some(hw))

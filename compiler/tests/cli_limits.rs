@@ -80,6 +80,31 @@ fn the_base_model_compiles() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// A layer past the sharing search's pair budget compiles (no quadratic blow-up) and
+/// says, naming the node, that it was built without shared sub-expressions; a small one
+/// does not.
+#[test]
+fn a_layer_past_the_sharing_budget_compiles_with_a_warning() {
+    // 3 columns of about 1,660 digits: about 4.1M digit pairs
+    let (_d, p) = write_model(&dense(1200, 3));
+    let printed = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+    let o = compile(&p, &[]);
+    assert!(o.status.success(), "{}", printed(&o));
+    let out = printed(&o);
+    let line = out
+        .lines()
+        .find(|l| l.contains("without shared sub-expressions"))
+        .unwrap_or_else(|| panic!("no sharing warning: {out}"));
+    assert!(
+        line.contains("warning:") && line.contains("matmul"),
+        "{line}"
+    );
+    let (_d, p) = write_model(&dense(40, 3));
+    let o = compile(&p, &[]);
+    assert!(o.status.success());
+    assert!(!printed(&o).contains("without shared"), "{}", printed(&o));
+}
+
 #[test]
 fn cyclic_graph() {
     let mut b = dense(4, 3);
