@@ -739,33 +739,17 @@ fn tree(ctx: &mut Ctx, signals: &Signals, digits: &[Digit], constant: i128) -> (
         let c = ctx.constant(total >> tz);
         return (CmvmOutput { sig: c, shift: tz }, 0);
     }
-    // earliest first (picoseconds, then width, then creation order for determinism)
-    let key = |ctx: &Ctx, o: &Operand| {
-        let a = ctx.arrival[o.term.sig];
-        (
-            (a.msb * 1000.0).round() as i64,
-            ctx.dfg.cell(o.term.sig).width(),
-        )
-    };
-    let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
-    let mut pool: Vec<Option<Operand>> = Vec::new();
-    for o in operands {
-        heap.push(Reverse((key(ctx, &o), pool.len())));
-        pool.push(Some(o));
-    }
-    while heap.len() > 1 {
-        let Reverse((_, i)) = heap.pop().unwrap();
-        let Reverse((_, j)) = heap.pop().unwrap();
-        let x = pool[i].take().unwrap();
-        let y = pool[j].take().unwrap();
-        let (o, delta) = combine(ctx, x, y, false);
-        total += delta;
-        adders += 1;
-        heap.push(Reverse((key(ctx, &o), pool.len())));
-        pool.push(Some(o));
-    }
-    let Reverse((_, i)) = heap.pop().unwrap();
-    let mut sum = pool[i].take().unwrap();
+    let (mut sum, n) = earliest_first(
+        ctx,
+        operands,
+        |o| o.term.sig,
+        |ctx, x, y, _| {
+            let (o, delta) = combine(ctx, x, y, false);
+            total += delta;
+            o
+        },
+    );
+    adders += n;
     if total != 0 || sum.term.complement.is_some() {
         // the constant at the sum's weight or below, so the constant is the adder's
         // first operand and a complemented sum its second
@@ -909,6 +893,42 @@ struct SignedOperand {
     form: Form,
 }
 
+/// Sums `operands` two at a time, always the two ready first (Huffman's rule on the
+/// delay model's arrival times; ties to the narrower signal, then to creation order, for
+/// determinism): `add(ctx, x, y, final_pair)` makes one adder. Returns the sum and the
+/// number of adders. `operands` must not be empty.
+fn earliest_first<T>(
+    ctx: &mut Ctx,
+    operands: Vec<T>,
+    sig: impl Fn(&T) -> SigId,
+    mut add: impl FnMut(&mut Ctx, T, T, bool) -> T,
+) -> (T, usize) {
+    let key = |ctx: &Ctx, o: &T| {
+        let s = sig(o);
+        let a = ctx.arrival[s];
+        ((a.msb * 1000.0).round() as i64, ctx.dfg.cell(s).width())
+    };
+    let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
+    let mut pool: Vec<Option<T>> = Vec::new();
+    for o in operands {
+        heap.push(Reverse((key(ctx, &o), pool.len())));
+        pool.push(Some(o));
+    }
+    let mut adders = 0;
+    while heap.len() > 1 {
+        let Reverse((_, i)) = heap.pop().unwrap();
+        let Reverse((_, j)) = heap.pop().unwrap();
+        let x = pool[i].take().unwrap();
+        let y = pool[j].take().unwrap();
+        let o = add(ctx, x, y, heap.is_empty());
+        adders += 1;
+        heap.push(Reverse((key(ctx, &o), pool.len())));
+        pool.push(Some(o));
+    }
+    let Reverse((_, i)) = heap.pop().expect("at least one operand");
+    (pool[i].take().unwrap(), adders)
+}
+
 /// Sums one column with two's complement operands (subtractions). Returns the output
 /// and the number of adders.
 fn tree_signed(
@@ -985,30 +1005,18 @@ fn tree_signed(
     };
     let mut sum = if operands.len() > COST_TREE_MAX_OPERANDS {
         // many operands: the two ready first, from a heap of operands (n log n)
-        let key = |ctx: &Ctx, o: &SignedOperand| {
-            let a = ctx.arrival[o.sig];
-            ((a.msb * 1000.0).round() as i64, ctx.dfg.cell(o.sig).width())
-        };
-        let mut heap: BinaryHeap<Reverse<((i64, u32), usize)>> = BinaryHeap::new();
-        let mut pool: Vec<Option<SignedOperand>> = Vec::new();
-        for o in operands {
-            heap.push(Reverse((key(ctx, &o), pool.len())));
-            pool.push(Some(o));
-        }
-        while heap.len() > 1 {
-            let Reverse((_, i)) = heap.pop().unwrap();
-            let Reverse((_, j)) = heap.pop().unwrap();
-            let x = pool[i].take().unwrap();
-            let y = pool[j].take().unwrap();
-            let last = heap.is_empty() && total == 0;
-            let root = heap.is_empty() && options.root_constant_cost;
-            let o = combine_signed(ctx, x, y, last, root, Some(&mut total));
-            adders += 1;
-            heap.push(Reverse((key(ctx, &o), pool.len())));
-            pool.push(Some(o));
-        }
-        let Reverse((_, i)) = heap.pop().unwrap();
-        pool[i].take().unwrap()
+        let (sum, n) = earliest_first(
+            ctx,
+            operands,
+            |o| o.sig,
+            |ctx, x, y, final_pair| {
+                let last = final_pair && total == 0;
+                let root = final_pair && options.root_constant_cost;
+                combine_signed(ctx, x, y, last, root, Some(&mut total))
+            },
+        );
+        adders += n;
+        sum
     } else {
         let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
         let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
