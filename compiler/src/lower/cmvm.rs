@@ -731,13 +731,7 @@ fn tree(ctx: &mut Ctx, signals: &Signals, digits: &[Digit], constant: i128) -> (
     }
     let mut adders = 0;
     if operands.is_empty() {
-        let tz = if total == 0 {
-            0
-        } else {
-            total.trailing_zeros()
-        };
-        let c = ctx.constant(total >> tz);
-        return (CmvmOutput { sig: c, shift: tz }, 0);
+        return (constant_output(ctx, total), 0);
     }
     let (mut sum, n) = earliest_first(
         ctx,
@@ -893,6 +887,19 @@ struct SignedOperand {
     form: Form,
 }
 
+/// A column with no digits left: its constant, stored without its trailing zeros.
+fn constant_output(ctx: &mut Ctx, total: i128) -> CmvmOutput {
+    let tz = if total == 0 {
+        0
+    } else {
+        total.trailing_zeros()
+    };
+    CmvmOutput {
+        sig: ctx.constant(total >> tz),
+        shift: tz,
+    }
+}
+
 /// Sums `operands` two at a time, always the two ready first (Huffman's rule on the
 /// delay model's arrival times; ties to the narrower signal, then to creation order, for
 /// determinism): `add(ctx, x, y, final_pair)` makes one adder. Returns the sum and the
@@ -957,13 +964,7 @@ fn tree_signed(
         .collect();
     let mut adders = 0;
     if operands.is_empty() {
-        let tz = if total == 0 {
-            0
-        } else {
-            total.trailing_zeros()
-        };
-        let c = ctx.constant(total >> tz);
-        return (CmvmOutput { sig: c, shift: tz }, 0);
+        return (constant_output(ctx, total), 0);
     }
     // With `TreeOrder::Cost`, pairs cheapest first by [`adder_cost`] (as a plain sum or
     // difference, the unshifted operand's low bits passing through): operands whose

@@ -208,19 +208,8 @@ fn check_top_name(name: &str) -> Result<(), BackendError> {
     Ok(())
 }
 
-/// A Verilog-safe version of an IR node name (letters, digits, `_`).
-fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let s = s.trim_matches('_').to_string();
-    if s.is_empty() {
-        "node".into()
-    } else {
-        s
-    }
-}
+// A Verilog-safe version of an IR node name (letters, digits, `_`): the lowering's.
+use crate::lower::build::sanitize;
 
 /// One line of text, safe inside a `//` comment.
 fn one_line(text: &str) -> String {
