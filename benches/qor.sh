@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # QoR benchmark (issue 4): hardware size of the ECON-T and dense_ae encoders from
 #   - aecc (default: CSD shift-add with shared sub-expressions, exact widths, 25 ns),
-#   - aecc --no-opt (reference architecture: `*` operators, one stage per IR node),
+#   - aecc --no-opt (every optimisation off: the reference architecture, `*` operators,
+#     one stage per IR node, weight layers as wide as hls4ml's automatic precision
+#     makes them: input bits + weight bits + ceil(log2 fan-in), not the exact widths),
+#   - aecc --multipliers (the optimised architecture and exact widths, but `*` operators
+#     instead of shift-add: what the multiplier-free arithmetic alone saves; Xilinx only),
 #   - da4ml 0.6.0 (installed into a venv by this script; same integer weights,
 #     biases, grids and quantizers, exported from aecc's IR),
 # synthesised with yosys 0.23:
@@ -42,9 +46,10 @@ for m in $MODELS; do
     model=$ROOT/models/$m/model.onnx
     d=$WORK/$m
     rm -rf "$d" && mkdir -p "$d"
-    echo "== $m: aecc, aecc --no-opt, da4ml"
+    echo "== $m: aecc, aecc --no-opt, aecc --multipliers, da4ml"
     "$AECC" compile "$model" -o "$d/aecc" --top "$m" > "$d/aecc.txt"
     "$AECC" compile "$model" -o "$d/baseline" --top "$m" --no-opt > "$d/baseline.txt"
+    "$AECC" compile "$model" -o "$d/multipliers" --top "$m" --multipliers > "$d/multipliers.txt"
     "$EXPORT" "$model" > "$d/layers.json"
     "$WORK/venv/bin/python" "$ROOT/benches/qor_da4ml.py" "$d/layers.json" "$d/da4ml_prj" "$m" > "$d/da4ml.txt"
     mkdir -p "$d/da4ml/rtl"
@@ -65,6 +70,7 @@ for m in $MODELS; do
         echo "xilinx $m $flavor" >> "$jobs_file"
     done
     echo "xilinx_nodsp $m baseline" >> "$jobs_file"
+    echo "xilinx $m multipliers" >> "$jobs_file"
     if [ -f "$LIBERTY" ] && command -v sta >/dev/null; then
         echo "sky130 $m aecc" >> "$jobs_file"
     fi

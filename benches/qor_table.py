@@ -51,8 +51,8 @@ def generic(path):
     }
 
 
-def luts_dsp(d):
-    x = xilinx(d / "baseline" / "xilinx.log") or {}
+def luts_dsp(d, flavor="baseline"):
+    x = xilinx(d / flavor / "xilinx.log") or {}
     return f"{x.get('dsp', 0):,}"
 
 
@@ -71,6 +71,7 @@ def main():
         for flavor, label in [
             ("aecc", "aecc (default)"),
             ("baseline", "aecc --no-opt (`*` baseline)"),
+            ("multipliers", "aecc --multipliers (exact widths, `*`)"),
             ("da4ml", "da4ml 0.6.0"),
         ]:
             x = xilinx(d / flavor / "xilinx.log") or {}
@@ -104,8 +105,9 @@ def main():
                 f"worst register-to-register arrival {arrival[0] if arrival else '?'} ns, "
                 f"area {float(area[-1]) / 1e6 if area else 0:.3f} mm^2"
             )
-        a, da, base, nodsp = (
-            luts.get((m, k)) for k in ("aecc", "da4ml", "baseline", "baseline_nodsp")
+        a, da, base, nodsp, mult = (
+            luts.get((m, k))
+            for k in ("aecc", "da4ml", "baseline", "baseline_nodsp", "multipliers")
         )
         if a and da:
             notes.append(
@@ -117,6 +119,12 @@ def main():
                 f"- {m}: aecc {a:,} LUT = {a / base:.1%} of the `*` baseline's {base:,} "
                 f"(which also uses {luts_dsp(d)} DSP48E1)"
                 + (f", {a / nodsp:.1%} of its {nodsp:,} with `-nodsp` (multipliers in LUTs)" if nodsp else "")
+                + f": {'at most' if 2 * a <= base else 'MORE than'} half"
+            )
+        if a and mult:
+            notes.append(
+                f"- {m}: aecc {a:,} LUT = {a / mult:.1%} of `--multipliers`' {mult:,} "
+                f"(exact widths, `*` operators; it also uses {luts_dsp(d, 'multipliers')} DSP48E1)"
             )
         dev = d / "da4ml.txt"
         if dev.exists():

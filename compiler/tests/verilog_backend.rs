@@ -189,9 +189,11 @@ fn output_follows_the_house_rules() {
         .map(|id| g.node(id))
         .find(|n| n.name == "conv1_out")
         .unwrap();
+    // the reference architecture builds the conv at hls4ml's type-bound width
+    // (`no_opt_sizes_weight_layers_by_type`); the comment shows it beside the interval
     let line = format!(
-        "// conv1_out (conv), from conv1 (Conv): [1,8,4,4] {} {}",
-        conv.out.ty, conv.out.interval
+        "// conv1_out (conv), from conv1 (Conv): [1,8,4,4] s21.12 {}",
+        conv.out.interval
     );
     assert!(top.contains(&line), "{line}\n{top}");
     let top = &opt.files[0].1;
@@ -199,6 +201,46 @@ fn output_follows_the_house_rules() {
         top.contains("// layer l1 = conv1_out (conv), from conv1 (Conv)"),
         "{top}"
     );
+}
+
+/// `--no-opt` turns bit-width minimisation off too: the weight layers are sized like
+/// hls4ml's automatic precision (input bits + weight bits + ceil(log2 fan-in), one more
+/// for the bias), not by the values the weights produce; the optimised design keeps the
+/// IR's exact types. (Co-simulation of both: `econt_like_encoder_is_bit_exact`.)
+#[test]
+fn no_opt_sizes_weight_layers_by_type() {
+    let g = econt_like(1);
+    let ir_type = |name: &str| {
+        let id = g.node_ids().into_iter().find(|&id| g.node(id).name == name);
+        g.node(id.unwrap()).out.ty.to_string()
+    };
+    // exact: s16.12 conv (interval of these weights), s21.13 dense
+    let (conv_ir, dense_ir) = (ir_type("conv1_out"), ir_type("dense1_out"));
+    assert_ne!(conv_ir, "s21.12");
+    assert_ne!(dense_ir, "s25.13");
+    let base = emit(&g, &VerilogOptions::baseline("b")).unwrap();
+    let file = |name: &str| {
+        let f = base.files.iter().find(|(n, _)| n == name);
+        f.unwrap_or_else(|| panic!("no {name}")).1.clone()
+    };
+    // conv: s10.7 input x s6.5 weights, 9 taps: 3 + 1 + 4 integer bits, +1 for the
+    // s9.9 bias; on the 2^-12 grid
+    let conv = file("b_conv1_out.v");
+    assert!(conv.contains("// out_data: [1,8,4,4] s21.12 "), "{conv}");
+    assert!(conv.contains("wire [20:0] y0 ="), "{conv}");
+    // relu keeps the quantizer's s11.8; dense: 3 + 1 + 7 integer bits, +1 for the
+    // s8.6 bias, on the 2^-13 grid
+    let dense = file("b_dense1_out.v");
+    assert!(dense.contains("// in_data : [1,128] s11.8 "), "{dense}");
+    assert!(dense.contains("// out_data: [1,16] s25.13 "), "{dense}");
+    // the output quantizer reads the whole accumulator
+    let latent = file("b_latent_lane.v");
+    assert!(latent.contains("input  wire [24:0] x"), "{latent}");
+    // ports keep the IR types
+    assert_eq!(base.output().width(), 16 * 9);
+    let opt = emit(&g, &VerilogOptions::new("o")).unwrap();
+    let text: String = opt.files.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(!text.contains("s25.13") && !text.contains("s21.12"));
 }
 
 #[test]

@@ -38,8 +38,9 @@ pub struct HardwareArgs {
     /// latency is the fewest cycles that meet it (constant weights)
     #[arg(long, default_value_t = 25.0, value_name = "NS")]
     pub clock_ns: f64,
-    /// Every hardware optimisation off: `*` operators, one register stage per IR node
-    /// (the QoR baseline; constant weights)
+    /// Every hardware optimisation off: `*` operators, one register stage per IR node,
+    /// weight layers sized by their operands' types like hls4ml's automatic precision,
+    /// not by the weights' values (the QoR baseline; constant weights)
     #[arg(long)]
     pub no_opt: bool,
     /// Keep constant multiplications as `*` operators (optimised architecture otherwise)

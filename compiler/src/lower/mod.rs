@@ -79,7 +79,8 @@ impl Default for HardwareOptions {
 }
 
 impl HardwareOptions {
-    /// Every optimisation off (`--no-opt`).
+    /// Every optimisation off (`--no-opt`); the Verilog backend then also sizes the
+    /// weight layers by type instead of by value (`backend/verilog/widths.rs`).
     pub fn baseline() -> HardwareOptions {
         HardwareOptions {
             optimize: false,

@@ -14,8 +14,10 @@
 //!   `<layer>_ch<c>`).
 //!
 //! Every file holds one module named like the file. Widths are exact from the IR types
-//! (see `netlist.rs` for the arithmetic convention); the output is deterministic and
-//! lint-clean under `verilator --lint-only -Wall`.
+//! (see `netlist.rs` for the arithmetic convention), except with every optimisation off
+//! (`--no-opt`), where the weight layers are as wide as their operands' types make them
+//! (`widths.rs`); the output is deterministic and lint-clean under
+//! `verilator --lint-only -Wall`.
 
 mod folded;
 mod layers;
@@ -29,6 +31,7 @@ mod reconfig;
 mod requantize;
 mod softmax;
 mod views;
+mod widths;
 
 pub use crate::lower::HardwareOptions;
 use aecc_ir::graph::NodeId;
@@ -250,7 +253,7 @@ pub fn emit(graph: &Graph, opts: &VerilogOptions) -> Result<RtlDesign, BackendEr
             Err(_) => {}
         }
     }
-    Emitter::new(graph, &opts.top_name).run()
+    Emitter::new(graph, &opts.top_name, !opts.hardware.optimize).run()
 }
 
 /// The checks every design starts with: a valid top name, a verified graph with one
@@ -310,13 +313,19 @@ struct Emitter<'g> {
     delays: BTreeSet<(NodeId, u32)>,
     files: Vec<(String, String)>,
     nodes: Vec<NodeView>,
+    /// The type each node is built with (`widths`: the IR's, or hls4ml's type bounds).
+    infos: BTreeMap<NodeId, TensorInfo>,
 }
 
 impl<'g> Emitter<'g> {
-    fn new(graph: &'g Graph, top: &str) -> Emitter<'g> {
+    /// `type_bound`: size the weight layers by their operands' types, not by the values
+    /// the weights produce (`--no-opt`, see `widths`).
+    fn new(graph: &'g Graph, top: &str, type_bound: bool) -> Emitter<'g> {
         let order = graph.live_order().expect("verified graphs are acyclic");
         let names = unique_names(graph, &order, &[]);
+        let infos = widths::built_infos(graph, &order, type_bound);
         Emitter {
+            infos,
             graph,
             top: top.to_string(),
             order,
@@ -411,7 +420,7 @@ impl<'g> Emitter<'g> {
     /// `signal` of `operand` delayed by `cycles` (making the delay registers).
     fn delayed(&mut self, operand: NodeId, cycles: u32, out: &mut Vec<DelayView>) -> String {
         let base = self.signal(operand);
-        let info = &self.graph.node(operand).out;
+        let info = &self.infos[&operand];
         let msb = info.ty.width * info.len() as u32 - 1;
         for k in 1..=cycles {
             if self.delays.insert((operand, k)) {
@@ -441,8 +450,10 @@ impl<'g> Emitter<'g> {
             self.stage.insert(id, 1);
             return Ok(());
         }
-        let infos: Vec<&TensorInfo> = operands.iter().map(|&o| &graph.node(o).out).collect();
-        let out = &node.out;
+        let operand_infos: Vec<TensorInfo> =
+            operands.iter().map(|o| self.infos[o].clone()).collect();
+        let infos: Vec<&TensorInfo> = operand_infos.iter().collect();
+        let out = &self.infos[&id].clone();
         let msb = out.ty.width * out.len() as u32 - 1;
         let ready = operands.iter().map(|o| self.stage[o]).max().unwrap_or(1);
         let mut comment = vec![format!(
@@ -553,15 +564,12 @@ impl<'g> Emitter<'g> {
         let view = LayerView {
             header,
             module: module.clone(),
-            inputs: operands
+            inputs: infos
                 .iter()
                 .enumerate()
-                .map(|(k, &o)| {
-                    let info = &graph.node(o).out;
-                    InputPortView {
-                        name: port_names[k].to_string(),
-                        msb: info.ty.width * info.len() as u32 - 1,
-                    }
+                .map(|(k, info)| InputPortView {
+                    name: port_names[k].to_string(),
+                    msb: info.ty.width * info.len() as u32 - 1,
                 })
                 .collect(),
             out_msb: msb,
