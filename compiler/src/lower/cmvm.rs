@@ -232,30 +232,44 @@ impl Signals {
 /// the price of a hash update per change instead of two tree updates.
 #[derive(Default)]
 struct PairCounts {
-    /// occurrences, (weight, width)
+    /// occurrences, (weight, width); the cost is computed when the count first
+    /// reaches 2 (weight 0 until then: most patterns occur once and are never chosen)
     count: FxHashMap<Pattern, (i64, (i64, u32))>,
     order: BinaryHeap<PairKey>,
 }
 
-type PairKey = (i64, i64, Reverse<u32>, Reverse<Pattern>);
+/// (saving, occurrences, narrowest width) packed into one integer, then the pattern
+/// (the smallest first) to break ties: the order of the tuple
+/// `((n - 1) * weight, n, Reverse(width), Reverse(pattern))`, each field saturated at
+/// its bits (2^36 bits of saving, 2^20 occurrences, 255 bits of width).
+type PairKey = (u64, Reverse<Pattern>);
 
 impl PairCounts {
     fn key(n: i64, c: (i64, u32), p: Pattern) -> PairKey {
-        ((n - 1) * c.0, n, Reverse(c.1), Reverse(p))
+        let saving = (((n - 1) * c.0).max(0) as u64).min((1 << 36) - 1);
+        let n = (n.max(0) as u64).min((1 << 20) - 1);
+        let narrow = 255 - u64::from(c.1.min(255));
+        ((saving << 28) | (n << 8) | narrow, Reverse(p))
     }
-    /// Adds `by` occurrences of `p`; `cost` gives its (weight, width) when it is new.
+    /// Adds `by` occurrences of `p`; `cost` gives its (weight, width) when it is first
+    /// needed. Only patterns found at least twice are queued: a pattern found once
+    /// saves nothing, and every queued key is larger than any such pattern's.
     fn bump(&mut self, p: Pattern, by: i64, cost: impl FnOnce() -> (i64, u32)) {
-        let entry = self.count.entry(p).or_insert_with(|| (0, cost()));
+        let entry = self.count.entry(p).or_insert((0, (0, 0)));
         entry.0 += by;
         debug_assert!(entry.0 >= 0);
-        if by > 0 {
+        if by > 0 && entry.0 >= 2 {
+            if entry.1 .0 == 0 {
+                entry.1 = cost();
+            }
             self.order.push(Self::key(entry.0, entry.1, p));
         }
     }
-    /// The pattern with the largest current key and its count.
+    /// The pattern with the largest current key among those found at least twice, and
+    /// its count.
     fn best(&mut self) -> Option<(Pattern, i64)> {
         while let Some(&top) = self.order.peek() {
-            let Reverse(p) = top.3;
+            let Reverse(p) = top.1;
             let (n, c) = self.count[&p];
             let current = Self::key(n, c, p);
             if top == current {
@@ -264,7 +278,7 @@ impl PairCounts {
             self.order.pop();
             // the count shrank since this entry was pushed: queue it at its current key
             // (a larger count always pushes its own entry, so the key only shrinks here)
-            if n > 0 && current < top {
+            if n >= 2 && current < top {
                 self.order.push(current);
             }
         }
