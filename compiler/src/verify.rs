@@ -837,10 +837,11 @@ mod tests {
             let all = random_vectors(&sim, n, 5);
             assert_eq!(all.len(), n);
             let chan = |lane: usize| q.channel_of(lane, &info.shape);
-            for lane in 0..info.len() {
-                assert_eq!(all[0][lane] as i128, q.grid_value(lo, chan(lane)));
-                assert_eq!(all[1][lane] as i128, q.grid_value(hi, chan(lane)));
+            for (lane, (&low, &high)) in all[0].iter().zip(&all[1]).enumerate() {
+                assert_eq!(low as i128, q.grid_value(lo, chan(lane)));
+                assert_eq!(high as i128, q.grid_value(hi, chan(lane)));
             }
+            assert_eq!(all[0].len(), info.len());
             let span = hi - lo + 1;
             for lane in 0..info.len() {
                 let c = chan(lane);

@@ -172,9 +172,9 @@ fn graphs_outside_the_lowering_keep_the_reference_architecture() {
     assert!(e.to_string().contains("max_pool"), "{e}");
     let mut co = aecc::pipeline::CompileOptions::default();
     co.hardware.reuse = 2;
-    let e = aecc::pipeline::compile(&path, &co)
-        .err()
-        .expect("reuse 2 must fail");
+    let Err(e) = aecc::pipeline::compile(&path, &co) else {
+        panic!("reuse 2 must fail");
+    };
     assert!(e.to_string().contains("max_pool"), "{e}");
     // econt is covered: no warning, an architecture section
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/econt/model.onnx");

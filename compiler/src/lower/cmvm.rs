@@ -892,6 +892,10 @@ fn combine(ctx: &mut Ctx, x: Operand, y: Operand, plain_result: bool) -> (Operan
     (z, delta << k)
 }
 
+/// The order in which an output tree adds two operands (the smallest first): see
+/// [`TreeOrder`].
+type TreePairKey = (i64, i64, u32);
+
 /// An operand of a two's complement output tree: `±v_sig << k`.
 #[derive(Debug, Clone)]
 struct SignedOperand {
@@ -985,7 +989,7 @@ fn tree_signed(
     // bits overlap least are added first; ties go to the earlier arrival, then to the
     // narrower sum. With `TreeOrder::Arrival`, the two operands ready first. Pairs with
     // a consumed operand are skipped when popped.
-    let pair_key = |ctx: &Ctx, x: &SignedOperand, y: &SignedOperand| -> (i64, i64, u32) {
+    let pair_key = |ctx: &Ctx, x: &SignedOperand, y: &SignedOperand| -> TreePairKey {
         let span = |o: &SignedOperand| {
             let s = if o.neg { -(1i128 << o.k) } else { 1i128 << o.k };
             ctx.dfg.cell(o.sig).interval.scale(s)
@@ -1034,7 +1038,7 @@ fn tree_signed(
         sum
     } else {
         let mut pool: Vec<Option<SignedOperand>> = operands.into_iter().map(Some).collect();
-        let mut pairs: BinaryHeap<Reverse<((i64, i64, u32), usize, usize)>> = BinaryHeap::new();
+        let mut pairs: BinaryHeap<Reverse<(TreePairKey, usize, usize)>> = BinaryHeap::new();
         for i in 0..pool.len() {
             for j in i + 1..pool.len() {
                 let key = pair_key(ctx, pool[i].as_ref().unwrap(), pool[j].as_ref().unwrap());

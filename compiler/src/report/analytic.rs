@@ -230,20 +230,23 @@ impl Columns {
         let w = self.bits.len();
         let mut c = AdderCost::default();
         let mut carry = 0u32;
-        let mut rows = vec![0u32; w];
-        for j in 0..w {
-            let n = self.bits[j].len() as u32 + carry;
-            let fa = if n > 2 { (n - 1) / 2 } else { 0 };
-            c.compress += fa as u64;
-            carry = fa;
-            rows[j] = n - 2 * fa;
-        }
+        let rows: Vec<u32> = self
+            .bits
+            .iter()
+            .map(|column| {
+                let n = column.len() as u32 + carry;
+                let fa = if n > 2 { (n - 1) / 2 } else { 0 };
+                c.compress += fa as u64;
+                carry = fa;
+                n - 2 * fa
+            })
+            .collect();
         let mut carry_in = false;
         let mut chain_start: Option<usize> = None;
-        for j in 0..w {
-            let k = self.constant[j] && (rows[j] > 0 || carry_in);
-            let inputs = rows[j] + u32::from(carry_in) + u32::from(k);
-            if rows[j] == 2 {
+        for (j, &row) in rows.iter().enumerate() {
+            let k = self.constant[j] && (row > 0 || carry_in);
+            let inputs = row + u32::from(carry_in) + u32::from(k);
+            if row == 2 {
                 c.two_row_bits += 1;
             }
             match inputs {
