@@ -349,6 +349,36 @@ fn verify_streams_and_reports_its_time() {
     }
 }
 
+/// `verify --lut-softmax` proves the design with the LUT softmax (the reference computes
+/// the same LUT softmax); without the flag the design ends before the Softmax.
+#[test]
+fn verify_takes_lut_softmax() {
+    if !aecc_testbench::require_tools(&["verilator"]) {
+        return;
+    }
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/testgen/softmax.onnx");
+    let model = model.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec!["verify", model, "--vectors", "500", "-o", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = aecc(&args);
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{stdout}{}", stderr(&o));
+        assert!(stdout.contains("all bits equal"), "{stdout}");
+        let rtl: String = std::fs::read_dir(out.join("rtl"))
+            .unwrap()
+            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+            .collect();
+        rtl
+    };
+    let lut = run(&["--lut-softmax"], "lut");
+    let plain = run(&[], "plain");
+    assert!(lut.contains("(softmax)"), "no softmax layer with --lut-softmax");
+    assert!(!plain.contains("(softmax)"), "a softmax layer without --lut-softmax");
+}
+
 /// `simulate` from `.npy` to `.npy` streams the data set in chunks (65,536 samples):
 /// the results equal the whole-file path (CSV, and `--check-overflow`), and errors name
 /// the sample in the whole data set.

@@ -4,8 +4,8 @@ mod hardware;
 
 use crate::pipeline::{compile, default_top_name, lower, CompileOptions};
 use crate::verify::{
-    check_reference_against_executor, cosimulate, default_cache_dir, sample_vectors, Comparison,
-    VectorSource,
+    check_reference_against_executor, cosimulate, default_cache_dir, sample_vectors, samples_dir,
+    Comparison, VectorSource,
 };
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -125,6 +125,11 @@ pub enum Command {
         /// Comma-separated passes to run instead of the default pipeline (see `aecc passes`)
         #[arg(long, value_delimiter = ',')]
         passes: Option<Vec<String>>,
+        /// See `aecc compile --lut-softmax` (the reference computes the same LUT softmax;
+        /// the check against the model's float samples/output.npy is skipped, as the
+        /// LUT softmax approximates Softmax)
+        #[arg(long)]
+        lut_softmax: bool,
         #[command(flatten)]
         hw: HardwareArgs,
         #[command(flatten)]
@@ -428,6 +433,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             ac_types,
             max_adder_bits,
             passes,
+            lut_softmax,
             hw,
             seu,
         } => {
@@ -440,7 +446,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let opts = CompileOptions {
                 top: top.or_else(|| Some(default_top_name(&model))),
                 passes,
-                lut_softmax: false,
+                lut_softmax,
                 max_adder_bits: Some(max_adder_bits),
                 reconfig: hw.reconfig(seu.is_some())?,
                 hardware: hw.options(),
@@ -759,7 +765,14 @@ fn verify(
         bail!("verify supports models with one input and one output");
     }
     let mut ok = true;
-    if let Some(c) = check_reference_against_executor(&sim, &model)? {
+    if opts.lut_softmax {
+        if samples_dir(&model).join("output.npy").exists() {
+            println!(
+                "reference vs QONNX executor: skipped (--lut-softmax approximates the model's \
+                 Softmax, samples/output.npy holds the exact one)"
+            );
+        }
+    } else if let Some(c) = check_reference_against_executor(&sim, &model)? {
         ok &= report_comparison("reference vs QONNX executor (samples/output.npy)", &c);
     }
     let samples = sample_vectors(&sim, &model)?.unwrap_or_default();
