@@ -361,7 +361,14 @@ fn verify_takes_lut_softmax() {
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&str], out: &str| {
         let out = dir.path().join(out);
-        let mut args = vec!["verify", model, "--vectors", "500", "-o", out.to_str().unwrap()];
+        let mut args = vec![
+            "verify",
+            model,
+            "--vectors",
+            "500",
+            "-o",
+            out.to_str().unwrap(),
+        ];
         args.extend(extra);
         let o = aecc(&args);
         let stdout = String::from_utf8_lossy(&o.stdout).to_string();
@@ -375,8 +382,14 @@ fn verify_takes_lut_softmax() {
     };
     let lut = run(&["--lut-softmax"], "lut");
     let plain = run(&[], "plain");
-    assert!(lut.contains("(softmax)"), "no softmax layer with --lut-softmax");
-    assert!(!plain.contains("(softmax)"), "a softmax layer without --lut-softmax");
+    assert!(
+        lut.contains("(softmax)"),
+        "no softmax layer with --lut-softmax"
+    );
+    assert!(
+        !plain.contains("(softmax)"),
+        "a softmax layer without --lut-softmax"
+    );
 }
 
 /// `simulate` from `.npy` to `.npy` streams the data set in chunks (65,536 samples):

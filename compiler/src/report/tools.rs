@@ -218,8 +218,11 @@ pub fn default_cache_dir() -> PathBuf {
 }
 
 /// Runs `produce` in a fresh work directory unless `cache/<key>` already holds every file
-/// of `outputs`; returns the directory that holds them. The work directory is renamed
-/// into place only when `produce` succeeds, so the cache never holds partial results.
+/// of `outputs`, intact; returns the directory that holds them. The work directory is
+/// renamed into place only when `produce` succeeds, so the cache never holds partial
+/// results. A manifest ([`MANIFEST`]: each output's length and SHA-256) is written with
+/// them; an entry whose files no longer match it (truncated or changed on disk, or an
+/// entry from before manifests) is removed and produced again.
 pub fn cached(
     cache: Option<&Path>,
     key: String,
@@ -228,8 +231,12 @@ pub fn cached(
 ) -> Result<(PathBuf, Option<tempfile::TempDir>, bool), ReportError> {
     if let Some(root) = cache {
         let dir = root.join(&key);
-        if outputs.iter().all(|f| dir.join(f).is_file()) {
-            return Ok((dir, None, true));
+        if dir.exists() {
+            if manifest(&dir, outputs).is_some_and(|m| read(&dir, MANIFEST).ok() == Some(m)) {
+                return Ok((dir, None, true));
+            }
+            // damaged: produce it again (another process may be doing the same)
+            let _ = std::fs::remove_dir_all(&dir);
         }
         std::fs::create_dir_all(root).map_err(ReportError::io(root))?;
         let work = tempfile::Builder::new()
@@ -237,6 +244,13 @@ pub fn cached(
             .tempdir_in(root)
             .map_err(ReportError::io(root))?;
         produce(work.path())?;
+        let m = manifest(work.path(), outputs).ok_or_else(|| {
+            ReportError::Invalid(format!(
+                "a cached tool run did not write all of {}",
+                outputs.join(", ")
+            ))
+        })?;
+        write(work.path(), MANIFEST, &m)?;
         let work_path = work.keep();
         if std::fs::rename(&work_path, &dir).is_err() {
             // another process won the race: use its result
@@ -247,6 +261,23 @@ pub fn cached(
     let work = tempfile::tempdir().map_err(ReportError::io(std::env::temp_dir()))?;
     produce(work.path())?;
     Ok((work.path().to_path_buf(), Some(work), false))
+}
+
+/// The file in a cache entry that lists its outputs' lengths and hashes.
+pub const MANIFEST: &str = "manifest.txt";
+
+/// `name length sha256` of every output in `dir`, one per line (`None` if one is missing).
+fn manifest(dir: &Path, outputs: &[&str]) -> Option<String> {
+    let mut text = String::new();
+    for name in outputs {
+        let bytes = std::fs::read(dir.join(name)).ok()?;
+        let hash: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        text.push_str(&format!("{name} {} {hash}\n", bytes.len()));
+    }
+    Some(text)
 }
 
 /// Writes `text` to `dir/name`.
@@ -260,4 +291,53 @@ pub fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError>
 pub fn read(dir: &Path, name: &str) -> Result<String, ReportError> {
     let p = dir.join(name);
     std::fs::read_to_string(&p).map_err(ReportError::io(&p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache entry is reused while intact; truncated, changed or without its manifest
+    /// it is produced again.
+    #[test]
+    fn damaged_cache_entries_are_produced_again() {
+        let root = tempfile::tempdir().unwrap();
+        let runs = std::cell::Cell::new(0);
+        let get = || {
+            cached(
+                Some(root.path()),
+                "k".into(),
+                &["net.v", "stat.json"],
+                |w| {
+                    runs.set(runs.get() + 1);
+                    write(w, "net.v", "module m; endmodule\n")?;
+                    write(w, "stat.json", "{\"cells\": 3}")?;
+                    Ok(())
+                },
+            )
+            .unwrap()
+        };
+        let (dir, _, hit) = get();
+        assert!(!hit);
+        assert_eq!(get().2, true);
+        assert_eq!(runs.get(), 1);
+        let damage: [&dyn Fn(); 3] = [
+            &|| std::fs::write(dir.join("net.v"), "module m;").unwrap(), // truncated
+            &|| std::fs::write(dir.join("stat.json"), "{\"cells\": 4}").unwrap(), // changed
+            &|| std::fs::remove_file(dir.join(MANIFEST)).unwrap(),       // no manifest
+        ];
+        for (k, d) in damage.iter().enumerate() {
+            d();
+            let (dir2, _, hit) = get();
+            assert!(!hit, "damage {k} not detected");
+            assert_eq!(dir2, dir);
+            assert_eq!(read(&dir, "net.v").unwrap(), "module m; endmodule\n");
+            assert_eq!(runs.get(), 2 + k);
+            assert!(get().2, "reused after repair {k}");
+        }
+        // a run that does not write an output is an error, and leaves no entry
+        let e = cached(Some(root.path()), "other".into(), &["x"], |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("did not write all of x"), "{e}");
+        assert!(!root.path().join("other").exists());
+    }
 }
