@@ -319,7 +319,7 @@ mod tests {
         };
         let (dir, _, hit) = get();
         assert!(!hit);
-        assert_eq!(get().2, true);
+        assert!(get().2);
         assert_eq!(runs.get(), 1);
         let damage: [&dyn Fn(); 3] = [
             &|| std::fs::write(dir.join("net.v"), "module m;").unwrap(), // truncated
