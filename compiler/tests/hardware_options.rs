@@ -80,14 +80,6 @@ fn check(graph: &Graph, top: &str, set: &str, full_checks: bool) {
     cosim_against_reference(graph, &design, 3000, 77);
 }
 
-fn model(name: &str) -> Graph {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models")
-        .join(name)
-        .join("model.onnx");
-    aecc::pipeline::lower(&path, None).unwrap().0
-}
-
 macro_rules! cases {
     ($($test:ident: $graph:expr, $top:literal, $set:literal, $full:literal;)*) => {
         $(
@@ -114,16 +106,16 @@ cases! {
     skip_graph_reuse2: skip_graph(3), "skp", "reuse2", true;
     skip_graph_reuse3_clock4: skip_graph(3), "skp", "reuse3_clock4", false;
     skip_graph_multipliers_clock5: skip_graph(3), "skp", "multipliers_clock5", false;
-    econt_model_default: model("econt"), "econt", "default", true;
-    econt_model_clock3: model("econt"), "econt", "clock3", false;
-    econt_model_reuse2: model("econt"), "econt", "reuse2", false;
-    econt_model_nocse: model("econt"), "econt", "nocse", false;
-    econt_model_unsigned: model("econt"), "econt", "unsigned", false;
-    dense_ae_model_default: model("dense_ae"), "dae", "default", false;
-    dense_ae_model_clock2_nofuse: model("dense_ae"), "dae", "clock2_nofuse", false;
-    dense_ae_model_reuse3_clock4: model("dense_ae"), "dae", "reuse3_clock4", false;
-    dense_ae_model_multipliers_clock5: model("dense_ae"), "dae", "multipliers_clock5", false;
-    dense_ae_model_baseline: model("dense_ae"), "dae", "baseline", false;
+    econt_model_default: bundled_model("econt"), "econt", "default", true;
+    econt_model_clock3: bundled_model("econt"), "econt", "clock3", false;
+    econt_model_reuse2: bundled_model("econt"), "econt", "reuse2", false;
+    econt_model_nocse: bundled_model("econt"), "econt", "nocse", false;
+    econt_model_unsigned: bundled_model("econt"), "econt", "unsigned", false;
+    dense_ae_model_default: bundled_model("dense_ae"), "dae", "default", false;
+    dense_ae_model_clock2_nofuse: bundled_model("dense_ae"), "dae", "clock2_nofuse", false;
+    dense_ae_model_reuse3_clock4: bundled_model("dense_ae"), "dae", "reuse3_clock4", false;
+    dense_ae_model_multipliers_clock5: bundled_model("dense_ae"), "dae", "multipliers_clock5", false;
+    dense_ae_model_baseline: bundled_model("dense_ae"), "dae", "baseline", false;
 }
 
 /// The delay model's register placement: a tighter clock never gives fewer stages, the
@@ -132,7 +124,7 @@ cases! {
 /// is slower than the clock.
 #[test]
 fn latency_follows_the_clock_target() {
-    let g = model("econt");
+    let g = bundled_model("econt");
     let mut last = 0;
     for clock in [25.0, 12.0, 8.0, 5.0, 3.0] {
         let low = aecc::lower::lower(&g, &opts(|o| o.clock_ns = clock)).unwrap();
@@ -166,7 +158,7 @@ fn graphs_outside_the_lowering_keep_the_reference_architecture() {
     assert!(c.report.architecture.is_none());
     assert_eq!(c.rtl.initiation_interval, 1);
     // the same graph through the backend directly, folded: a clear error
-    let g = model("conv1d_ts");
+    let g = bundled_model("conv1d_ts");
     let o = opts(|o| o.reuse = 2);
     let e = emit(&g, &VerilogOptions::new("c1d").with_hardware(o)).unwrap_err();
     assert!(e.to_string().contains("max_pool"), "{e}");

@@ -9,7 +9,6 @@ mod common;
 use aecc::lower::{lower, Arithmetic, HardwareOptions};
 use aecc_ir::Graph;
 use common::*;
-use std::path::Path;
 
 fn option_sets() -> Vec<HardwareOptions> {
     let mut v = Vec::new();
@@ -39,15 +38,6 @@ fn option_sets() -> Vec<HardwareOptions> {
     v
 }
 
-/// A bundled model's IR graph.
-fn bundled(name: &str) -> Graph {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models")
-        .join(name)
-        .join("model.onnx");
-    aecc::pipeline::lower(&model, None).unwrap().0
-}
-
 fn check(graph: &Graph, what: &str, n: usize) {
     let vectors = random_inputs(graph, n, 21);
     let expected = reference_outputs(graph, &vectors);
@@ -70,7 +60,7 @@ fn hand_built_graphs_lower_exactly() {
 #[test]
 fn bundled_models_lower_exactly() {
     for name in ["econt", "dense_ae"] {
-        check(&bundled(name), name, 500);
+        check(&bundled_model(name), name, 500);
     }
 }
 
@@ -81,7 +71,7 @@ fn bundled_models_lower_exactly() {
 #[test]
 fn odd_constants_are_added_with_the_carry_in() {
     use aecc::backend::verilog::{emit, VerilogOptions};
-    let graph = bundled("econt");
+    let graph = bundled_model("econt");
     let d = emit(&graph, &VerilogOptions::new("econt")).unwrap();
     let text = &d.files[0].1;
     let mut carry_in = 0;
@@ -121,7 +111,7 @@ fn every_tree_rule_is_exact() {
         ("skip_graph".to_string(), skip_graph(3)),
     ];
     for name in ["econt", "dense_ae"] {
-        graphs.push((name.into(), bundled(name)));
+        graphs.push((name.into(), bundled_model(name)));
     }
     for (what, graph) in &graphs {
         let vectors = random_inputs(graph, 300, 5);
@@ -157,7 +147,7 @@ fn cheaper_trees_never_cost_latency() {
     use aecc::lower::cmvm::TreeOrder;
     use aecc::lower::{timing, DelayModel};
     for name in ["econt", "dense_ae"] {
-        let graph = bundled(name);
+        let graph = bundled_model(name);
         for clock_ns in [25.0, 12.0, 6.0] {
             let opts = HardwareOptions {
                 clock_ns,

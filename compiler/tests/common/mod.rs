@@ -294,3 +294,12 @@ pub fn corrupt_first_adder(text: &mut String) -> Option<String> {
     }
     None
 }
+
+/// A bundled model's IR graph (`models/<name>/model.onnx`, default passes).
+pub fn bundled_model(name: &str) -> Graph {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name)
+        .join("model.onnx");
+    aecc::pipeline::lower(&path, None).unwrap().0
+}
