@@ -313,7 +313,7 @@ fn gate_level_activity_equals_an_icarus_simulation_and_power_matches_opensta() {
         .collect();
     let skip = rtl.latency as usize + 1;
     let mut sim = gatesim::Simulator::new(&netlist, &lib, "clk").unwrap();
-    let act = gatesim::stream_activity(&mut sim, &bits, skip, |_| {});
+    let act = gatesim::stream_activity(&mut sim, &bits, skip, rtl.initiation_interval, |_| {});
     assert_eq!(act.cycles as usize, bits.len() - skip);
 
     // the same netlist in Icarus Verilog, with yosys' cell models from the Liberty file

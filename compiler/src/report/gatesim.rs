@@ -687,13 +687,15 @@ impl<'n> Simulator<'n> {
 }
 
 /// Runs the netlist of an aecc design (`clk`, `rst`, `in_valid`, `in_data`) on `vectors`
-/// (packed `in_data` buses, LSB first): two reset cycles, then one vector per cycle with
-/// `in_valid` high, then `drain` more cycles repeating the last vector. Transitions are
-/// counted from cycle `skip` of the streaming phase on (the pipeline fill is left out).
+/// (packed `in_data` buses, LSB first): two reset cycles, then one vector every `ii`
+/// cycles (the design's initiation interval): `in_valid` high with the vector, then
+/// `ii - 1` cycles with `in_valid` low and the vector held. Transitions are counted from
+/// vector `skip` on (the pipeline fill is left out): `(len - skip) * ii` cycles.
 pub fn stream_activity(
     sim: &mut Simulator,
     vectors: &[Vec<bool>],
     skip: usize,
+    ii: u32,
     mut progress: impl FnMut(usize),
 ) -> Activity {
     let n = sim.netlist().net_count as usize;
@@ -705,6 +707,7 @@ pub fn stream_activity(
     let rst_on = sim.port_assignment("rst", &[true]);
     let rst_off = sim.port_assignment("rst", &[false]);
     let valid_on = sim.port_assignment("in_valid", &[true]);
+    let valid_off = sim.port_assignment("in_valid", &[false]);
     let zero = vec![false; vectors.first().map_or(0, Vec::len)];
     for _ in 0..2 {
         let mut a = rst_on.clone();
@@ -712,10 +715,17 @@ pub fn stream_activity(
         sim.cycle(&a, None);
     }
     for (i, v) in vectors.iter().enumerate() {
-        let mut a = rst_off.clone();
-        a.extend(valid_on.iter().copied());
-        a.extend(sim.port_assignment("in_data", v));
-        sim.cycle(&a, (i >= skip).then_some(&mut act));
+        let data = sim.port_assignment("in_data", v);
+        for phase in 0..ii.max(1) {
+            let mut a = rst_off.clone();
+            a.extend(
+                if phase == 0 { &valid_on } else { &valid_off }
+                    .iter()
+                    .copied(),
+            );
+            a.extend(data.iter().copied());
+            sim.cycle(&a, (i >= skip).then_some(&mut act));
+        }
         if i % 64 == 0 {
             progress(i);
         }
@@ -780,6 +790,48 @@ mod tests {
         assert_eq!(act.cycles, 3);
         let NetRef::Net(qn) = q else { panic!() };
         assert_eq!((act.rises[qn as usize], act.falls[qn as usize]), (1, 0));
+    }
+
+    // top(clk, rst, in_valid, in_data) -> v: v <= in_valid (a flip-flop on the valid line)
+    const VALID_NETLIST: &str = r#"{"modules": {"top": {
+      "ports": {"clk": {"direction": "input", "bits": [2]}, "rst": {"direction": "input", "bits": [3]},
+                "in_valid": {"direction": "input", "bits": [4]}, "in_data": {"direction": "input", "bits": [5]},
+                "v": {"direction": "output", "bits": [6]}},
+      "cells": {
+        "f1": {"type": "dff", "connections": {"CLK": [2], "D": [4], "Q": [6]}}
+      },
+      "netnames": {}
+    }}}"#;
+
+    /// One vector every `ii` cycles: `in_valid` is high in the first cycle of each,
+    /// the data is held for all `ii`, and the fill is left out by vectors.
+    #[test]
+    fn streams_one_vector_per_initiation_interval() {
+        let lib = Library::parse(LIB).unwrap();
+        let n = Netlist::from_yosys_json(VALID_NETLIST, "top").unwrap();
+        let vectors: Vec<Vec<bool>> = (0..10).map(|i| vec![i % 2 == 1]).collect();
+        let net = |port: &str| match n.inputs[port][0] {
+            NetRef::Net(k) => k as usize,
+            _ => panic!(),
+        };
+        let (valid, data) = (net("in_valid"), net("in_data"));
+        for (ii, skip) in [(1u32, 2usize), (3, 2), (4, 0)] {
+            let mut sim = Simulator::new(&n, &lib, "clk").unwrap();
+            let act = stream_activity(&mut sim, &vectors, skip, ii, |_| {});
+            let counted = (vectors.len() - skip) as u64;
+            assert_eq!(act.cycles, counted * ii as u64, "ii {ii}");
+            // with ii > 1 valid rises and falls once per counted vector; with ii = 1 it
+            // stays high after the first vector
+            if ii == 1 {
+                assert_eq!(act.rises[valid] + act.falls[valid], 0, "valid stays high");
+            } else {
+                assert_eq!(act.rises[valid], counted, "ii {ii}");
+                assert_eq!(act.falls[valid], counted, "ii {ii}");
+            }
+            // the data alternates once per vector, never inside one
+            let toggles = act.rises[data] + act.falls[data];
+            assert_eq!(toggles, counted - u64::from(skip == 0), "ii {ii}");
+        }
     }
 
     #[test]

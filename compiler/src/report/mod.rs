@@ -802,8 +802,10 @@ fn asic_flows(
             Some(bits.len() as u64),
         ));
         // leave out the pipeline fill: every register holds vector data from here on
-        let skip = (rtl.latency as usize + 1).min(bits.len().saturating_sub(1));
-        let act = gatesim::stream_activity(&mut sim, &bits, skip, |i| {
+        let ii = rtl.initiation_interval.max(1);
+        let fill = rtl.latency.div_ceil(ii) as usize + 1;
+        let skip = fill.min(bits.len().saturating_sub(1));
+        let act = gatesim::stream_activity(&mut sim, &bits, skip, ii, |i| {
             progress(Progress::Position(i as u64))
         });
         let est = power::estimate(&netlist, &lib, &act, sim.clock, opts.clock_ns, &owners);
