@@ -199,12 +199,13 @@ impl Key {
         self
     }
     pub fn hex(self) -> String {
-        self.0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&self.0.finalize())
     }
+}
+
+/// Lower-case hexadecimal digits of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The report cache: `$AECC_CACHE_DIR/report`, else `$XDG_CACHE_HOME/aecc/report`, else
@@ -271,10 +272,7 @@ fn manifest(dir: &Path, outputs: &[&str]) -> Option<String> {
     let mut text = String::new();
     for name in outputs {
         let bytes = std::fs::read(dir.join(name)).ok()?;
-        let hash: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = hex(&Sha256::digest(&bytes));
         text.push_str(&format!("{name} {} {hash}\n", bytes.len()));
     }
     Some(text)
