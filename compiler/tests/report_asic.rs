@@ -313,7 +313,15 @@ fn gate_level_activity_equals_an_icarus_simulation_and_power_matches_opensta() {
         .collect();
     let skip = rtl.latency as usize + 1;
     let mut sim = gatesim::Simulator::new(&netlist, &lib, "clk").unwrap();
-    let act = gatesim::stream_activity(&mut sim, &bits, skip, rtl.initiation_interval, |_| {});
+    let act = gatesim::stream_activity(
+        &mut sim,
+        &bits,
+        &[],
+        skip,
+        rtl.initiation_interval,
+        |_| {},
+        |_| {},
+    );
     assert_eq!(act.cycles as usize, bits.len() - skip);
 
     // the same netlist in Icarus Verilog, with yosys' cell models from the Liberty file
@@ -494,4 +502,194 @@ fn timing_is_consistent_and_a_short_clock_is_violated() {
     );
     // the same worst path: its slack moves by the change of period
     assert!((r.timing.setup_slack_ns - (t.setup_slack_ns - (25.0 - short))).abs() < 2e-3);
+}
+
+/// Weights in registers: the power simulation writes the weight image through the
+/// configuration port before the stream, so the gate-level design computes the model
+/// (every output lane equals the reference model's) and the activity is that of the
+/// real weights. Without the image the registers hold zeros and the outputs differ.
+#[test]
+fn power_simulation_loads_the_weight_registers_first() {
+    use aecc::backend::verilog::{emit_reconfigurable, ReconfigOptions, VerilogOptions};
+    use aecc::weights::Image;
+    let Some(lib_path) = liberty() else { return };
+    if !require_tools(TOOLS) {
+        return;
+    }
+    let g = small_graph(6);
+    let d = emit_reconfigurable(
+        &g,
+        &VerilogOptions::new("small_cfg"),
+        &ReconfigOptions::default(),
+    )
+    .unwrap();
+    let rtl = &d.design.rtl;
+    let mapped = map(rtl, &lib_path);
+    let lr = mapped.run.liberty.as_ref().unwrap();
+    let lib = Library::parse(&mapped.lib_text).unwrap();
+    let netlist = Netlist::from_yosys_json(
+        &std::fs::read_to_string(&lr.netlist_json).unwrap(),
+        &rtl.top,
+    )
+    .unwrap();
+    assert!(netlist.inputs.contains_key("cfg_we"));
+    let vectors = random_vectors(&g, 60, 8);
+    let width = rtl.input().width() as usize;
+    let bits: Vec<Vec<bool>> = vectors
+        .values
+        .iter()
+        .map(|x| {
+            let bus = aecc_testbench::pack_lanes(x, &rtl.input().lanes);
+            (0..width)
+                .map(|b| bus[b / 64] >> (b % 64) & 1 == 1)
+                .collect()
+        })
+        .collect();
+    let reference = aecc_sim::Simulator::new(&g).unwrap();
+    let expected: Vec<Vec<i64>> = vectors
+        .values
+        .iter()
+        .map(|x| reference.run(&[x.as_slice()]).unwrap().remove(0))
+        .collect();
+    let out_lanes = rtl.output().lanes.clone();
+    let run = |config: &[(u64, u64)]| {
+        let mut sim = gatesim::Simulator::new(&netlist, &lib, "clk").unwrap();
+        let mut outputs = Vec::new();
+        let valid = netlist.outputs["out_valid"][0];
+        let data = netlist.outputs["out_data"].clone();
+        let act = gatesim::stream_activity(
+            &mut sim,
+            &bits,
+            config,
+            0,
+            rtl.initiation_interval,
+            |_| {},
+            |s| {
+                if s.value(valid) {
+                    let mut bus = vec![0u64; data.len().div_ceil(64)];
+                    for (b, &r) in data.iter().enumerate() {
+                        bus[b / 64] |= (s.value(r) as u64) << (b % 64);
+                    }
+                    outputs.push(aecc_testbench::unpack_lanes(&bus, &out_lanes));
+                }
+            },
+        );
+        (outputs, act)
+    };
+    let image = Image::new(&d.map, &g).unwrap().writes();
+    let (loaded, act_loaded) = run(&image);
+    // the stream ends before the last results leave the pipeline
+    let n = loaded.len();
+    assert!(
+        n + rtl.latency as usize >= vectors.values.len() && n > 0,
+        "{n}"
+    );
+    assert_eq!(
+        loaded,
+        expected[..n],
+        "gate-level outputs with the image loaded"
+    );
+    let (zeros, act_zeros) = run(&[]);
+    assert_ne!(
+        zeros,
+        expected[..zeros.len()],
+        "zero weights give other outputs"
+    );
+    let total =
+        |a: &gatesim::Activity| (0..a.rises.len() as u32).map(|k| a.toggles(k)).sum::<u64>();
+    assert!(total(&act_loaded) > total(&act_zeros));
+}
+
+/// `aecc report --liberty` on a `--weights registers` build loads the compile's
+/// `config/weights.json` image before the power vectors, and says so; without the image
+/// it says that the weight registers stayed at zero.
+#[test]
+fn report_command_loads_the_weight_image_for_power() {
+    let Some(lib_path) = liberty() else { return };
+    if !require_tools(TOOLS) {
+        return;
+    }
+    let model = repo_root().join("compiler/tests/cli_data/tiny_dense.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chip");
+    let aecc = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_aecc"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    aecc(&[
+        "compile".as_ref(),
+        model.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--weights".as_ref(),
+        "registers".as_ref(),
+    ]);
+    let samples = dir.path().join("x.csv");
+    let rows: Vec<String> = (0..40)
+        .map(|i| format!("{},{},-{},{}", i % 7, (i * 3) % 5, i % 4, (i * 7) % 8))
+        .collect();
+    std::fs::write(&samples, rows.join("\n") + "\n").unwrap();
+    let power = || {
+        aecc(&[
+            "report".as_ref(),
+            out.as_os_str(),
+            "--liberty".as_ref(),
+            lib_path.as_os_str(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--samples".as_ref(),
+            samples.as_os_str(),
+            "--no-cache".as_ref(),
+        ]);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
+                .unwrap();
+        r["hardware"]["asic"]["power"].clone()
+    };
+    let words = aecc::report::config_image(&out).unwrap().unwrap().len();
+    assert!(words > 0);
+    let loaded = power();
+    let source = loaded["vectors"].as_str().unwrap();
+    assert!(
+        source.ends_with(&format!("after {words} configuration words")),
+        "{source}"
+    );
+    std::fs::remove_file(out.join("config/weights.json")).unwrap();
+    let zeros = power();
+    let source = zeros["vectors"].as_str().unwrap();
+    assert!(source.contains("weight registers left at zero"), "{source}");
+    assert!(
+        loaded["mean_activity"].as_f64().unwrap() > zeros["mean_activity"].as_f64().unwrap(),
+        "{loaded} vs {zeros}"
+    );
+}
+
+/// The image reader: word `i` to address `i`; no file is no image; a damaged file is an
+/// error that names it.
+#[test]
+fn config_image_reads_words_in_address_order() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(aecc::report::config_image(dir.path()).unwrap(), None);
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    let file = dir.path().join("config/weights.json");
+    std::fs::write(&file, r#"{"image": ["0a", "ffffffffffffffff", "0"]}"#).unwrap();
+    assert_eq!(
+        aecc::report::config_image(dir.path()).unwrap(),
+        Some(vec![(0, 10), (1, u64::MAX), (2, 0)])
+    );
+    for bad in [
+        r#"{"image": ["xyz"]}"#,
+        r#"{"words": 3}"#,
+        "{",
+        r#"{"image": [7]}"#,
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let e = aecc::report::config_image(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("weights.json"), "{bad}: {e}");
+    }
 }

@@ -228,6 +228,16 @@ fn quotes_tool_output(e: &anyhow::Error) -> bool {
             c.downcast_ref::<crate::Error>(),
             Some(crate::Error::Cosim(_))
         ) || c.downcast_ref::<aecc_testbench::CosimError>().is_some()
+            || matches!(
+                c.downcast_ref::<crate::report::ReportError>(),
+                Some(crate::report::ReportError::ToolFailed { .. })
+            )
+            || matches!(
+                c.downcast_ref::<crate::Error>(),
+                Some(crate::Error::Report(
+                    crate::report::ReportError::ToolFailed { .. }
+                ))
+            )
     })
 }
 
@@ -681,6 +691,11 @@ fn full_report(
         }
     }
     add_analytic(report, &rtl.files, clock_ns)?;
+    let mut vectors = vectors;
+    if let Some(v) = vectors.as_mut() {
+        // weights in registers: the power simulation loads the image first
+        v.config = crate::report::config_image(dir)?.unwrap_or_default();
+    }
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut on_progress = |p: Progress| match p {
         Progress::Start(what, len) => {

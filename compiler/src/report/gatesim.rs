@@ -687,16 +687,23 @@ impl<'n> Simulator<'n> {
 }
 
 /// Runs the netlist of an aecc design (`clk`, `rst`, `in_valid`, `in_data`) on `vectors`
-/// (packed `in_data` buses, LSB first): two reset cycles, then one vector every `ii`
-/// cycles (the design's initiation interval): `in_valid` high with the vector, then
-/// `ii - 1` cycles with `in_valid` low and the vector held. Transitions are counted from
-/// vector `skip` on (the pipeline fill is left out): `(len - skip) * ii` cycles.
+/// (packed `in_data` buses, LSB first): two reset cycles; then, for a design with a
+/// configuration port (`cfg_we`, `cfg_addr`, `cfg_data`: weights in registers), the
+/// words of `config` (`(address, word)`), one per cycle with `in_valid` low, as the
+/// co-simulation harness loads them; then one vector every `ii` cycles (the design's
+/// initiation interval): `in_valid` high with the vector, then `ii - 1` cycles with
+/// `in_valid` low and the vector held. Transitions are counted from vector `skip` on (the
+/// reset, the configuration and the pipeline fill are left out): `(len - skip) * ii`
+/// cycles. `observe` sees the simulator after every cycle of the stream (to read the
+/// outputs).
 pub fn stream_activity(
     sim: &mut Simulator,
     vectors: &[Vec<bool>],
+    config: &[(u64, u64)],
     skip: usize,
     ii: u32,
     mut progress: impl FnMut(usize),
+    mut observe: impl FnMut(&Simulator),
 ) -> Activity {
     let n = sim.netlist().net_count as usize;
     let mut act = Activity {
@@ -709,15 +716,38 @@ pub fn stream_activity(
     let valid_on = sim.port_assignment("in_valid", &[true]);
     let valid_off = sim.port_assignment("in_valid", &[false]);
     let zero = vec![false; vectors.first().map_or(0, Vec::len)];
+    let we_off = sim.port_assignment("cfg_we", &[false]);
     for _ in 0..2 {
         let mut a = rst_on.clone();
         a.extend(sim.port_assignment("in_data", &zero));
+        a.extend(we_off.iter().copied());
         sim.cycle(&a, None);
+    }
+    let we_on = sim.port_assignment("cfg_we", &[true]);
+    let word_bits = |port: &str, x: u64| {
+        let n = sim.netlist().inputs.get(port).map_or(0, Vec::len);
+        let bits: Vec<bool> = (0..n).map(|b| b < 64 && x >> b & 1 == 1).collect();
+        sim.port_assignment(port, &bits)
+    };
+    let writes: Vec<Vec<(u32, bool)>> = config
+        .iter()
+        .map(|&(addr, word)| {
+            let mut a = rst_off.clone();
+            a.extend(valid_off.iter().copied());
+            a.extend(we_on.iter().copied());
+            a.extend(word_bits("cfg_addr", addr));
+            a.extend(word_bits("cfg_data", word));
+            a
+        })
+        .collect();
+    for a in &writes {
+        sim.cycle(a, None);
     }
     for (i, v) in vectors.iter().enumerate() {
         let data = sim.port_assignment("in_data", v);
         for phase in 0..ii.max(1) {
             let mut a = rst_off.clone();
+            a.extend(we_off.iter().copied());
             a.extend(
                 if phase == 0 { &valid_on } else { &valid_off }
                     .iter()
@@ -725,6 +755,7 @@ pub fn stream_activity(
             );
             a.extend(data.iter().copied());
             sim.cycle(&a, (i >= skip).then_some(&mut act));
+            observe(sim);
         }
         if i % 64 == 0 {
             progress(i);
@@ -817,7 +848,7 @@ mod tests {
         let (valid, data) = (net("in_valid"), net("in_data"));
         for (ii, skip) in [(1u32, 2usize), (3, 2), (4, 0)] {
             let mut sim = Simulator::new(&n, &lib, "clk").unwrap();
-            let act = stream_activity(&mut sim, &vectors, skip, ii, |_| {});
+            let act = stream_activity(&mut sim, &vectors, &[], skip, ii, |_| {}, |_| {});
             let counted = (vectors.len() - skip) as u64;
             assert_eq!(act.cycles, counted * ii as u64, "ii {ii}");
             // with ii > 1 valid rises and falls once per counted vector; with ii = 1 it

@@ -505,6 +505,10 @@ pub struct Vectors {
     /// e.g. `models/econt/samples/input.npy (1000 samples)`.
     pub source: String,
     pub values: Vec<Vec<i64>>,
+    /// Words written through the configuration port before the first vector
+    /// (`(address, word)`): the weight image of a design with weights in registers
+    /// ([`config_image`]); empty for constant weights.
+    pub config: Vec<(u64, u64)>,
 }
 
 /// What the report tells its caller while it runs.
@@ -805,15 +809,31 @@ fn asic_flows(
         let ii = rtl.initiation_interval.max(1);
         let fill = rtl.latency.div_ceil(ii) as usize + 1;
         let skip = fill.min(bits.len().saturating_sub(1));
-        let act = gatesim::stream_activity(&mut sim, &bits, skip, ii, |i| {
-            progress(Progress::Position(i as u64))
-        });
+        let act = gatesim::stream_activity(
+            &mut sim,
+            &bits,
+            &v.config,
+            skip,
+            ii,
+            |i| progress(Progress::Position(i as u64)),
+            |_| {},
+        );
         let est = power::estimate(&netlist, &lib, &act, sim.clock, opts.clock_ns, &owners);
         progress(Progress::Done(format!(
             "activity: {} cycles, mean {:.3} transitions/net/cycle; {:.3} mW",
             act.cycles, est.mean_activity, est.total.total_mw
         )));
-        power_est = Some((est, v.source.clone(), v.values.len()));
+        let source = if !netlist.inputs.contains_key("cfg_we") {
+            v.source.clone()
+        } else if v.config.is_empty() {
+            format!(
+                "{}; weight registers left at zero (no config/weights.json image)",
+                v.source
+            )
+        } else {
+            format!("{}, after {} configuration words", v.source, v.config.len())
+        };
+        power_est = Some((est, source, v.values.len()));
     }
     let mut opensta_power = None;
     if !missing.contains(&"sta") {
@@ -1061,7 +1081,40 @@ pub fn model_vectors(
     Ok(Some(Vectors {
         source: format!("{} ({} samples)", path.display(), values.len()),
         values,
+        config: Vec::new(),
     }))
+}
+
+/// The configuration writes of a compiled directory with weights in registers: the
+/// words of `DIR/config/weights.json` (written by `aecc compile --weights registers`, or
+/// replaced by `aecc weights`), word `i` to address `i`. `None` when the file does not
+/// exist (constant weights).
+pub fn config_image(dir: &Path) -> Result<Option<Vec<(u64, u64)>>, ReportError> {
+    let path = dir.join("config").join("weights.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(ReportError::io(&path))?;
+    let bad = |why: String| ReportError::parse(path.display().to_string(), why);
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let words = json
+        .get("image")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| bad("no \"image\" list of words".into()))?;
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let hex = w
+                .as_str()
+                .ok_or_else(|| bad(format!("image word {i} is not a string")))?;
+            u64::from_str_radix(hex, 16)
+                .map(|x| (i as u64, x))
+                .map_err(|e| bad(format!("image word {i} ({hex:?}) is not hexadecimal: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The design of a compiled directory: `DIR/rtl/*.v` (sorted by name) with the ports and

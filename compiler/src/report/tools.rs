@@ -130,10 +130,32 @@ pub fn run(tool: &str, step: &str, cmd: &mut Command, dir: &Path) -> Result<Stri
         return Err(ReportError::ToolFailed {
             tool: tool.to_string(),
             step: step.to_string(),
-            output: tail(&text, 30),
+            output: format!("{}{}", tail(&text, 30), killed_note(&out.status)),
         });
     }
     Ok(text)
+}
+
+/// What to add to a failed tool's output when a signal ended it (the output then just
+/// stops): the signal, and the usual cause of a SIGKILL, the kernel's out-of-memory
+/// killer.
+pub fn killed_note(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        match status.signal() {
+            Some(9) => "\n(killed by signal 9, SIGKILL: usually the system ran out of memory; the \
+                        design may be too large for this flow on this machine)"
+                .to_string(),
+            Some(sig) => format!("\n(killed by signal {sig})"),
+            None => String::new(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        String::new()
+    }
 }
 
 /// Runs `cmd` (in `dir`) with its output going to `dir/log`, killing it after
@@ -294,6 +316,36 @@ pub fn read(dir: &Path, name: &str) -> Result<String, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tool that dies from a signal (the out-of-memory killer's SIGKILL) fails with
+    /// that said, after its output; one that exits non-zero quotes its output only.
+    #[cfg(unix)]
+    #[test]
+    fn a_killed_tool_says_how_it_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = run(
+            "sh",
+            "test",
+            Command::new("sh").args(["-c", "echo working; kill -9 $$"]),
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("working"), "{e}");
+        assert!(
+            e.contains("killed by signal 9") && e.contains("out of memory"),
+            "{e}"
+        );
+        let e = run(
+            "sh",
+            "test",
+            Command::new("sh").args(["-c", "echo broken; exit 3"]),
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("broken") && !e.contains("killed"), "{e}");
+    }
 
     /// A cache entry is reused while intact; truncated, changed or without its manifest
     /// it is produced again.

@@ -258,13 +258,23 @@ fn run_yosys(dir: &Path, script: &str, step: &str) -> Result<(), ReportError> {
         dir,
     )
     .map_err(|e| match e {
-        ReportError::ToolFailed { tool, step, .. } => ReportError::ToolFailed {
-            tool,
-            step,
-            output: std::fs::read_to_string(&log)
-                .map(|l| tools::tail(&l, 30))
-                .unwrap_or_default(),
-        },
+        ReportError::ToolFailed { tool, step, output } => {
+            // the log has what yosys printed; a signal that ended it is in `output`
+            let killed = output
+                .lines()
+                .last()
+                .filter(|l| l.starts_with("(killed by signal"))
+                .map(|l| format!("\n{l}"))
+                .unwrap_or_default();
+            ReportError::ToolFailed {
+                tool,
+                step,
+                output: std::fs::read_to_string(&log)
+                    .map(|l| tools::tail(&l, 30))
+                    .unwrap_or_default()
+                    + &killed,
+            }
+        }
         e => e,
     })?;
     Ok(())

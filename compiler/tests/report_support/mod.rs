@@ -94,6 +94,7 @@ pub fn random_vectors(g: &Graph, n: usize, seed: u64) -> Vectors {
     Vectors {
         source: format!("{n} random vectors (seed {seed})"),
         values: aecc::verify::random_vectors(&sim, n, seed),
+        config: Vec::new(),
     }
 }
 
