@@ -49,6 +49,19 @@ fn map(rtl: &aecc_testbench::RtlDesign, lib: &Path) -> Mapped {
     }
 }
 
+/// [`map`], the library it mapped to and the mapped netlist.
+fn map_netlist(rtl: &aecc_testbench::RtlDesign, lib: &Path) -> (Mapped, Library, Netlist) {
+    let mapped = map(rtl, lib);
+    let lr = mapped.run.liberty.as_ref().unwrap();
+    let library = Library::parse(&mapped.lib_text).unwrap();
+    let netlist = Netlist::from_yosys_json(
+        &std::fs::read_to_string(&lr.netlist_json).unwrap(),
+        &rtl.top,
+    )
+    .unwrap();
+    (mapped, library, netlist)
+}
+
 /// `cell ("name") { ... area : X; }` by a plain scan of the Liberty text.
 fn liberty_areas(text: &str) -> HashMap<String, f64> {
     let mut out = HashMap::new();
@@ -289,28 +302,12 @@ fn gate_level_activity_equals_an_icarus_simulation_and_power_matches_opensta() {
     }
     let g = small_graph(2);
     let (_, rtl) = compiled(&g, "small_act");
-    let mapped = map(&rtl, &lib_path);
+    let (mapped, lib, netlist) = map_netlist(&rtl, &lib_path);
     let lr = mapped.run.liberty.as_ref().unwrap();
-    let lib = Library::parse(&mapped.lib_text).unwrap();
-    let netlist = Netlist::from_yosys_json(
-        &std::fs::read_to_string(&lr.netlist_json).unwrap(),
-        &rtl.top,
-    )
-    .unwrap();
 
     // vectors
     let vectors = random_vectors(&g, 300, 5);
-    let width = rtl.input().width() as usize;
-    let bits: Vec<Vec<bool>> = vectors
-        .values
-        .iter()
-        .map(|x| {
-            let bus = aecc_testbench::pack_lanes(x, &rtl.input().lanes);
-            (0..width)
-                .map(|b| bus[b / 64] >> (b % 64) & 1 == 1)
-                .collect()
-        })
-        .collect();
+    let bits = gatesim::bus_bits(&vectors.values, &rtl.input().lanes);
     let skip = rtl.latency as usize + 1;
     let mut sim = gatesim::Simulator::new(&netlist, &lib, "clk").unwrap();
     let act = gatesim::stream_activity(
@@ -342,7 +339,12 @@ fn gate_level_activity_equals_an_icarus_simulation_and_power_matches_opensta() {
     );
     std::fs::write(
         dir.path().join("tb.v"),
-        testbench(&rtl.top, width, rtl.output().width() as usize, &bits),
+        testbench(
+            &rtl.top,
+            rtl.input().width() as usize,
+            rtl.output().width() as usize,
+            &bits,
+        ),
     )
     .unwrap();
     std::fs::copy(&lr.netlist_v, dir.path().join("mapped.v")).unwrap();
@@ -524,27 +526,10 @@ fn power_simulation_loads_the_weight_registers_first() {
     )
     .unwrap();
     let rtl = &d.design.rtl;
-    let mapped = map(rtl, &lib_path);
-    let lr = mapped.run.liberty.as_ref().unwrap();
-    let lib = Library::parse(&mapped.lib_text).unwrap();
-    let netlist = Netlist::from_yosys_json(
-        &std::fs::read_to_string(&lr.netlist_json).unwrap(),
-        &rtl.top,
-    )
-    .unwrap();
+    let (_, lib, netlist) = map_netlist(rtl, &lib_path);
     assert!(netlist.inputs.contains_key("cfg_we"));
     let vectors = random_vectors(&g, 60, 8);
-    let width = rtl.input().width() as usize;
-    let bits: Vec<Vec<bool>> = vectors
-        .values
-        .iter()
-        .map(|x| {
-            let bus = aecc_testbench::pack_lanes(x, &rtl.input().lanes);
-            (0..width)
-                .map(|b| bus[b / 64] >> (b % 64) & 1 == 1)
-                .collect()
-        })
-        .collect();
+    let bits = gatesim::bus_bits(&vectors.values, &rtl.input().lanes);
     let reference = aecc_sim::Simulator::new(&g).unwrap();
     let expected: Vec<Vec<i64>> = vectors
         .values

@@ -686,6 +686,21 @@ impl<'n> Simulator<'n> {
     }
 }
 
+/// The `in_data` bus of each input vector (integer lanes), as the bits
+/// [`stream_activity`] drives (LSB first).
+pub fn bus_bits(values: &[Vec<i64>], lanes: &[aecc_testbench::Lane]) -> Vec<Vec<bool>> {
+    let width: usize = lanes.iter().map(|l| l.width as usize).sum();
+    values
+        .iter()
+        .map(|x| {
+            let bus = aecc_testbench::pack_lanes(x, lanes);
+            (0..width)
+                .map(|b| bus[b / 64] >> (b % 64) & 1 == 1)
+                .collect()
+        })
+        .collect()
+}
+
 /// Runs the netlist of an aecc design (`clk`, `rst`, `in_valid`, `in_data`) on `vectors`
 /// (packed `in_data` buses, LSB first): two reset cycles; then, for a design with a
 /// configuration port (`cfg_we`, `cfg_addr`, `cfg_data`: weights in registers), the

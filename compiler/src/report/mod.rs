@@ -789,18 +789,7 @@ fn asic_flows(
     let mut power_est = None;
     if let Some(v) = vectors.filter(|v| !v.values.is_empty()) {
         let mut sim = gatesim::Simulator::new(&netlist, &lib, "clk")?;
-        let lanes = &rtl.input().lanes;
-        let width = rtl.input().width() as usize;
-        let bits: Vec<Vec<bool>> = v
-            .values
-            .iter()
-            .map(|x| {
-                let bus = aecc_testbench::pack_lanes(x, lanes);
-                (0..width)
-                    .map(|b| bus[b / 64] >> (b % 64) & 1 == 1)
-                    .collect()
-            })
-            .collect();
+        let bits = gatesim::bus_bits(&v.values, &rtl.input().lanes);
         progress(Progress::Start(
             "gate-level simulation (switching activity)",
             Some(bits.len() as u64),
