@@ -1,5 +1,5 @@
-//! The analytic estimate against yosys on the bundled models (within 25% for LUTs,
-//! flip-flops and gate equivalents), the report files, determinism of report.json, and
+//! The analytic estimate against yosys on the bundled models, and on ECON-T folded with
+//! `--reuse 3` (within 25% for LUTs, flip-flops and gate equivalents), the report files, determinism of report.json, and
 //! the report without tools.
 
 mod report_support;
@@ -24,8 +24,13 @@ fn analytic_estimates_are_within_25_percent_of_yosys_on_the_bundled_models() {
         return;
     }
     let mut failures = Vec::new();
-    for name in ["econt", "dense_ae"] {
-        let c = compile(&model(name), &CompileOptions::default()).unwrap();
+    // and ECON-T folded onto a third of its adders (`--reuse 3`: multiplexed operands,
+    // add/subtract switching)
+    for (name, reuse) in [("econt", 1), ("dense_ae", 1), ("econt", 3)] {
+        let mut opts = CompileOptions::default();
+        opts.hardware.reuse = reuse;
+        let c = compile(&model(name), &opts).unwrap();
+        let name = format!("{name} (reuse {reuse})");
         let mut r = c.report.clone();
         let opts = ReportOptions {
             synth: true,

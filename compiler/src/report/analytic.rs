@@ -229,11 +229,19 @@ impl Columns {
         self.fold_duplicates();
         let w = self.bits.len();
         let mut c = AdderCost::default();
+        // a third bit in the lowest column is the carry chain's carry in (`a + b + c0`,
+        // as yosys maps it: the `$alu`'s CI), not a compressor
+        let first = self.bits.iter().position(|col| !col.is_empty());
+        let carry_in_col = first.filter(|&j| self.bits[j].len() == 3 && !self.constant[j]);
         let mut carry = 0u32;
         let rows: Vec<u32> = self
             .bits
             .iter()
-            .map(|column| {
+            .enumerate()
+            .map(|(j, column)| {
+                if Some(j) == carry_in_col {
+                    return 2;
+                }
                 let n = column.len() as u32 + carry;
                 let fa = if n > 2 { (n - 1) / 2 } else { 0 };
                 c.compress += fa as u64;
@@ -244,6 +252,9 @@ impl Columns {
         let mut carry_in = false;
         let mut chain_start: Option<usize> = None;
         for (j, &row) in rows.iter().enumerate() {
+            if Some(j) == carry_in_col {
+                carry_in = true;
+            }
             let k = self.constant[j] && (row > 0 || carry_in);
             let inputs = row + u32::from(carry_in) + u32::from(k);
             if row == 2 {
@@ -337,14 +348,17 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
     let is_gate = |l: &Logic| {
         matches!(
             l.kind,
-            LogicKind::Gates { .. } | LogicKind::Inverters { .. }
+            LogicKind::Gates { .. } | LogicKind::Inverters { .. } | LogicKind::Mux { .. }
         )
     };
     // what reads each item's outputs: gates only, flip-flops only, or anything else
     let mut read_by_gate = vec![false; n];
     let mut read_by_other = vec![false; n];
     let mut read_by_ff = vec![false; n];
-    for l in &d.logic {
+    // the one sum reading an item, when a single sum and nothing else reads it
+    let mut only_sum: Vec<Option<usize>> = vec![None; n];
+    let mut readers = vec![0u32; n];
+    for (r, l) in d.logic.iter().enumerate() {
         let mut reads: Vec<Bit> = l.inputs.clone();
         if let LogicKind::Sum { summands } = &l.kind {
             for s in summands {
@@ -354,6 +368,7 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
                 }
             }
         }
+        let mut read_here: HashSet<usize> = HashSet::new();
         for b in reads {
             if let Bit::Net(k) = b {
                 if let Some(&i) = driver.get(&k) {
@@ -362,7 +377,14 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
                     } else {
                         read_by_other[i] = true;
                     }
+                    read_here.insert(i);
                 }
+            }
+        }
+        for i in read_here {
+            readers[i] += 1;
+            if matches!(l.kind, LogicKind::Sum { .. }) {
+                only_sum[i] = Some(r);
             }
         }
     }
@@ -376,10 +398,17 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
         }
     }
     let mut luts = vec![0.0; n];
+    let mut small_cone = vec![false; n];
     for (i, l) in d.logic.iter().enumerate() {
         let root = read_by_other[i] || read_by_ff[i] || !read_by_gate[i];
         match &l.kind {
-            LogicKind::Gates { .. } | LogicKind::Inverters { .. } if root => {
+            // a multiplexer between a value and a constant that only flip-flops read is
+            // their set/reset
+            LogicKind::Mux { both: 0, .. }
+                if read_by_ff[i] && !read_by_other[i] && !read_by_gate[i] => {}
+            LogicKind::Gates { .. } | LogicKind::Inverters { .. } | LogicKind::Mux { .. }
+                if root =>
+            {
                 // the cone's distinct non-gate inputs
                 let mut leaves: HashSet<Bit> = HashSet::new();
                 let mut stack: Vec<Bit> = l.inputs.clone();
@@ -402,13 +431,52 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
                 let outputs = l.outputs.len() as f64;
                 let per_output = (leaves.len() as f64 / outputs).max(1.0);
                 luts[i] = outputs * ((per_output - 1.0) / 5.0).ceil().max(1.0);
-            }
-            LogicKind::Mux { both, one } => {
-                let absorbed = read_by_ff[i] && !read_by_other[i] && !read_by_gate[i];
-                luts[i] = *both as f64 * coeff::LUTS_PER_MUX_BIT
-                    + if absorbed { 0.0 } else { *one as f64 };
+                small_cone[i] = per_output <= 5.0;
             }
             _ => {}
+        }
+    }
+    // A carry-chain adder bit is a LUT over its two operand bits: when one operand
+    // row is the output of a cone of at most five inputs that only this adder reads,
+    // ABC maps the cone into that LUT (the other operand, the carry chain's DI input,
+    // has to be a signal of its own). One such row per adder.
+    for (s, l) in d.logic.iter().enumerate() {
+        let LogicKind::Sum { summands } = &l.kind else {
+            continue;
+        };
+        let rows = summands
+            .iter()
+            .filter(
+                |x| matches!(x, Summand::Bits(b) if b.iter().filter(|b| nonconst(b)).count() > 1),
+            )
+            .count();
+        if rows != 2 {
+            continue;
+        }
+        let mut best: Option<usize> = None;
+        for x in summands {
+            let Summand::Bits(bits) = x else { continue };
+            let drivers: HashSet<usize> = bits
+                .iter()
+                .filter_map(|b| match b {
+                    Bit::Net(k) => driver.get(k).copied(),
+                    _ => None,
+                })
+                .collect();
+            let undriven = bits
+                .iter()
+                .any(|b| matches!(b, Bit::Net(k) if !driver.contains_key(k)));
+            if drivers.len() != 1 || undriven {
+                continue;
+            }
+            let j = *drivers.iter().next().unwrap();
+            let alone = readers[j] == 1 && only_sum[j] == Some(s) && !read_by_ff[j];
+            if alone && small_cone[j] && best.is_none_or(|b| luts[j] > luts[b]) {
+                best = Some(j);
+            }
+        }
+        if let Some(j) = best {
+            luts[j] = 0.0;
         }
     }
     luts
