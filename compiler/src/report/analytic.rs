@@ -332,11 +332,13 @@ fn product_uses(logic: &[Logic]) -> HashMap<ProductKey, u32> {
     uses
 }
 
-/// Xilinx LUTs of 2-input gates: gates whose outputs only feed other gates merge into
-/// the LUT of the gate they feed (ABC maps a cone of gates into one 6-input LUT, and a
-/// wider cone into a tree of LUTs, 5 more inputs per LUT); each remaining (root) gate
-/// output is a LUT over its cone's inputs. Multiplexers between a value and a constant
-/// that feed only flip-flops become the flip-flops' set/reset (FDSE/FDRE): no LUT.
+/// Xilinx LUTs of 2-input gates and multiplexers: those whose outputs only feed other
+/// gates or multiplexers merge into the LUT of the one they feed (ABC maps a cone into
+/// one 6-input LUT, and a wider cone into a tree of LUTs, 5 more inputs per LUT); each
+/// remaining (root) output is a LUT over its cone's inputs, unless the one adder that
+/// reads it takes a small cone into its own LUT (see below). Multiplexers between a
+/// value and a constant that feed only flip-flops become the flip-flops' set/reset
+/// (FDSE/FDRE): no LUT.
 fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
     let n = d.logic.len();
     let mut driver: HashMap<u32, usize> = HashMap::new();
@@ -355,9 +357,9 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
     let mut read_by_gate = vec![false; n];
     let mut read_by_other = vec![false; n];
     let mut read_by_ff = vec![false; n];
-    // the one sum reading an item, when a single sum and nothing else reads it
-    let mut only_sum: Vec<Option<usize>> = vec![None; n];
+    // how many logic items read each item's outputs, and the last one
     let mut readers = vec![0u32; n];
+    let mut last_reader = vec![usize::MAX; n];
     for (r, l) in d.logic.iter().enumerate() {
         let mut reads: Vec<Bit> = l.inputs.clone();
         if let LogicKind::Sum { summands } = &l.kind {
@@ -383,9 +385,7 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
         }
         for i in read_here {
             readers[i] += 1;
-            if matches!(l.kind, LogicKind::Sum { .. }) {
-                only_sum[i] = Some(r);
-            }
+            last_reader[i] = r;
         }
     }
     for f in &d.flip_flops {
@@ -470,7 +470,7 @@ fn xilinx_gate_luts(d: &DesignStructure) -> Vec<f64> {
                 continue;
             }
             let j = *drivers.iter().next().unwrap();
-            let alone = readers[j] == 1 && only_sum[j] == Some(s) && !read_by_ff[j];
+            let alone = readers[j] == 1 && last_reader[j] == s && !read_by_ff[j];
             if alone && small_cone[j] && best.is_none_or(|b| luts[j] > luts[b]) {
                 best = Some(j);
             }
