@@ -107,6 +107,18 @@ pub fn tail(text: &str, n: usize) -> String {
 
 /// Runs `cmd` (in `dir`); a missing tool or a non-zero exit is an error naming `step`.
 pub fn run(tool: &str, step: &str, cmd: &mut Command, dir: &Path) -> Result<String, ReportError> {
+    run_logged(tool, step, cmd, dir, None)
+}
+
+/// [`run`] for a tool that writes its own log to `log`: a failure quotes the end of that
+/// file instead of the captured output.
+pub fn run_logged(
+    tool: &str,
+    step: &str,
+    cmd: &mut Command,
+    dir: &Path,
+    log: Option<&Path>,
+) -> Result<String, ReportError> {
     let out = cmd
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
@@ -127,10 +139,16 @@ pub fn run(tool: &str, step: &str, cmd: &mut Command, dir: &Path) -> Result<Stri
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
+        let quoted = match log {
+            Some(l) => std::fs::read_to_string(l)
+                .map(|l| tail(&l, 30))
+                .unwrap_or_default(),
+            None => tail(&text, 30),
+        };
         return Err(ReportError::ToolFailed {
             tool: tool.to_string(),
             step: step.to_string(),
-            output: format!("{}{}", tail(&text, 30), killed_note(&out.status)),
+            output: format!("{quoted}{}", killed_note(&out.status)),
         });
     }
     Ok(text)
@@ -318,33 +336,42 @@ mod tests {
     use super::*;
 
     /// A tool that dies from a signal (the out-of-memory killer's SIGKILL) fails with
-    /// that said, after its output; one that exits non-zero quotes its output only.
+    /// that said, after its output (or its own log's end); one that exits non-zero
+    /// quotes its output only.
     #[cfg(unix)]
     #[test]
     fn a_killed_tool_says_how_it_ended() {
         let dir = tempfile::tempdir().unwrap();
-        let e = run(
-            "sh",
-            "test",
-            Command::new("sh").args(["-c", "echo working; kill -9 $$"]),
-            dir.path(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("working"), "{e}");
-        assert!(
-            e.contains("killed by signal 9") && e.contains("out of memory"),
-            "{e}"
-        );
-        let e = run(
-            "sh",
-            "test",
-            Command::new("sh").args(["-c", "echo broken; exit 3"]),
-            dir.path(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("broken") && !e.contains("killed"), "{e}");
+        let log = dir.path().join("tool.log");
+        std::fs::write(&log, "from the log\n").unwrap();
+        for (script, log, quoted, killed) in [
+            ("echo working; kill -9 $$", None, "working", true),
+            ("echo broken; exit 3", None, "broken", false),
+            (
+                "echo elsewhere; kill -9 $$",
+                Some(log.as_path()),
+                "from the log",
+                true,
+            ),
+        ] {
+            let e = run_logged(
+                "sh",
+                "test",
+                Command::new("sh").args(["-c", script]),
+                dir.path(),
+                log,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(quoted), "{e}");
+            // with a log, what the tool printed is not quoted
+            assert!(!e.contains("elsewhere"), "{e}");
+            assert_eq!(
+                killed,
+                e.contains("killed by signal 9") && e.contains("out of memory"),
+                "{e}"
+            );
+        }
     }
 
     /// A cache entry is reused while intact; truncated, changed or without its manifest

@@ -248,7 +248,7 @@ fn write_design(dir: &Path, design: &Design) -> Result<(), ReportError> {
 fn run_yosys(dir: &Path, script: &str, step: &str) -> Result<(), ReportError> {
     tools::write(dir, "run.ys", script)?;
     let log = dir.join("yosys.log");
-    tools::run(
+    tools::run_logged(
         "yosys",
         step,
         Command::new("yosys")
@@ -256,27 +256,8 @@ fn run_yosys(dir: &Path, script: &str, step: &str) -> Result<(), ReportError> {
             .arg(&log)
             .args(["-s", "run.ys"]),
         dir,
-    )
-    .map_err(|e| match e {
-        ReportError::ToolFailed { tool, step, output } => {
-            // the log has what yosys printed; a signal that ended it is in `output`
-            let killed = output
-                .lines()
-                .last()
-                .filter(|l| l.starts_with("(killed by signal"))
-                .map(|l| format!("\n{l}"))
-                .unwrap_or_default();
-            ReportError::ToolFailed {
-                tool,
-                step,
-                output: std::fs::read_to_string(&log)
-                    .map(|l| tools::tail(&l, 30))
-                    .unwrap_or_default()
-                    + &killed,
-            }
-        }
-        e => e,
-    })?;
+        Some(&log),
+    )?;
     Ok(())
 }
 
